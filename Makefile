@@ -1,0 +1,31 @@
+# Quick start: `make demo` and `make test`. Both bootstrap .venv from pyproject.toml once;
+# a second call reuses it (the stamp file is rebuilt only when pyproject.toml changes).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUNS   := runs
+
+.PHONY: demo test bench docs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p $(RUNS)
+	$(BIN)/cardsim run scenarios/weekday.toml --out $(RUNS)/weekday.db --force
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_throughput.py
+
+docs: $(STAMP)
+	$(BIN)/python -m cardsim.docgen
+
+clean:
+	rm -rf $(RUNS) .pytest_cache

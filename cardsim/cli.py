@@ -1,0 +1,121 @@
+"""The ``cardsim`` command line: a thin layer over :mod:`cardsim.api`.
+
+Conventions: ``--json`` prints one JSON object alone on stdout; progress goes to stderr and only
+when stderr is a terminal and ``--quiet`` is not given. Exit codes: 0 ok, 1 the check found
+problems, 2 bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from . import __version__, api
+from .errors import CardsimError
+from .scenario import load
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Discrete-event simulator of social-security one-card transactions "
+                       "across Sichuan and Chongqing.")
+
+
+def fail(message: str) -> None:
+    """Print one line on stderr and exit 2 (bad input)."""
+    typer.echo(f"cardsim: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except CardsimError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("cardsim: interrupted", err=True)
+        raise typer.Exit(130)
+
+
+def show_progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def sim_progress(enabled: bool, total_s: float, label: str):
+    """A rich progress bar on stderr in simulated hours, or a no-op."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total_s / 3600.0)
+        yield lambda now: bar.update(task, completed=now / 3600.0)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+SCENARIO_ARG = typer.Argument(..., help="Scenario file (TOML), e.g. scenarios/weekday.toml.")
+SET_OPT = typer.Option(None, "--set", metavar="KEY.PATH=VALUE",
+                       help="Override one scenario key (repeatable), validated like the file.")
+SCALE_OPT = typer.Option(1.0, "--scale", help="Multiply population and demand (0.01 for a quick "
+                                              "look, 10 for a stress run).")
+JSON_OPT = typer.Option(False, "--json", help="Print the report as one JSON object on stdout.")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+
+
+@app.command()
+def run(
+    scenario: Path = SCENARIO_ARG,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the transaction log to "
+                                       "this SQLite file (refuses to replace one without --force)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override simulation.seed."),
+    scale: float = SCALE_OPT,
+    sets: Optional[List[str]] = SET_OPT,
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    as_json: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Simulate a scenario, write its transaction log and print a summary.
+
+    The summary gives transactions and throughput per channel and province, declines by reason,
+    waits per service point type, node utilisation, issuer latency, cross-province clearing and
+    blacklist exposure.
+    """
+    with user_errors():
+        sc = load(scenario, sets=sets or (), scale=scale, seed=seed)
+        with sim_progress(show_progress(quiet), sc.duration_s, f"run {sc.name}") as progress:
+            summary = api.run(sc, out=out, force=force, progress=progress)
+    if as_json:
+        print_json(summary)
+    else:
+        from rich.console import Console
+
+        from .summary import render
+        render(summary, Console())
+        if out is not None:
+            typer.echo(f"log: {out}")
+
+
+@app.command()
+def version() -> None:
+    """Print the cardsim version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,108 @@
+"""Random variates as objects (service times, trip lengths, latencies).
+
+Each distribution is a frozen record that knows its mean and how to draw a block of variates from a
+numpy ``Generator``. :func:`sampler` turns one into a zero-argument callable for hot loops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+#: Variates drawn per call into numpy. Performance shortcut: one numpy call per block instead of one
+#: per variate (a scalar numpy draw costs ~0.5 us; a list item ~0.05 us). The stream is consumed in
+#: the same order either way, so results do not depend on the block size for a given stream.
+BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Deterministic:
+    value: float
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value)
+
+
+@dataclass(frozen=True)
+class Exponential:
+    mean: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean, n)
+
+
+@dataclass(frozen=True)
+class Lognormal:
+    """Parameterised by its mean and coefficient of variation (sd / mean)."""
+
+    mean: float
+    cv: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        s2 = math.log1p(self.cv * self.cv)
+        return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), n)
+
+
+@dataclass(frozen=True)
+class Gamma:
+    mean: float
+    cv: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        k = 1.0 / (self.cv * self.cv)
+        return rng.gamma(k, self.mean / k, n)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+
+Distribution = Deterministic | Exponential | Lognormal | Gamma | Uniform
+
+
+def from_spec(spec: dict) -> Distribution:
+    """Build from a validated scenario table, e.g. ``{"dist": "lognormal", "mean": 2, "cv": .3}``."""
+    kind = spec["dist"]
+    if kind == "deterministic" or (kind in ("lognormal", "gamma") and spec["cv"] == 0) or (
+            kind != "uniform" and spec.get("mean", 1.0) == 0):
+        return Deterministic(spec.get("mean", 0.0))
+    if kind == "exponential":
+        return Exponential(spec["mean"])
+    if kind == "lognormal":
+        return Lognormal(spec["mean"], spec["cv"])
+    if kind == "gamma":
+        return Gamma(spec["mean"], spec["cv"])
+    if kind == "uniform":
+        return Uniform(spec["low"], spec["high"])
+    raise ValueError(f"unknown distribution {kind!r}")  # pragma: no cover - schema validates
+
+
+def _blocks(dist: Distribution, rng: np.random.Generator, n: int) -> Iterator[float]:
+    while True:
+        yield from dist.sample(rng, n).tolist()
+
+
+def sampler(dist: Distribution, rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
+    """A zero-argument callable returning the next variate of ``dist`` from ``rng``."""
+    return _blocks(dist, rng, block).__next__
+
+
+def uniform_sampler(rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
+    """Next U[0, 1) variate; the workhorse for choices and probabilities."""
+    return _blocks(Uniform(0.0, 1.0), rng, block).__next__

@@ -1,0 +1,97 @@
+"""Merchant/acquirer nodes: they run terminals, decide offline taps, upload records in batches and
+send online transactions to the card's issuer (directly, or through the hub across provinces).
+
+The offline decision rule (what a gate or validator checks without going online) is
+:meth:`Merchant.decide_offline`; the blacklist timing it relies on is :class:`Blacklist`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .card import Card
+from .record import ISSUER, STANDIN
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .hub import Hub
+    from .issuer import Issuer
+
+BLACKLISTED, INSUFFICIENT = "blacklisted", "insufficient_balance"
+
+
+class Blacklist:
+    """When a loss report reaches the terminals of a province.
+
+    The card's home issuer needs ``delay`` (its province's blacklist_push_delay_s) to publish a
+    report; terminals of a province receive the published list at multiples of that province's
+    push interval. Until then a lost card keeps being approved offline: blacklist exposure.
+    """
+
+    def __init__(self, delays: dict[str, float], intervals: dict[str, float]):
+        self.delays = delays
+        self.intervals = intervals
+
+    def reaches(self, lost_at: float, home: str, terminal_province: str) -> float:
+        ready = lost_at + self.delays[home]
+        step = self.intervals[terminal_province]
+        return math.ceil(ready / step) * step
+
+    def listed(self, card: Card, terminal_province: str, now: float) -> bool:
+        """Is ``card`` on the list terminals of ``terminal_province`` hold at ``now``?"""
+        lost = card.lost_at
+        return lost is not None and now >= self.reaches(lost, card.province, terminal_province)
+
+
+class Merchant:
+    """One operator (e.g. ``sichuan-metro``): its terminals, uploads and routing."""
+
+    def __init__(self, merchant_id: str, province: str, service: str, upload_interval_s: float,
+                 blacklist: Blacklist):
+        self.merchant_id = merchant_id
+        self.province = province
+        self.service = service
+        self.upload_interval = upload_interval_s
+        self.blacklist = blacklist
+
+    def upload_time(self, now: float) -> float:
+        """When a record made at ``now`` reaches the back office (the next batch upload)."""
+        step = self.upload_interval
+        if step <= 0:
+            return now
+        return math.floor(now / step) * step + step
+
+    def decide_offline(self, card: Card, amount: int, now: float) -> str | None:
+        """The offline rule: the decline reason, or None to approve.
+
+        A terminal checks the blacklist it holds, then the stored value against the fare.
+        """
+        if card.lost_at is not None and self.blacklist.listed(card, self.province, now):
+            return BLACKLISTED
+        if amount > card.balance_fen:
+            return INSUFFICIENT
+        return None
+
+    def authorise(self, env, card: Card, atc: int, amount: int, channel: str,
+                  issuers: dict[str, "Issuer"], hub: "Hub"):
+        """SimPy process: route an online authorisation and return (reason or None, authoriser).
+
+        Same province: acquirer -> issuer. Other province: acquirer -> hub -> home issuer. When the
+        home issuer is in an outage the node in front of it (acquirer, or hub) applies the issuer's
+        stand-in policy at once (the outage is assumed to be detected without a timeout).
+        """
+        issuer = issuers[card.province]
+        cross = card.province != self.province
+        if cross:
+            yield from hub.route(env)
+        if issuer.down(env.now):
+            reason = issuer.stand_in(card, amount, channel, env.now, self.blacklist, self.province)
+            if cross:
+                yield env.timeout(hub.latency)
+            return reason, STANDIN
+        yield env.timeout(issuer.latency)
+        reason = yield from issuer.authorise(env, card, atc, amount)
+        yield env.timeout(issuer.latency)
+        if cross:
+            yield env.timeout(hub.latency)
+        return reason, ISSUER

@@ -1,0 +1,126 @@
+"""The run summary: one plain dict (documented in docs/summary.md), and its rendering as tables."""
+
+from __future__ import annotations
+
+from . import CHANNELS, PROVINCES
+from .record import APPROVED
+from .schema import SERVICE_TYPES
+
+
+def _merged_waits(sim, stype: str):
+    from .stats import Histogram
+    h = Histogram()
+    for p in PROVINCES:
+        h.merge(sim.points[p][stype].waits)
+    return h
+
+
+def build_summary(sim) -> dict:
+    span = sim.duration - sim.warmup
+    hours = sim.duration / 3600.0
+    total = approved = 0
+    approved_fen = 0
+    by_reason: dict[str, int] = {}
+    by_channel = {c: {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0} for c in CHANNELS}
+    by_province = {p: {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0} for p in PROVINCES}
+    for (channel, tprov, _cprov, outcome, reason), (n, fen) in sorted(
+            sim.tally.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        total += n
+        for bucket in (by_channel[channel], by_province[tprov]):
+            bucket["transactions"] += n
+            if outcome == APPROVED:
+                bucket["approved"] += n
+                bucket["approved_fen"] += fen
+            else:
+                bucket["declined"] += n
+        if outcome == APPROVED:
+            approved += n
+            approved_fen += fen
+        else:
+            by_reason[reason] = by_reason.get(reason, 0) + n
+    for bucket in list(by_channel.values()) + list(by_province.values()):
+        bucket["per_hour"] = round(bucket["transactions"] / hours, 2) if hours else 0.0
+        bucket["decline_rate"] = round(bucket["declined"] / bucket["transactions"], 6) if bucket["transactions"] else 0.0
+    util_points = {f"{p}.{t}": round(sim.points[p][t].utilisation(span), 6)
+                   for p in PROVINCES for t in SERVICE_TYPES if sim.points[p][t].banks}
+    util_issuers = {i.issuer_id: round(i.busy / (i.servers * span), 6) if span > 0 else 0.0
+                    for i in sim.issuers.values()}
+    wall = getattr(sim, "wall_seconds", 0.0)
+    return {
+        "scenario": sim.scenario.name,
+        "seed": sim.scenario.seed,
+        "scale": sim.scenario.scale,
+        "sim_hours": round(hours, 6),
+        "warmup_hours": round(sim.warmup / 3600.0, 6),
+        "transactions": total,
+        "approved": approved,
+        "declined": total - approved,
+        "approved_fen": approved_fen,
+        "declined_by_reason": dict(sorted(by_reason.items())),
+        "by_channel": by_channel,
+        "by_province": by_province,
+        "waits": {t: _merged_waits(sim, t).summary() for t in SERVICE_TYPES},
+        "balked": {t: sum(sim.points[p][t].balked for p in PROVINCES) for t in SERVICE_TYPES},
+        "utilisation": {"service_points": util_points, "issuers": util_issuers,
+                        "hub": round(sim.hub.busy / (sim.hub.servers * span), 6) if span > 0 else 0.0},
+        "issuer_latency": {f"issuer-{p}": sim.auth_latency[p].summary() for p in PROVINCES},
+        "clearing": sim.hub.clearing(),
+        "blacklist_exposure": {"transactions": sim.exposure[0], "amount_fen": sim.exposure[1],
+                               "cards": len(sim.exposed_cards), "cards_reported_lost": len(sim.lost)},
+        "cards_transacting": {p: len(sim.population[p]) for p in PROVINCES},
+        "wall_seconds": round(wall, 3),
+        "transactions_per_second": round(total / wall, 1) if wall > 0 else None,
+    }
+
+
+def render(summary: dict, console) -> None:
+    """Print a summary as rich tables."""
+    from rich.table import Table
+
+    s = summary
+    console.print(f"[bold]{s['scenario']}[/bold]  seed {s['seed']}  scale {s['scale']:g}  "
+                  f"{s['sim_hours']:g} simulated hours  {s['transactions']:,} transactions in "
+                  f"{s['wall_seconds']:.1f} s wall ({(s['transactions_per_second'] or 0):,.0f}/s)")
+    t = Table(title="Transactions", title_justify="left")
+    for col in ("", "transactions", "per hour", "approved", "declined", "decline rate", "approved yuan"):
+        t.add_column(col, justify="right" if col else "left")
+    for group, rows in (("channel", s["by_channel"]), ("province", s["by_province"])):
+        for name, b in rows.items():
+            t.add_row(f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
+                      f"{b['approved']:,}", f"{b['declined']:,}", f"{b['decline_rate']:.2%}",
+                      f"{b['approved_fen'] / 100:,.2f}")
+    console.print(t)
+    if s["declined_by_reason"]:
+        t = Table(title="Declines by reason", title_justify="left")
+        t.add_column("reason")
+        t.add_column("count", justify="right")
+        for r, n in s["declined_by_reason"].items():
+            t.add_row(r, f"{n:,}")
+        console.print(t)
+    t = Table(title="Waiting time at service points (s)", title_justify="left")
+    for col in ("service point", "count", "mean", "p50", "p95", "p99", "max"):
+        t.add_column(col, justify="left" if col == "service point" else "right")
+    t.add_column("balked", justify="right")
+    for name, w in s["waits"].items():
+        t.add_row(name, f"{w['count']:,}", f"{w['mean']:.2f}", f"{w['p50']:.2f}",
+                  f"{w['p95']:.2f}", f"{w['p99']:.2f}", f"{w['max']:.2f}",
+                  f"{s['balked'][name]:,}")
+    for name, w in s["issuer_latency"].items():
+        t.add_row(f"{name} auth latency", f"{w['count']:,}", f"{w['mean']:.3f}", f"{w['p50']:.3f}",
+                  f"{w['p95']:.3f}", f"{w['p99']:.3f}", f"{w['max']:.3f}", "")
+    console.print(t)
+    u = s["utilisation"]
+    t = Table(title="Utilisation", title_justify="left")
+    t.add_column("node")
+    t.add_column("busy", justify="right")
+    for name, v in list(u["service_points"].items()) + list(u["issuers"].items()) + [("hub", u["hub"])]:
+        t.add_row(name, f"{v:.1%}")
+    console.print(t)
+    c = s["clearing"]
+    flows = ", ".join(f"{k} {v / 100:,.2f} yuan ({c['transactions'][k]:,} tx)" for k, v in c["gross_fen"].items())
+    net = ", ".join(f"{p} {v:+,.2f}" for p, v in c["net_yuan"].items())
+    console.print(f"[bold]Cross-province clearing[/bold]: {flows}; net position (yuan): {net}")
+    b = s["blacklist_exposure"]
+    console.print(f"[bold]Blacklist exposure[/bold]: {b['transactions']:,} approved transactions worth "
+                  f"{b['amount_fen'] / 100:,.2f} yuan on {b['cards']:,} cards already reported lost "
+                  f"({b['cards_reported_lost']:,} reported)")

@@ -1,0 +1,52 @@
+from cardsim.card import CardPopulation, card_id_for, parse_card_id
+from cardsim.scenario import loads
+
+
+def population(key=1234, **over):
+    pcfg = loads("").config["provinces"]["chongqing"]
+    pcfg.update(over)
+    return CardPopulation("chongqing", pcfg, key)
+
+
+def test_card_ids():
+    assert card_id_for("sichuan", 42) == "510000000042"
+    assert card_id_for("chongqing", 7) == "500000000007"
+    assert parse_card_id("510000000042") == ("sichuan", 42)
+    assert parse_card_id("990000000042") is None
+    assert parse_card_id("51x") is None
+
+
+def test_lazy_and_order_independent():
+    a, b = population(), population()
+    serials = [5, 99, 1000, 3, 5]
+    ca = [a.get(s) for s in serials]
+    cb = [b.get(s) for s in reversed(serials)][::-1]
+    assert [(c.card_id, c.category, c.balance_fen, c.atc, c.quota_left) for c in ca] == \
+           [(c.card_id, c.category, c.balance_fen, c.atc, c.quota_left) for c in cb]
+    assert len(a) == 4                      # only cards that transacted exist
+    assert a.get(5) is a.get(5)
+
+
+def test_attributes_follow_the_configured_shares():
+    pop = population(senior_share=0.2, student_share=0.1, balance_min_fen=1000, balance_max_fen=2000)
+    cards = [pop.peek(i) for i in range(20_000)]
+    seniors = sum(c.category == "senior" for c in cards) / len(cards)
+    students = sum(c.category == "student" for c in cards) / len(cards)
+    assert abs(seniors - 0.2) < 0.01 and abs(students - 0.1) < 0.01
+    assert all(1000 <= c.balance_fen <= 2000 and c.balance_fen % 10 == 0 for c in cards)
+    assert all(c.quota_left == 0 for c in cards if c.category != "senior")
+    assert len(pop) == 0                    # peek does not register
+
+
+def test_different_keys_give_different_cards():
+    a, b = population(key=1), population(key=2)
+    assert [a.peek(i).balance_fen for i in range(20)] != [b.peek(i).balance_fen for i in range(20)]
+
+
+def test_card_id_is_derived_and_pool_is_bounded():
+    pop = population()
+    c = pop.get(3)
+    assert c.card_id == "500000000003" and c.province == "chongqing"
+    import pytest
+    with pytest.raises(IndexError):
+        pop.get(pop.active)          # serials come from the active pool only
