@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_throughput.py
+	$(BIN)/python bench/sign_throughput.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cardsim.docgen

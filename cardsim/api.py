@@ -2,29 +2,72 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
-from .pipeline import LogSink
+from . import keys as keymod
 from .model import Simulation
+from .pipeline import LogSink
 from .scenario import Scenario
+from .signing import SignSpec
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def ensure_keys(keys_dir: str | Path, passphrase_env: str | None = None,
+                notify: Callable[[str], None] | None = None) -> bool:
+    """Create the key hierarchy when ``keys_dir`` holds none; True when it did."""
+    d = Path(keys_dir)
+    if d.is_dir() and keymod.keys_present(d):
+        return False
+    keymod.init_keys(d, passphrase=keymod.passphrase_from_env(passphrase_env))
+    if notify:
+        notify(f"created keys in {d}/ (first use; see `cardsim keys init --help`)")
+    return True
 
 
 def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
-        progress: Callable[[float], None] | None = None) -> dict:
+        progress: Callable[[float], None] | None = None, sign: bool = True,
+        keys_dir: str | Path = "keys", passphrase_env: str | None = None,
+        workers: int | None = None, notify: Callable[[str], None] | None = None) -> dict:
     """Simulate ``scenario``; write the log to ``out`` (if given); return the summary.
 
-    The log's ``runs.completed`` becomes 1 only when the run ends normally; an interrupted run
-    leaves every committed batch intact and the run marked incomplete.
+    With ``sign`` (the default) every record is signed by its card (and issuer, online), chained and
+    checkpointed, using ``workers`` signing processes (default: all cores). The log's
+    ``runs.completed`` becomes 1 only when the run ends normally.
     """
-    sink = LogSink(out, scenario, force=force) if out is not None else None
+    sink = None
+    if out is not None:
+        spec = None
+        if sign:
+            ensure_keys(keys_dir, passphrase_env, notify)
+            spec = SignSpec(str(keys_dir), passphrase_env,
+                            {p: pop_key for p, pop_key in _population_keys(scenario).items()},
+                            scenario.epoch)
+        sink = LogSink(out, scenario, force=force, spec=spec,
+                       workers=workers if workers else default_workers())
     sim = Simulation(scenario, sink=sink, progress=progress)
     try:
         summary = sim.run()
         if sink is not None:
-            sink.finish(summary, sim.wall_seconds, sim.lost)
+            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration)
             sink = None
         return summary
     finally:
         if sink is not None:
             sink.abort()
+
+
+def _population_keys(scenario: Scenario) -> dict:
+    from . import PROVINCES
+    from .streams import Streams
+    streams = Streams(scenario.seed)
+    return {p: streams.key(f"cards/{p}") for p in PROVINCES}
+
+
+def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase_env: str | None = None,
+              force: bool = False) -> list[Path]:
+    return keymod.init_keys(directory, algorithm, keymod.passphrase_from_env(passphrase_env), force)

@@ -49,6 +49,19 @@ class Card:
         return f"Card({self.card_id}, {self.category}, balance={self.balance_fen}, atc={self.atc})"
 
 
+#: Cards are valid ten years from issue (documented assumption).
+CARD_VALIDITY_S = 10 * 365 * 86400
+
+
+def card_validity(key: int, serial: int, epoch: int) -> tuple[int, int]:
+    """(not_before, not_after) in unix seconds of a card's certificate: issued on a day within the
+    nine years before ``epoch`` (the scenario's start), valid ten years, so every card is valid
+    for at least a year of simulated time. Derived like the card's other attributes."""
+    days = mix64(mix64(mix64(key ^ serial)) ^ 0xCA7D) % (9 * 365)
+    not_before = epoch - (days + 1) * 86400
+    return not_before, not_before + CARD_VALIDITY_S
+
+
 def card_id_for(province: str, serial: int) -> str:
     return f"{PROVINCE_CODE[province]}{serial:010d}"
 

@@ -72,6 +72,13 @@ SCALE_OPT = typer.Option(1.0, "--scale", help="Multiply population and demand (0
                                               "look, 10 for a stress run).")
 JSON_OPT = typer.Option(False, "--json", help="Print the report as one JSON object on stdout.")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+KEYS_OPT = typer.Option(Path("keys"), "--keys", help="Keys directory (see `cardsim keys init`).")
+PASS_OPT = typer.Option(None, "--passphrase-env", metavar="VAR",
+                        help="Environment variable holding the passphrase of the private keys.")
+WORKERS_OPT = typer.Option(None, "--workers", min=1, help="Worker processes (default: all cores).")
+
+keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()
@@ -83,10 +90,18 @@ def run(
     scale: float = SCALE_OPT,
     sets: Optional[List[str]] = SET_OPT,
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    keys: Path = KEYS_OPT,
+    passphrase_env: Optional[str] = PASS_OPT,
+    workers: Optional[int] = WORKERS_OPT,
+    no_sign: bool = typer.Option(False, "--no-sign", help="Write an unsigned log (no signatures, "
+                                 "no hash chain): faster planning runs."),
     as_json: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
     """Simulate a scenario, write its transaction log and print a summary.
+
+    With --out, every record is signed by its card (and, online, its issuer), hash-chained and
+    checkpointed; keys are created in --keys on first use.
 
     The summary gives transactions and throughput per channel and province, declines by reason,
     waits per service point type, node utilisation, issuer latency, cross-province clearing and
@@ -95,7 +110,9 @@ def run(
     with user_errors():
         sc = load(scenario, sets=sets or (), scale=scale, seed=seed)
         with sim_progress(show_progress(quiet), sc.duration_s, f"run {sc.name}") as progress:
-            summary = api.run(sc, out=out, force=force, progress=progress)
+            summary = api.run(sc, out=out, force=force, progress=progress, sign=not no_sign,
+                              keys_dir=keys, passphrase_env=passphrase_env, workers=workers,
+                              notify=lambda m: typer.echo(f"cardsim: {m}", err=True))
     if as_json:
         print_json(summary)
     else:
@@ -105,6 +122,26 @@ def run(
         render(summary, Console())
         if out is not None:
             typer.echo(f"log: {out}")
+
+
+@keys_app.command("init")
+def keys_init(
+    dir: Path = typer.Option(Path("keys"), "--dir", help="Directory to create the keys in."),
+    algorithm: str = typer.Option("ed25519", "--algorithm",
+                                  help="Signature algorithm: ed25519 or ecdsa-p256."),
+    passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", metavar="VAR",
+                                                 help="Encrypt the private keys with the "
+                                                      "passphrase in this environment variable."),
+    force: bool = typer.Option(False, "--force", help="Replace existing keys."),
+) -> None:
+    """Create the root CA, an issuer CA per province, a key per merchant/acquirer and the hub's key.
+
+    Private keys are PEM files of mode 0600 (encrypted with --passphrase-env); certificates are
+    X.509 PEM files. Card and terminal keys are derived from their issuer's and merchant's keys.
+    """
+    with user_errors():
+        written = api.init_keys(dir, algorithm, passphrase_env, force)
+    typer.echo(f"wrote {len(written) // 2} keys and certificates ({algorithm}) to {dir}/")
 
 
 @app.command()

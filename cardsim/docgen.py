@@ -98,7 +98,14 @@ def cli_md() -> str:
            "Generated from the Typer app in `cardsim/cli.py` by `make docs`; do not edit by hand.",
            "", "Exit codes: 0 ok; 1 the check found problems (verification failures, replay "
            "divergences, threshold breaches); 2 bad input (one line on stderr).", ""]
-    for name, cmd in sorted(root.commands.items()):
+    def walk(group, prefix):
+        for name, cmd in sorted(group.commands.items()):
+            if hasattr(cmd, "commands"):
+                yield from walk(cmd, f"{prefix}{name} ")
+            else:
+                yield f"{prefix}{name}", cmd
+
+    for name, cmd in walk(root, ""):
         out += [f"## `cardsim {name}`", ""]
         args = [p for p in cmd.params if p.param_type_name == "argument"]
         opts = [p for p in cmd.params if p.param_type_name == "option"]

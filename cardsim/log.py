@@ -30,8 +30,13 @@ RUN_COLUMNS = {
     "run_id": int, "cardsim_version": str, "scenario_name": str, "scenario_source": str,
     "scenario_text": str, "config_json": str, "seed": int, "scale": float, "sets_json": str,
     "started_at": str, "ended_at": str, "completed": int, "transactions": int,
-    "wall_seconds": float, "summary_json": str,
+    "wall_seconds": float, "summary_json": str, "signed": int, "algorithm": str,
 }
+
+CERT_COLUMNS = {"subject": str, "kind": str, "issuer": str, "algorithm": str, "body": bytes,
+                "signature": bytes}
+CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "sim_time": float,
+                      "final": int, "signer": str, "signature": bytes}
 
 
 def _now_iso() -> str:
@@ -59,8 +64,13 @@ class LogWriter:
 
     @classmethod
     def create(cls, path: str | Path, scenario, force: bool = False,
-               extra_columns: tuple[tuple[str, str, str], ...] = ()) -> "LogWriter":
-        """Create a new log with its tables and an incomplete ``runs`` row."""
+               extra_columns: tuple[tuple[str, str, str], ...] = (), algorithm: str | None = None,
+               x509: list[tuple] = ()) -> "LogWriter":
+        """Create a new log with its tables and an incomplete ``runs`` row.
+
+        ``algorithm`` names the signature algorithm (None: an unsigned log); ``x509`` rows are
+        the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it.
+        """
         path = Path(path)
         if path.exists():
             if not force:
@@ -80,13 +90,18 @@ class LogWriter:
             db["runs"].create(RUN_COLUMNS, pk="run_id")
             db["blacklist"].create({"card_id": str, "card_province": str, "reported_at": float},
                                    pk="card_id")
+            db["certificates"].create(CERT_COLUMNS, pk="subject")
+            db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
+            if x509:
+                db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
             db["runs"].insert({
                 "run_id": 1, "cardsim_version": __version__, "scenario_name": scenario.name,
                 "scenario_source": scenario.source, "scenario_text": scenario.text,
                 "config_json": scenario.config_json(), "seed": scenario.seed,
                 "scale": scenario.scale, "sets_json": json.dumps(list(scenario.sets)),
                 "started_at": _now_iso(), "ended_at": None, "completed": 0, "transactions": 0,
-                "wall_seconds": None, "summary_json": None})
+                "wall_seconds": None, "summary_json": None, "signed": int(algorithm is not None),
+                "algorithm": algorithm})
         except (sqlite3.Error, OSError) as e:
             raise CardsimError(f"{path}: cannot create log: {e}") from None
         db.conn.execute("PRAGMA synchronous=NORMAL")
@@ -102,11 +117,16 @@ class LogWriter:
         written = db.conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
         return cls(path, db, columns, written)
 
-    def write(self, rows: list[tuple]) -> None:
-        """Append a batch of rows in one transaction."""
+    def write(self, rows: list[tuple], certs: list[tuple] = (), checkpoints: list[tuple] = ()) -> None:
+        """Append a batch of rows, with the certificates and checkpoints it brings, in one
+        transaction: a batch is in the log whole or not at all."""
         conn = self.db.conn
         with conn:
             conn.executemany(self._insert, rows)
+            if certs:
+                conn.executemany("INSERT INTO certificates VALUES (?,?,?,?,?,?)", certs)
+            if checkpoints:
+                conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
         self.written += len(rows)
 
     def write_blacklist(self, rows: list[tuple[str, str, float]]) -> None:
@@ -114,10 +134,12 @@ class LogWriter:
         with conn:
             conn.executemany("INSERT OR REPLACE INTO blacklist VALUES (?,?,?)", rows)
 
-    def finish(self, summary: dict, wall_seconds: float) -> None:
-        """Mark the run complete, in the same commit as its summary."""
+    def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = ()) -> None:
+        """Mark the run complete, in the same commit as its summary and final checkpoint."""
         conn = self.db.conn
         with conn:
+            if checkpoints:
+                conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
                          "summary_json=? WHERE run_id=1",
                          (_now_iso(), self.written, wall_seconds, json.dumps(summary, sort_keys=True)))
@@ -172,7 +194,8 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
     return dict(zip(names, row))
 
 
-def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist")) -> str:
+def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
+                                                       "checkpoints")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -35,7 +35,7 @@ from .record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for
 from .schema import SERVICE_CHANNEL, SERVICE_TYPES
 from .service_point import GateBank, WindowBank
 from .stats import Histogram
-from .streams import Streams
+from .streams import Streams, mix64
 
 PROVINCE_TAG = {"sichuan": "SC", "chongqing": "CQ"}
 TYPE_TAG = {"metro": "MET", "bus": "BUS", "scenic_gate": "SCN", "gov_window": "GOV"}
@@ -131,6 +131,7 @@ class Simulation:
 
         self.seq = 0
         self.buffer: list[tuple] = []
+        self._un_key = streams.key("unpredictable_number")
 
     # --- output -----------------------------------------------------------------------------
 
@@ -138,7 +139,8 @@ class Simulation:
               reason: str | None, amount: int) -> None:
         self.seq = seq = self.seq + 1
         buffer = self.buffer
-        buffer.append((seq, tx_id_for(seq)) + row_tail)
+        # the terminal's unpredictable number: seeded, derived from the seq (no stream to keep)
+        buffer.append((seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,))
         t = self.tally.get((channel, tprov, cprov, outcome, reason))
         if t is None:
             self.tally[(channel, tprov, cprov, outcome, reason)] = [1, amount]

@@ -1,12 +1,20 @@
-"""The log pipeline: the simulation hands batches of records to a writer process.
+"""The log pipeline: simulation -> signing workers -> writer, each its own process.
 
-The simulation runs on one core; SQLite insertion (about 7 us a row) runs on another. Batches
-travel pickled over a pipe (about 0.7 us a row); a pipe holds less than one batch, so a writer
-that falls behind slows the simulation rather than letting memory grow. Records arrive and are
-written in ``seq`` order, so the log is the same whatever the timing.
+::
 
-If the simulation process dies, the writer reads end-of-file and closes the log without marking
-the run complete: every committed batch stays intact.
+    simulation ──batch b, split by card shard──▶ worker 0 … worker N-1 ──signed parts of b──▶ writer
+         └──────────────── control: finish (summary, blacklist) ──────────────────────────▶ writer
+
+- The simulation runs on one core and hands every batch to the workers, each taking the records of
+  its card shard (``signing.shard_of``), so signing uses the other cores.
+- The writer takes batch b's part from every worker in turn, merges them by ``seq``, extends the
+  hash chain, and commits the rows, the card certificates they first need and any checkpoints in
+  one SQLite transaction. Unsigned logs (``--no-sign``) skip the workers and the chain.
+- Pipes hold less than a batch, so a slow stage slows the ones before it instead of growing memory.
+- If the simulation dies, workers and writer read end-of-file and stop; the writer never commits a
+  batch it has not received whole, and the run stays marked incomplete.
+
+Batches travel pickled (about 0.7 us a row).
 """
 
 from __future__ import annotations
@@ -14,94 +22,204 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 import traceback
+from operator import itemgetter
 from pathlib import Path
 
+from .chain import Chain
+from .encoding import genesis_hash
 from .errors import CardsimError
+from .keys import HUB, KeyRing, all_names, cert_der, load_certificate, passphrase_from_env
 from .log import LogWriter
+from .signing import RecordSigner, SignSpec, shard_of
 
-_CTX = mp.get_context("spawn")  # safe with threads (progress bar) and on every platform
+_CTX = mp.get_context("spawn")  # safe with threads (the progress bar) and on every platform
+_DUMP = pickle.dumps
+_PROTO = pickle.HIGHEST_PROTOCOL
+_SEQ = itemgetter(0)
 
 
-def _writer_main(conn, path: str) -> None:
-    writer = LogWriter.append(path)
+def _worker_main(inbox, outbox, spec: SignSpec) -> None:
     try:
+        signer = RecordSigner(spec)
         while True:
             try:
-                kind, payload = pickle.loads(conn.recv_bytes())
-            except EOFError:  # the simulation died: leave the run marked incomplete
+                msg = pickle.loads(inbox.recv_bytes())
+            except EOFError:           # the simulation died: stop quietly
                 return
-            if kind == "rows":
-                writer.write(payload)
-            elif kind == "blacklist":
-                writer.write_blacklist(payload)
-            elif kind == "finish":
-                summary, wall = payload
-                writer.finish(summary, wall)
-                conn.send(("ok", writer.written))
+            if msg is None:
+                outbox.send_bytes(_DUMP(None, _PROTO))
                 return
-    except Exception as e:  # report to the parent; it turns this into a user-facing error
+            outbox.send_bytes(_DUMP(signer.sign(msg), _PROTO))
+    except (BrokenPipeError, ConnectionResetError):
+        return
+    except Exception as e:  # reported by the writer to the simulation
         try:
-            conn.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
+            outbox.send_bytes(_DUMP(("error", f"signing worker: {type(e).__name__}: {e}"), _PROTO))
+        except OSError:
+            pass
+
+
+def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: bytes,
+                 every: int) -> None:
+    writer = None
+    try:
+        writer = LogWriter.append(path)
+        if spec is not None:
+            ring = KeyRing.load(spec.keys_dir, passphrase_from_env(spec.passphrase_env), names=[HUB])
+            hub_key, alg = ring.private[HUB], ring.algorithm
+            chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
+            while True:
+                got, ended = [], 0
+                for conn in parts:
+                    try:
+                        msg = pickle.loads(conn.recv_bytes())
+                    except EOFError:
+                        return                       # a worker died: leave the run incomplete
+                    if msg is None:
+                        ended += 1
+                    elif msg[0] == "error":
+                        control.send(("error", msg[1]))
+                        return
+                    else:
+                        got.append(msg)
+                if ended:
+                    break
+                rows = sorted((r for part in got for r in part[0]), key=_SEQ)
+                certs = [c[1:] for c in sorted((c for part in got for c in part[1]), key=_SEQ)]
+                writer.write(chain.extend(rows), certs, chain.take())
+        else:
+            chain = None
+            blank = (None, None, None, None)
+            while True:
+                try:
+                    kind, payload = pickle.loads(control.recv_bytes())
+                except EOFError:
+                    return
+                if kind != "rows":
+                    break
+                writer.write([r + blank for r in payload])
+            pending = (kind, payload)
+        try:
+            kind, payload = pending if chain is None else pickle.loads(control.recv_bytes())
+        except EOFError:
+            return
+        summary, wall, blacklist, end_time = payload
+        final = [chain.checkpoint(end_time, final=1)] if chain is not None else []
+        writer.write_blacklist(blacklist)
+        writer.finish(summary, wall, final)
+        control.send(("ok", writer.written))
+    except Exception as e:
+        try:
+            control.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
         except OSError:
             pass
     finally:
-        try:
-            writer.db.conn.close()
-        except Exception:
-            pass
+        if writer is not None:
+            try:
+                writer.db.conn.close()
+            except Exception:
+                pass
+
+
+def x509_rows(keys_dir: str | Path, algorithm: str) -> list[tuple]:
+    """The CA-layer certificates a log carries (public; the verifier checks them to the root)."""
+    d = Path(keys_dir)
+    return [(n, "x509", "root-ca", algorithm, cert_der(load_certificate(d / f"{n}.pem")), None)
+            for n in all_names()]
 
 
 class LogSink:
-    """Callable sink for :class:`cardsim.model.Simulation` that writes through a writer process."""
+    """Callable sink for :class:`cardsim.model.Simulation` writing a (signed) log."""
 
-    def __init__(self, path: str | Path, scenario, force: bool = False):
+    def __init__(self, path: str | Path, scenario, force: bool = False,
+                 spec: SignSpec | None = None, workers: int = 1):
         self.path = Path(path)
-        LogWriter.create(self.path, scenario, force=force).close()
-        self._conn, child = _CTX.Pipe()
-        self._proc = _CTX.Process(target=_writer_main, args=(child, str(self.path)), daemon=True)
-        self._proc.start()
-        child.close()
+        self.spec = spec
+        self.workers = max(1, workers) if spec else 0
+        algorithm = None
+        if spec is not None:
+            ring = KeyRing.load(spec.keys_dir, passphrase_from_env(spec.passphrase_env),
+                                names=[n for n in all_names() if n.startswith(("issuer-", HUB))])
+            algorithm = ring.algorithm.name
+        LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,
+                         x509=x509_rows(spec.keys_dir, algorithm) if spec else ()).close()
+        self._control, control_child = _CTX.Pipe()
+        self._inboxes, outs, procs = [], [], []
+        for _ in range(self.workers):
+            w_in, m_out = _CTX.Pipe(duplex=False)     # simulation -> worker
+            wr_in, w_out = _CTX.Pipe(duplex=False)    # worker -> writer
+            procs.append(_CTX.Process(target=_worker_main, args=(w_in, w_out, spec), daemon=True))
+            self._inboxes.append(m_out)
+            outs.append((wr_in, w_in, w_out))
+        genesis = genesis_hash(scenario.config_json(), scenario.seed)
+        every = scenario.config["simulation"]["checkpoint_every"]
+        self._writer = _CTX.Process(target=_writer_main,
+                                    args=(control_child, [o[0] for o in outs], str(self.path), spec,
+                                          genesis, every), daemon=True)
+        self._procs = procs + [self._writer]
+        for p in self._procs:
+            p.start()
+        control_child.close()
+        for wr_in, w_in, w_out in outs:
+            wr_in.close()
+            w_in.close()
+            w_out.close()
 
     def __call__(self, rows: list[tuple]) -> None:
-        self._send(("rows", rows))
-
-    def _send(self, msg) -> None:
         try:
-            self._conn.send_bytes(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+            if self.workers:
+                if self.workers == 1:
+                    self._inboxes[0].send_bytes(_DUMP(rows, _PROTO))
+                    return
+                shards: list[list] = [[] for _ in range(self.workers)]
+                n = self.workers
+                for r in rows:
+                    shards[shard_of(r[7], n)].append(r)   # r[7]: card_id
+                for conn, part in zip(self._inboxes, shards):
+                    conn.send_bytes(_DUMP(part, _PROTO))
+            else:
+                self._control.send_bytes(_DUMP(("rows", rows), _PROTO))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             self._fail()
 
     def _fail(self) -> None:
-        reason = "the writer process stopped"
+        reason = "a pipeline process stopped"
         try:
-            if self._conn.poll(1):
-                msg = self._conn.recv()
+            if self._control.poll(2):
+                msg = self._control.recv()
                 if msg[0] == "error":
                     reason = msg[1]
         except (EOFError, OSError):
             pass
-        self._proc.join(5)
+        self.abort()
         raise CardsimError(f"{self.path}: writing the log failed: {reason}")
 
-    def finish(self, summary: dict, wall_seconds: float, blacklist: list) -> int:
-        """Write the blacklist, mark the run complete; returns the records written."""
-        self._send(("blacklist", blacklist))
-        self._send(("finish", (summary, wall_seconds)))
+    def finish(self, summary: dict, wall_seconds: float, blacklist: list, end_time: float) -> int:
+        """Flush the workers, write the final checkpoint and mark the run complete."""
         try:
-            msg = self._conn.recv()
-        except EOFError:
+            for conn in self._inboxes:
+                conn.send_bytes(_DUMP(None, _PROTO))
+            self._control.send_bytes(_DUMP(("finish", (summary, wall_seconds, blacklist, end_time)),
+                                           _PROTO))
+            msg = self._control.recv()
+        except (BrokenPipeError, ConnectionResetError, EOFError):
             self._fail()
         if msg[0] != "ok":
+            self.abort()
             raise CardsimError(f"{self.path}: writing the log failed: {msg[1]}")
-        self._proc.join()
-        self._conn.close()
+        for p in self._procs:
+            p.join()
+        self._control.close()
         return msg[1]
 
     def abort(self) -> None:
         """Stop without marking the run complete (an interrupted or failed run)."""
-        try:
-            self._conn.close()
-        finally:
-            self._proc.join(10)
-            if self._proc.is_alive():
-                self._proc.terminate()
+        for conn in self._inboxes + [self._control]:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        for p in self._procs:
+            p.join(10)
+            if p.is_alive():
+                p.terminate()

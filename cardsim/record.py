@@ -35,6 +35,17 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("balance_fen", "INTEGER", "offline: the card's stored value after the transaction; null online"),
     ("uploaded_at", "REAL", "simulated seconds when the merchant uploaded the record to the back office"),
 )
+#: Columns added for signed logs (issue: signed records), after the model's columns. The model
+#: emits ``unpredictable_number``; signers add the signatures; the writer adds the chain.
+SIGNED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("unpredictable_number", "INTEGER", "the terminal's 32-bit unpredictable number, signed by the card"),
+    ("card_sig", "BLOB", "the card's signature over the card_tx message (null in --no-sign logs)"),
+    ("issuer_sig", "BLOB", "online: the issuer's (stand-in: the hub's) signature over its auth_response; null offline"),
+    ("prev_hash", "BLOB", "record_hash of the previous record (record 1: the log's genesis hash)"),
+    ("record_hash", "BLOB", "SHA-256 of the record message: every other column, prev_hash included"),
+)
+MODEL_COLUMNS = COLUMNS
+COLUMNS = COLUMNS + SIGNED_COLUMNS
 COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)
 INDEX = {name: i for i, name in enumerate(COLUMN_NAMES)}
 
@@ -84,6 +95,11 @@ class Transaction:
     auth_latency_s: float | None
     balance_fen: int | None
     uploaded_at: float
+    unpredictable_number: int
+    card_sig: bytes | None
+    issuer_sig: bytes | None
+    prev_hash: bytes | None
+    record_hash: bytes | None
 
     @classmethod
     def from_row(cls, row: tuple) -> "Transaction":

@@ -31,6 +31,13 @@ class Scenario:
     sets: tuple[str, ...] = ()
 
     @property
+    def epoch(self) -> int:
+        """Unix time of sim_time 0: start_date at 00:00 China Standard Time (UTC+8)."""
+        import datetime as dt
+        d = dt.date.fromisoformat(self.config["simulation"]["start_date"])
+        return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
+
+    @property
     def duration_s(self) -> float:
         return self.config["simulation"]["duration_hours"] * 3600.0
 

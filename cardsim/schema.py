@@ -35,8 +35,9 @@ DISTRIBUTION_KINDS = {
 class Key:
     """One scenario key.
 
-    kind is one of: int, float, bool, str, floats (list of numbers), ints (list of integers),
-    distribution (inline table, see ``DISTRIBUTION_KINDS``), windows (list of [start_h, end_h]).
+    kind is one of: int, float, bool, str, date (YYYY-MM-DD), floats (list of numbers), ints (list
+    of integers), distribution (inline table, see ``DISTRIBUTION_KINDS``), windows (list of
+    [start_h, end_h]).
     """
 
     path: str
@@ -86,6 +87,10 @@ _k("simulation.warmup_hours", "float", 0.0, "h", "Initial period excluded from w
    "utilisation statistics (transactions are still logged).", min=0, max=24 * 366)
 _k("simulation.batch_size", "int", 5000, "records", "Records written per log transaction.",
    min=1, max=1_000_000)
+_k("simulation.start_date", "date", "2026-11-02", "date", "Calendar date (YYYY-MM-DD, China "
+   "Standard Time) of sim_time 0: certificate validity is checked at start_date + sim_time.")
+_k("simulation.checkpoint_every", "int", 10_000, "records", "A signed checkpoint of the log's "
+   "hash chain every this many records (and one at the end).", min=1, max=100_000_000)
 
 # --- provinces: population -------------------------------------------------------------------
 P = "provinces.{province}."
@@ -316,6 +321,16 @@ def check_value(key: Key, v: Any) -> tuple[Any, str | None]:
         return ([int(x) for x in v] if k == "ints" else [float(x) for x in v]), None
     if k == "distribution":
         return check_distribution(v)
+    if k == "date":
+        import datetime
+        if isinstance(v, datetime.date) and not isinstance(v, datetime.datetime):
+            return v.isoformat(), None
+        if isinstance(v, str):
+            try:
+                return datetime.date.fromisoformat(v).isoformat(), None
+            except ValueError:
+                pass
+        return None, f"must be a date YYYY-MM-DD, got {_show(v)}"
     if k == "windows":
         if not isinstance(v, list):
             return None, f"must be a list of [start_hour, end_hour] pairs, got {_show(v)}"

@@ -9,6 +9,26 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 QUICK = ("simulation.duration_hours=6", "simulation.start_hour=6")
 
 
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(session_dir, monkeypatch):
+    """Tests run in a scratch directory: the default keys/ is created there, never in the repo."""
+    monkeypatch.chdir(session_dir)
+
+
+@pytest.fixture(scope="session")
+def keys_dir(session_dir) -> Path:
+    from cardsim.keys import init_keys
+    d = session_dir / "keys"
+    if not (d / "root-ca.pem").exists():
+        init_keys(d)
+    return d
+
+
 @pytest.fixture
 def weekday_path() -> Path:
     return ROOT / "scenarios" / "weekday.toml"

@@ -1,0 +1,163 @@
+"""The canonical byte encoding of everything cardsim signs or hashes. One place; specified in
+docs/log-format.md ("Byte layout"), with test vectors in tests/vectors/.
+
+A message is::
+
+    "CSIM" | version (1 byte) | role (1 byte) | count (u16) | value ...
+
+and each value is a type byte followed by its bytes (all integers big-endian)::
+
+    0x00 null
+    0x01 integer   i64
+    0x02 real      IEEE 754 binary64
+    0x03 text      u32 length | UTF-8 bytes
+    0x04 blob      u32 length | bytes
+
+The role byte separates domains: a signature made for one role never verifies as another, and
+the type bytes keep 1, 1.0, "1" and b"1" apart. Each role has a fixed field list (below); a
+message with the wrong count or types does not decode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+MAGIC = b"CSIM"
+VERSION = 1
+
+# Roles (domain-separation tags)
+CARD_TX = 1          # signed by the card: the transaction data (CDA-like)
+AUTH_RESPONSE = 2    # signed by the issuer (or the hub in stand-in): its decision on a transaction
+RECORD = 3           # hashed into the chain: every column of a log record
+CHECKPOINT = 4       # signed by the log owner (the hub): count and chain head
+CARD_CERT = 5        # signed by the issuer: a card's public key certificate
+TERMINAL_CERT = 6    # signed by the merchant: a terminal's public key certificate
+GENESIS = 7          # hashed: the run a log belongs to (the chain's first prev_hash)
+
+ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",
+              CHECKPOINT: "checkpoint", CARD_CERT: "card_cert", TERMINAL_CERT: "terminal_cert",
+              GENESIS: "genesis"}
+
+#: The fields of each signed role, in order.
+CARD_TX_FIELDS = ("card_id", "atc", "amount_fen", "terminal_id", "unpredictable_number",
+                  "sim_time", "channel", "service", "mode")
+AUTH_RESPONSE_FIELDS = ("issuer_id", "outcome", "reason", "authoriser", "tx_hash")
+CHECKPOINT_FIELDS = ("log_id", "count", "head", "sim_time", "final")
+CARD_CERT_FIELDS = ("card_id", "province", "algorithm", "public_key", "not_before", "not_after",
+                    "issuer_id")
+TERMINAL_CERT_FIELDS = ("terminal_id", "merchant_id", "algorithm", "public_key", "not_before",
+                        "not_after")
+GENESIS_FIELDS = ("format", "config_json", "seed")
+
+_HEAD = struct.Struct(">4sBBH")
+_I64 = struct.Struct(">q")
+_F64 = struct.Struct(">d")
+_U32 = struct.Struct(">I")
+
+
+class EncodingError(ValueError):
+    pass
+
+
+def encode(role: int, values) -> bytes:
+    """Encode ``values`` (None, int, float, str, bytes) as a message of ``role``."""
+    out = [_HEAD.pack(MAGIC, VERSION, role, len(values))]
+    app = out.append
+    for v in values:
+        t = type(v)
+        if v is None:
+            app(b"\x00")
+        elif t is int:
+            if not -(1 << 63) <= v < (1 << 63):
+                raise EncodingError(f"integer out of range: {v}")
+            app(b"\x01" + _I64.pack(v))
+        elif t is float:
+            app(b"\x02" + _F64.pack(v))
+        elif t is str:
+            b = v.encode("utf-8")
+            app(b"\x03" + _U32.pack(len(b)) + b)
+        elif t is bytes:
+            app(b"\x04" + _U32.pack(len(v)) + v)
+        else:
+            raise EncodingError(f"cannot encode {t.__name__}")
+    return b"".join(out)
+
+
+def decode(data: bytes) -> tuple[int, list]:
+    """Inverse of :func:`encode`; raises :class:`EncodingError` on anything but a canonical
+    message (wrong magic or version, truncated, trailing bytes, unknown type byte)."""
+    if len(data) < _HEAD.size:
+        raise EncodingError("truncated header")
+    magic, version, role, count = _HEAD.unpack_from(data)
+    if magic != MAGIC or version != VERSION:
+        raise EncodingError("not a cardsim message of this version")
+    pos = _HEAD.size
+    values: list = []
+    try:
+        for _ in range(count):
+            t = data[pos]
+            pos += 1
+            if t == 0:
+                values.append(None)
+            elif t == 1:
+                values.append(_I64.unpack_from(data, pos)[0])
+                pos += 8
+            elif t == 2:
+                values.append(_F64.unpack_from(data, pos)[0])
+                pos += 8
+            elif t in (3, 4):
+                (n,) = _U32.unpack_from(data, pos)
+                pos += 4
+                raw = data[pos:pos + n]
+                if len(raw) != n:
+                    raise EncodingError("truncated value")
+                values.append(raw.decode("utf-8") if t == 3 else bytes(raw))
+                pos += n
+            else:
+                raise EncodingError(f"unknown type byte {t}")
+    except (IndexError, struct.error, UnicodeDecodeError) as e:
+        raise EncodingError(f"malformed message: {e}") from None
+    if pos != len(data):
+        raise EncodingError("trailing bytes")
+    return role, values
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+# --- the messages ------------------------------------------------------------------------------
+
+def card_tx_message(card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode) -> bytes:
+    return encode(CARD_TX, (card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode))
+
+
+def auth_response_message(issuer_id, outcome, reason, authoriser, tx_hash: bytes) -> bytes:
+    return encode(AUTH_RESPONSE, (issuer_id, outcome, reason, authoriser, tx_hash))
+
+
+def record_message(values) -> bytes:
+    """All columns of a record except ``record_hash``, in table order (``prev_hash`` included)."""
+    return encode(RECORD, values)
+
+
+def checkpoint_message(log_id: bytes, count: int, head: bytes, sim_time: float, final: int) -> bytes:
+    return encode(CHECKPOINT, (log_id, count, head, sim_time, final))
+
+
+def card_cert_body(card_id, province, algorithm, public_key, not_before, not_after, issuer_id) -> bytes:
+    return encode(CARD_CERT, (card_id, province, algorithm, public_key, not_before, not_after, issuer_id))
+
+
+def terminal_cert_body(terminal_id, merchant_id, algorithm, public_key, not_before, not_after) -> bytes:
+    return encode(TERMINAL_CERT, (terminal_id, merchant_id, algorithm, public_key, not_before, not_after))
+
+
+#: Version of the log format, part of the genesis message.
+LOG_FORMAT = "cardsim-log/1"
+
+
+def genesis_hash(config_json: str, seed: int) -> bytes:
+    """The ``prev_hash`` of record 1 and the log's id: binds the chain to the run's scenario."""
+    return sha256(encode(GENESIS, (LOG_FORMAT, config_json, seed)))

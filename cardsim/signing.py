@@ -1,0 +1,104 @@
+"""Signing a run's records: the card's signature on every transaction, the issuer's (or the hub's,
+in stand-in) on every online decision, and the issuer's certificate for every card a log uses.
+
+:class:`RecordSigner` runs in the signing worker processes. Each worker owns the cards whose number
+falls in its shard (``shard_of``), so a card's key is derived and its certificate issued exactly
+once per log, whatever the number of workers; every signature is deterministic, so the log is the
+same byte for byte with one worker or many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import PROVINCES
+from .card import CODE_PROVINCE, card_validity
+from .encoding import auth_response_message, card_cert_body, card_tx_message, sha256
+from .keys import HUB, KeyRing, card_keys, issuer_name, passphrase_from_env
+from .record import INDEX, ISSUER, STANDIN
+
+_CARD = INDEX["card_id"]
+_ATC = INDEX["atc"]
+_AMOUNT = INDEX["amount_fen"]
+_TERMINAL = INDEX["terminal_id"]
+_UN = INDEX["unpredictable_number"]
+_TIME = INDEX["sim_time"]
+_CHANNEL = INDEX["channel"]
+_SERVICE = INDEX["service"]
+_MODE = INDEX["mode"]
+_OUTCOME = INDEX["outcome"]
+_REASON = INDEX["reason"]
+_AUTHORISER = INDEX["authoriser"]
+_ISSUER_ID = INDEX["issuer_id"]
+_SEQ = INDEX["seq"]
+
+
+def shard_of(card_id: str, workers: int) -> int:
+    """The worker that signs for this card (stable across runs and processes)."""
+    return int(card_id) % workers if card_id.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class SignSpec:
+    """What a signing process needs to load its keys: never the keys themselves."""
+
+    keys_dir: str
+    passphrase_env: str | None
+    card_keys: dict          # province -> population key (for card validity dates)
+    epoch: int               # unix time of sim_time 0
+
+
+def card_message(row) -> bytes:
+    """The card_tx message of a record (row in COLUMN_NAMES order)."""
+    return card_tx_message(row[_CARD], row[_ATC], row[_AMOUNT], row[_TERMINAL], row[_UN],
+                           row[_TIME], row[_CHANNEL], row[_SERVICE], row[_MODE])
+
+
+def auth_message(row, tx_hash: bytes) -> bytes:
+    signer = HUB if row[_AUTHORISER] == STANDIN else row[_ISSUER_ID]
+    return auth_response_message(signer, row[_OUTCOME], row[_REASON], row[_AUTHORISER], tx_hash)
+
+
+class RecordSigner:
+    def __init__(self, spec: SignSpec):
+        ring = KeyRing.load(spec.keys_dir, passphrase_from_env(spec.passphrase_env),
+                            names=[issuer_name(p) for p in PROVINCES] + [HUB])
+        self.alg = ring.algorithm
+        self.cards = {p: card_keys(ring, p, capacity=200_000) for p in PROVINCES}
+        self.issuer_keys = {issuer_name(p): self.alg.signing_key(ring.private[issuer_name(p)])
+                            for p in PROVINCES}
+        self.hub_key = self.alg.signing_key(ring.private[HUB])
+        self.spec = spec
+        self.certified: set[int] = set()   # card numbers (as int) certified in this log
+
+    def __repr__(self) -> str:
+        return f"RecordSigner({self.alg.name})"
+
+    def sign(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+        """Rows (model columns + unpredictable_number) -> rows + (card_sig, issuer_sig), and the
+        card certificates first needed by these rows as (seq, subject, kind, issuer, alg, body, sig)."""
+        alg, sign = self.alg, self.alg.sign
+        out, certs = [], []
+        for row in rows:
+            card_id = row[_CARD]
+            province = CODE_PROVINCE[card_id[:2]]
+            key, pub = self.cards[province].get(card_id)
+            number = int(card_id)
+            if number not in self.certified:
+                self.certified.add(number)
+                certs.append((row[_SEQ],) + self.card_certificate(card_id, province, pub))
+            msg = card_message(row)
+            issuer_sig = None
+            auth = row[_AUTHORISER]
+            if auth == ISSUER or auth == STANDIN:
+                signer = self.hub_key if auth == STANDIN else self.issuer_keys[row[_ISSUER_ID]]
+                issuer_sig = sign(signer, auth_message(row, sha256(msg)))
+            out.append(row + (sign(key, msg), issuer_sig))
+        return out, certs
+
+    def card_certificate(self, card_id: str, province: str, pub: bytes) -> tuple:
+        serial = int(card_id[2:])
+        nb, na = card_validity(self.spec.card_keys[province], serial, self.spec.epoch)
+        issuer = issuer_name(province)
+        body = card_cert_body(card_id, province, self.alg.name, pub, nb, na, issuer)
+        return (card_id, "card", issuer, self.alg.name, body, self.alg.sign(self.issuer_keys[issuer], body))

@@ -1,0 +1,58 @@
+"""A small independent checker of signed logs for the tests: recomputes every signature, the chain
+and the checkpoints from the stored columns and the root certificate alone."""
+
+import sqlite3
+
+from cryptography import x509
+
+from cardsim import encoding as E
+from cardsim.crypto import ALGORITHMS
+from cardsim.record import COLUMN_NAMES
+
+
+def check(path, root_pem: bytes) -> dict:
+    con = sqlite3.connect(path)
+    run = con.execute("SELECT config_json, seed, algorithm FROM runs").fetchone()
+    alg = ALGORITHMS[run[2]]
+    root = x509.load_pem_x509_certificate(root_pem)
+    cas = {}
+    for subject, body in con.execute("SELECT subject, body FROM certificates WHERE kind='x509'"):
+        c = x509.load_der_x509_certificate(body)
+        c.verify_directly_issued_by(root)
+        cas[subject] = c.public_key()
+    cards = {}
+    for subject, issuer, body, sig in con.execute(
+            "SELECT subject, issuer, body, signature FROM certificates WHERE kind='card'"):
+        assert alg.verify(cas[issuer], sig, body), subject
+        _, vals = E.decode(body)
+        cards[subject] = alg.load_public(vals[3])
+    i = {n: k for k, n in enumerate(COLUMN_NAMES)}
+    head = E.genesis_hash(run[0], run[1])
+    n = 0
+    for row in con.execute("SELECT * FROM transactions ORDER BY seq"):
+        n += 1
+        assert row[i["seq"]] == n
+        msg = E.card_tx_message(*(row[i[f]] if f != "unpredictable_number" else row[i[f]]
+                                  for f in E.CARD_TX_FIELDS))
+        assert alg.verify(cards[row[i["card_id"]]], row[i["card_sig"]], msg), n
+        if row[i["authoriser"]] in ("issuer", "standin"):
+            signer = "hub" if row[i["authoriser"]] == "standin" else row[i["issuer_id"]]
+            resp = E.auth_response_message(signer, row[i["outcome"]], row[i["reason"]],
+                                           row[i["authoriser"]], E.sha256(msg))
+            assert alg.verify(cas[signer], row[i["issuer_sig"]], resp), n
+        else:
+            assert row[i["issuer_sig"]] is None
+        assert row[i["prev_hash"]] == head, n
+        head = E.sha256(E.record_message(row[:-1]))
+        assert row[i["record_hash"]] == head, n
+    heads = {}
+    final = None
+    for number, count, chead, t, fin, signer, sig in con.execute(
+            "SELECT * FROM checkpoints ORDER BY checkpoint"):
+        msg = E.checkpoint_message(E.genesis_hash(run[0], run[1]), count, chead, t, fin)
+        assert alg.verify(cas[signer], sig, msg)
+        heads[count] = chead
+        if fin:
+            final = count
+    con.close()
+    return {"records": n, "head": head, "checkpoint_heads": heads, "final": final}

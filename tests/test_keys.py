@@ -1,0 +1,78 @@
+import stat
+
+import pytest
+from typer.testing import CliRunner
+
+from cardsim.cli import app
+from cardsim.errors import CardsimError
+from cardsim.keys import KeyRing, all_names, card_keys, init_keys, load_private
+
+runner = CliRunner()
+
+
+def test_layout_and_permissions(tmp_path):
+    written = init_keys(tmp_path / "k")
+    assert len(written) == 2 * len(all_names())
+    for n in all_names():
+        mode = stat.S_IMODE((tmp_path / "k" / f"{n}.key").stat().st_mode)
+        assert mode == 0o600
+        assert b"PRIVATE KEY" in (tmp_path / "k" / f"{n}.key").read_bytes()
+        assert b"CERTIFICATE" in (tmp_path / "k" / f"{n}.pem").read_bytes()
+
+
+def test_existing_keys_need_force(tmp_path):
+    init_keys(tmp_path)
+    before = (tmp_path / "hub.key").read_bytes()
+    with pytest.raises(CardsimError, match="keys already exist; pass --force"):
+        init_keys(tmp_path)
+    assert (tmp_path / "hub.key").read_bytes() == before
+    init_keys(tmp_path, force=True)
+    assert (tmp_path / "hub.key").read_bytes() != before
+
+
+def test_encrypted_keys_and_wrong_passphrase(tmp_path):
+    init_keys(tmp_path, passphrase=b"correct horse")
+    data = (tmp_path / "hub.key").read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in data
+    assert KeyRing.load(tmp_path, b"correct horse").algorithm.name == "ed25519"
+    with pytest.raises(CardsimError, match="wrong passphrase"):
+        KeyRing.load(tmp_path, b"wrong")
+    with pytest.raises(CardsimError, match="encrypted; pass --passphrase-env"):
+        KeyRing.load(tmp_path, None)
+
+
+def test_too_open_and_missing(tmp_path):
+    init_keys(tmp_path)
+    (tmp_path / "hub.key").chmod(0o644)
+    with pytest.raises(CardsimError, match="too open"):
+        load_private(tmp_path / "hub.key", None)
+    (tmp_path / "issuer-sichuan.key").unlink()
+    with pytest.raises(CardsimError, match="missing; create keys"):
+        KeyRing.load(tmp_path)
+
+
+def test_card_keys_are_derived_deterministically(tmp_path):
+    init_keys(tmp_path, algorithm="ecdsa-p256")
+    ring = KeyRing.load(tmp_path)
+    a, b = card_keys(ring, "sichuan"), card_keys(ring, "sichuan", capacity=1)
+    assert a.get("510000000001")[1] == b.get("510000000001")[1]
+    b.get("510000000002")
+    assert b.get("510000000001")[1] == a.get("510000000001")[1]   # re-derived after eviction
+    assert a.get("510000000001")[1] != a.get("510000000002")[1]
+    assert card_keys(ring, "chongqing").get("510000000001")[1] != a.get("510000000001")[1]
+    assert "secret" not in repr(a) and repr(a).startswith("DerivedKeys")
+
+
+def test_cli_keys_init(tmp_path, monkeypatch):
+    r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "k"), "--algorithm", "ecdsa-p256"])
+    assert r.exit_code == 0 and "ecdsa-p256" in r.stdout
+    r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "k")])
+    assert r.exit_code == 2 and "pass --force" in r.stderr
+    r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "j"), "--algorithm", "sm2"])
+    assert r.exit_code == 2 and "must be one of ed25519, ecdsa-p256" in r.stderr
+    r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "j"), "--passphrase-env", "NOPE_X"])
+    assert r.exit_code == 2 and "NOPE_X: environment variable is not set" in r.stderr
+    monkeypatch.setenv("KP", "s3cret")
+    r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "e"), "--passphrase-env", "KP"])
+    assert r.exit_code == 0
+    assert "s3cret" not in r.output

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Writes tests/vectors/vectors.json: inputs, encodings (hex), keys and signatures for every
+message role, for both algorithms. The keys here are test keys made from fixed seeds; they sign
+nothing but these vectors. tests/test_vectors.py recomputes every entry.
+
+Run from the repository root: python tests/vectors/make_vectors.py
+"""
+
+import json
+from pathlib import Path
+
+from cardsim import encoding as E
+from cardsim.crypto import ALGORITHMS
+
+SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(range(64, 96))}
+
+
+def key(alg, who):
+    k = ALGORITHMS[alg].from_seed(SEEDS[who])
+    pub = ALGORITHMS[alg].public_bytes(k if hasattr(k, "public") else k.public_key())
+    return k, pub
+
+
+def build() -> dict:
+    card_tx = ["510000000042", 1207, 300, "SC-MET-003-05", 3735928559, 29234.125, "transit",
+               "metro", "offline"]
+    record_values = [7, "T0000000007", 29234.125, 29230.5, 3.625, "transit", "metro",
+                     "510000000042", "sichuan", "adult", "SC-MET-003-05", "sichuan",
+                     "sichuan-metro", "issuer-sichuan", 300, None, 1207, "offline", "approved",
+                     None, "terminal", None, 4700, 29700.0, 3735928559, b"\x01" * 64, None,
+                     bytes(32)]
+    out = {"format": E.LOG_FORMAT, "roles": E.ROLE_NAMES and {str(k): v for k, v in E.ROLE_NAMES.items()},
+           "seeds_hex": {k: v.hex() for k, v in SEEDS.items()}, "vectors": []}
+    genesis = E.genesis_hash('{"example":true}', 20210817)
+    out["genesis"] = {"config_json": '{"example":true}', "seed": 20210817, "hash_hex": genesis.hex()}
+    rec = E.record_message(record_values)
+    out["record"] = {"values": _jsonable(record_values), "encoding_hex": rec.hex(),
+                     "record_hash_hex": E.sha256(rec).hex()}
+    for alg in ALGORITHMS:
+        A = ALGORITHMS[alg]
+        ck, cpub = key(alg, "card")
+        ik, ipub = key(alg, "issuer")
+        hk, hpub = key(alg, "hub")
+        msg = E.card_tx_message(*card_tx)
+        auth = E.auth_response_message("issuer-sichuan", "approved", None, "issuer", E.sha256(msg))
+        cert = E.card_cert_body("510000000042", "sichuan", alg, cpub, 1500000000, 1815360000,
+                                "issuer-sichuan")
+        cp = E.checkpoint_message(genesis, 10000, bytes(range(32)), 86400.0, 1)
+        for role, signer, pub, values, data in (
+                ("card_tx", ck, cpub, card_tx, msg),
+                ("auth_response", ik, ipub, ["issuer-sichuan", "approved", None, "issuer", E.sha256(msg)], auth),
+                ("card_cert", ik, ipub, ["510000000042", "sichuan", alg, cpub, 1500000000, 1815360000, "issuer-sichuan"], cert),
+                ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp)):
+            out["vectors"].append({"algorithm": alg, "role": role, "values": _jsonable(values),
+                                   "encoding_hex": data.hex(), "public_key_hex": pub.hex(),
+                                   "signature_hex": A.sign(signer, data).hex()})
+    return out
+
+
+def _jsonable(values):
+    return [{"bytes_hex": v.hex()} if isinstance(v, bytes) else v for v in values]
+
+
+if __name__ == "__main__":
+    path = Path(__file__).with_name("vectors.json")
+    path.write_text(json.dumps(build(), indent=1) + "\n")
+    print(f"wrote {path}")
