@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@mkdir -p $(RUNS)
 	$(BIN)/cardsim run scenarios/weekday.toml --out $(RUNS)/weekday.db --force
+	$(BIN)/cardsim verify $(RUNS)/weekday.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -24,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_throughput.py
 	$(BIN)/python bench/sign_throughput.py
+	$(BIN)/python bench/verify_throughput.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cardsim.docgen

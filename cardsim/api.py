@@ -55,10 +55,23 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
         if sink is not None:
             sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration)
             sink = None
+            _inject_post_run(scenario, sim, out)
         return summary
     finally:
         if sink is not None:
             sink.abort()
+
+
+def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
+    """Record in-run attacks and apply post-run ones (scenario [attacks]); see cardsim.attacks."""
+    from .attacks import tamper_log, write_ground_truth
+    acfg = scenario.config["attacks"]
+    truth = list(sim.attacker.truth) if sim.attacker else []
+    if any(acfg[k] for k in ("tampered_records", "deleted_records", "reordered_records",
+                             "truncated_records")):
+        truth += tamper_log(out, acfg, sim.streams.rng("attacks/post-run"), {t[1] for t in truth})
+    if truth or any(acfg.values()):
+        write_ground_truth(out, truth)
 
 
 def _population_keys(scenario: Scenario) -> dict:

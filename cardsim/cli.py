@@ -124,6 +124,74 @@ def run(
             typer.echo(f"log: {out}")
 
 
+@app.command()
+def verify(
+    log: Path = typer.Argument(..., help="The log to verify (a cardsim run's SQLite file)."),
+    keys: Path = typer.Option(Path("keys"), "--keys", help="Keys directory holding the trust "
+                              "anchor root-ca.pem (no private key is needed)."),
+    workers: Optional[int] = WORKERS_OPT,
+    ground_truth: bool = typer.Option(False, "--ground-truth", help="Also compare the findings "
+                                      "with the attacks the run injected (its ground_truth table)."),
+    max_findings: int = typer.Option(20, "--max-findings", min=0, help="Findings listed in the "
+                                     "text report (all of them, up to 100,000, go to --json)."),
+    as_json: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Verify a log: certificates, signatures, validity, revocation, ATCs, sequence, hash chain
+    and checkpoints, trusting only the root certificate in --keys.
+
+    Exit 0 when every check holds, 1 when any fails, 2 when the log or keys are unusable.
+    """
+    from . import verify as verifier
+    with user_errors():
+        total = _count_rows(log)
+        with count_progress(show_progress(quiet), total, "verify") as progress:
+            report = verifier.verify(log, keys, workers=workers or api.default_workers(),
+                                     progress=progress)
+        truth = None
+        if ground_truth:
+            from .attacks import compare
+            truth = compare(log, report)
+    out = report.as_dict()
+    if truth is not None:
+        out["ground_truth"] = truth
+    if as_json:
+        print_json(out)
+    else:
+        from rich.console import Console
+
+        from .report_text import render_verify
+        render_verify(out, Console(), max_findings)
+    failed = not report.ok or (truth is not None and not truth["all_detected"])
+    raise typer.Exit(1 if failed else 0)
+
+
+def _count_rows(path: Path) -> int:
+    from .log import open_log
+    conn = open_log(path)
+    try:
+        return conn.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
+    except Exception:
+        return 0
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def count_progress(enabled: bool, total: int, label: str):
+    """A rich progress bar on stderr counting records, or a no-op."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.update(task, completed=n)
+
+
 @keys_app.command("init")
 def keys_init(
     dir: Path = typer.Option(Path("keys"), "--dir", help="Directory to create the keys in."),

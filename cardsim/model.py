@@ -32,7 +32,7 @@ from .hub import Hub
 from .issuer import Issuer
 from .merchant import Blacklist, Merchant
 from .record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for, tx_id_for
-from .schema import SERVICE_CHANNEL, SERVICE_TYPES
+from .schema import IN_RUN_ATTACKS, SERVICE_CHANNEL, SERVICE_TYPES
 from .service_point import GateBank, WindowBank
 from .stats import Histogram
 from .streams import Streams, mix64
@@ -136,11 +136,13 @@ class Simulation:
     # --- output -----------------------------------------------------------------------------
 
     def _emit(self, row_tail: tuple, channel: str, tprov: str, cprov: str, outcome: str,
-              reason: str | None, amount: int) -> None:
+              reason: str | None, amount: int, mark: str | None = None) -> None:
         self.seq = seq = self.seq + 1
         buffer = self.buffer
         # the terminal's unpredictable number: seeded, derived from the seq (no stream to keep)
-        buffer.append((seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,))
+        row = (seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,)
+        # an injected attack carries its kind to the signing worker, which strips it
+        buffer.append(row if mark is None else row + (mark,))
         t = self.tally.get((channel, tprov, cprov, outcome, reason))
         if t is None:
             self.tally[(channel, tprov, cprov, outcome, reason)] = [1, amount]
@@ -363,6 +365,12 @@ class Simulation:
             env.process(self._loss_reports(prov))
         if self.progress is not None:
             env.process(self._ticker(self.duration / 200.0))
+        acfg = self.cfg["attacks"]
+        self.attacker = None
+        if any(acfg[k] for k in IN_RUN_ATTACKS):
+            from .attacks import Attacker
+            self.attacker = Attacker(self, acfg, self.streams.rng("attacks"))
+            env.process(self.attacker.process(env))
         env.run(until=self.duration)
         self.flush()
         self.wall_seconds = time.perf_counter() - t0

@@ -30,7 +30,7 @@ from .encoding import genesis_hash
 from .errors import CardsimError
 from .keys import HUB, KeyRing, all_names, cert_der, load_certificate, passphrase_from_env
 from .log import LogWriter
-from .signing import RecordSigner, SignSpec, shard_of
+from .signing import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of
 
 _CTX = mp.get_context("spawn")  # safe with threads (the progress bar) and on every platform
 _DUMP = pickle.dumps
@@ -97,7 +97,7 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                     return
                 if kind != "rows":
                     break
-                writer.write([r + blank for r in payload])
+                writer.write([r[:_PLAIN] + blank for r in payload])
             pending = (kind, payload)
         try:
             kind, payload = pending if chain is None else pickle.loads(control.recv_bytes())

@@ -230,6 +230,28 @@ _k("demand.government.items", "int", 24, "items", "Cross-province service items 
    "(the first batch had 24).", min=1, max=1000)
 
 
+# --- attacks (security testing) -------------------------------------------------------------------
+#: In-run attacks make records that the nodes accepted (an attacker at a terminal); they are signed,
+#: chained and checkpointed like any other. Post-run attacks edit the finished log file.
+ATTACK_KEYS = {
+    "cloned_cards": "cards cloned (keys extracted); each clone taps 3 times at gates of the other "
+                    "province, repeating the genuine card's ATC",
+    "foreign_key_records": "records whose card signature is made with a key outside the trust chain",
+    "forged_certificates": "new cards with a certificate signed by the attacker, not the issuer, "
+                           "each used once",
+    "revoked_card_uses": "offline approvals of lost cards after the blacklist reached the terminal",
+    "expired_card_uses": "uses of cards whose (genuine) certificate has expired",
+    "tampered_records": "records edited after signing (amount, outcome, card, time in turn)",
+    "deleted_records": "records deleted from the finished log",
+    "reordered_records": "pairs of adjacent records swapped in the finished log",
+    "truncated_records": "records cut off the end of the finished log, with its final checkpoint",
+}
+IN_RUN_ATTACKS = ("cloned_cards", "foreign_key_records", "forged_certificates",
+                  "revoked_card_uses", "expired_card_uses")
+for _a, _h in ATTACK_KEYS.items():
+    _k(f"attacks.{_a}", "int", 0, "count", _h[0].upper() + _h[1:] + ".", min=0, max=1_000_000)
+
+
 def expand() -> dict[str, Key]:
     """All concrete keys by dotted path, with ``{province}`` expanded."""
     out: dict[str, Key] = {}

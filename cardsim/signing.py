@@ -31,6 +31,7 @@ _REASON = INDEX["reason"]
 _AUTHORISER = INDEX["authoriser"]
 _ISSUER_ID = INDEX["issuer_id"]
 _SEQ = INDEX["seq"]
+MODEL_ROW_LEN = _PLAIN = INDEX["unpredictable_number"] + 1   # a model row; longer: an attack
 
 
 def shard_of(card_id: str, workers: int) -> int:
@@ -80,6 +81,9 @@ class RecordSigner:
         alg, sign = self.alg, self.alg.sign
         out, certs = [], []
         for row in rows:
+            if len(row) > _PLAIN:                  # an injected attack (cardsim.attacks)
+                out.append(self._attack(row[:_PLAIN], row[-1], certs))
+                continue
             card_id = row[_CARD]
             province = CODE_PROVINCE[card_id[:2]]
             key, pub = self.cards[province].get(card_id)
@@ -95,6 +99,18 @@ class RecordSigner:
                 issuer_sig = sign(signer, auth_message(row, sha256(msg)))
             out.append(row + (sign(key, msg), issuer_sig))
         return out, certs
+
+    def _attack(self, row: tuple, kind: str, certs: list) -> tuple:
+        from .attacks import attack_signature
+        card_sig, cert = attack_signature(kind, row, self)
+        if cert is not None:
+            self.certified.add(int(row[_CARD]))
+            certs.append((row[_SEQ],) + cert)
+        if card_sig is None:                       # clones and revoked cards: the genuine key
+            signed, extra = self.sign([row])
+            certs.extend(extra)
+            return signed[0]
+        return row + (card_sig, None)
 
     def card_certificate(self, card_id: str, province: str, pub: bytes) -> tuple:
         serial = int(card_id[2:])
