@@ -18,6 +18,7 @@ demo: $(STAMP)
 	@mkdir -p $(RUNS)
 	$(BIN)/cardsim run scenarios/weekday.toml --out $(RUNS)/weekday.db --force
 	$(BIN)/cardsim verify $(RUNS)/weekday.db
+	$(BIN)/cardsim replay $(RUNS)/weekday.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -26,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_throughput.py
 	$(BIN)/python bench/sign_throughput.py
 	$(BIN)/python bench/verify_throughput.py
+	$(BIN)/python bench/replay_throughput.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cardsim.docgen

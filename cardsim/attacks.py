@@ -78,7 +78,7 @@ class Attacker:
         tail = (now, now, 0.0, "transit", "metro", card_id, prov, category,
                 sp.terminal_ids[k][0], tprov, merchant.merchant_id, issuer_id_for(prov), amount,
                 None, atc, OFFLINE, APPROVED, None, TERMINAL, None, balance,
-                merchant.upload_time(now))
+                merchant.upload_time(now), 5.0, now)
         sim._emit(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
         self.truth.append((kind, sim.seq, f"T{sim.seq:010d}", detail, sim.seq))
 

@@ -16,7 +16,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from . import __version__, api
-from .errors import CardsimError
+from .errors import CardsimError, one_line
 from .scenario import load
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,7 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 def fail(message: str) -> None:
     """Print one line on stderr and exit 2 (bad input)."""
-    typer.echo(f"cardsim: error: {message}", err=True)
+    typer.echo(f"cardsim: error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -164,6 +164,89 @@ def verify(
         render_verify(out, Console(), max_findings)
     failed = not report.ok or (truth is not None and not truth["all_detected"])
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def replay(
+    log: Path = typer.Argument(..., help="The log to replay (a cardsim run's SQLite file)."),
+    scenario: Optional[Path] = typer.Option(None, "--scenario", help="Replay under this "
+                                            "scenario's rules and capacities instead of the log's own."),
+    sets: Optional[List[str]] = SET_OPT,
+    against: str = typer.Option("merchant,issuer", "--against", help="Nodes that re-decide: "
+                                "merchant, issuer or both (the others' decisions are taken as recorded)."),
+    keys: Path = typer.Option(Path("keys"), "--keys", help="Keys directory holding root-ca.pem "
+                              "(for the merchant's certificate and signature checks)."),
+    no_signatures: bool = typer.Option(False, "--no-signatures", help="Skip the merchant's "
+                                       "certificate and signature checks."),
+    channel: Optional[str] = typer.Option(None, "--channel", help="Replay only this channel: "
+                                          "transit, tourism or government."),
+    province: Optional[str] = typer.Option(None, "--province", help="Replay only terminals in "
+                                           "this province: sichuan or chongqing."),
+    time_from: Optional[float] = typer.Option(None, "--from", help="Replay from this simulated time (s)."),
+    time_to: Optional[float] = typer.Option(None, "--to", help="Replay up to this simulated time (s)."),
+    card: Optional[str] = typer.Option(None, "--card", help="Replay only this card's transactions."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Replay at most N records."),
+    speed: Optional[float] = typer.Option(None, "--speed", min=0.000001, help="Pace the replay at "
+                                          "X times simulated time on the wall clock."),
+    diff_out: Optional[Path] = typer.Option(None, "--diff-out", help="Write every divergence to "
+                                            "this CSV file."),
+    timing: bool = typer.Option(False, "--timing", help="Trace-driven what-if: re-run the logged "
+                                "arrivals through the simulation clock under --scenario's "
+                                "capacities; prints a run summary."),
+    out: Optional[Path] = typer.Option(None, "--out", help="With --timing: write the new run's log here."),
+    force: bool = typer.Option(False, "--force", help="With --out: replace an existing file."),
+    workers: Optional[int] = WORKERS_OPT,
+    max_divergences: int = typer.Option(20, "--max-divergences", min=0, help="Divergences listed "
+                                        "in the text report (all go to --json and --diff-out)."),
+    as_json: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Replay a log against fresh merchant and issuer nodes and report what diverges.
+
+    Every logged transaction, in log order, is decided again by the simulator's own node rules,
+    configured from the log's scenario or --scenario (with --set), and compared with the recorded
+    outcome, reason and amount. Exit 0 when nothing diverges, 1 when anything does, 2 on bad input.
+    """
+    from . import replay as rp
+    with user_errors():
+        if channel is not None and channel not in rp.CHANNELS:
+            raise CardsimError(f"--channel: must be one of {', '.join(rp.CHANNELS)}, got {channel!r}")
+        if province is not None and province not in rp.PROVINCES:
+            raise CardsimError(f"--province: must be one of {', '.join(rp.PROVINCES)}, got {province!r}")
+        nodes = tuple(a.strip() for a in against.split(",") if a.strip())
+        rules = None
+        if scenario is not None:
+            rules = load(scenario, sets=sets or ())
+        elif sets:
+            rules = rp.log_scenario(log, sets)
+        if timing:
+            from .timing import replay_timing
+            with sim_progress(show_progress(quiet), 0, "replay --timing") as progress:
+                summary = replay_timing(log, rules, out=out, force=force, keys_dir=keys,
+                                        workers=workers or api.default_workers())
+            if as_json:
+                print_json(summary)
+            else:
+                from rich.console import Console
+
+                from .summary import render
+                render(summary, Console())
+            raise typer.Exit(0)
+        filters = rp.Filters(channel, province, time_from, time_to, card, limit)
+        total = _count_rows(log)
+        with count_progress(show_progress(quiet), total, "replay") as progress:
+            result = rp.replay(log, rules, nodes, keys_dir=keys, workers=workers or api.default_workers(),
+                               filters=filters, check_signatures=not no_signatures, speed=speed,
+                               diff_out=diff_out, progress=progress)
+    out_d = result.as_dict()
+    if as_json:
+        print_json(out_d)
+    else:
+        from rich.console import Console
+
+        from .report_text import render_replay
+        render_replay(out_d, Console(), max_divergences)
+    raise typer.Exit(1 if result.diverged else 0)
 
 
 def _count_rows(path: Path) -> int:

@@ -12,3 +12,8 @@ class CardsimError(Exception):
 
 class ScenarioError(CardsimError):
     """A scenario file or override is invalid."""
+
+
+def one_line(text: object) -> str:
+    """Collapse whitespace (e.g. SQL quoted in an SQLite error) so a message stays on one line."""
+    return " ".join(str(text).split())

@@ -36,6 +36,7 @@ class Issuer(_Busy):
         self.standin_limit = icfg["standin_limit_fen"]
         self.max_jump = icfg["atc_max_jump"]
         self.last_atc: dict[str, int] = {}   # card_id -> last ATC seen online
+        self.cleared_atc: dict[str, int] = {}  # card_id -> highest ATC seen in clearing
         self.requests = 0
 
     def down(self, t: float) -> bool:
@@ -63,6 +64,17 @@ class Issuer(_Busy):
         self.last_atc[card.card_id] = atc
         return None
 
+    def clear_offline(self, card_id: str, atc: int) -> str | None:
+        """The back office's rule when it clears an uploaded record (offline records, and the
+        online ones it also sees): a counter not above the highest seen for the card is a clone
+        or a replayed record, and is rejected (``atc_replay``). Used by replay; the simulation's
+        honest cards never trigger it."""
+        seen = self.cleared_atc.get(card_id)
+        if seen is not None and atc <= seen:
+            return ATC_REPLAY
+        self.cleared_atc[card_id] = atc
+        return None
+
     def stand_in(self, card: Card, amount: int, channel: str, now: float, blacklist: "Blacklist",
                  terminal_province: str) -> str | None:
         """The stand-in policy applied for this issuer while it is unreachable.
@@ -78,12 +90,18 @@ class Issuer(_Busy):
             return BLACKLISTED
         return None
 
+    #: returned by :meth:`authorise` when the issuer went down before it could decide
+    DOWN = "down"
+
     def authorise(self, env: simpy.Environment, card: Card, atc: int, amount: int):
-        """SimPy process: wait for a server, process, decide. Returns the decline reason or None."""
+        """SimPy process: wait for a server, process, decide. Returns the decline reason, None to
+        approve, or :attr:`DOWN` when an outage began before the decision."""
         self.requests += 1
         with self.resource.request() as req:
             yield req
             start = env.now
             yield env.timeout(self.service())
             self.add(start, env.now)
+            if self.down(env.now):
+                return self.DOWN
             return self.decide(card, atc, amount, env.now)

@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import __version__
-from .errors import CardsimError
+from .errors import CardsimError, one_line
 from .record import COLUMN_NAMES, COLUMNS
 
 _SQLTYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
@@ -167,16 +167,19 @@ def open_log(path: str | Path) -> sqlite3.Connection:
         raise CardsimError(f"{path}: cannot read: {e.strerror}") from None
     if head != b"SQLite format 3\x00":
         raise CardsimError(f"{path}: not an SQLite database")
+    conn = None
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.Error as e:
-        raise CardsimError(f"{path}: unreadable SQLite database: {e}") from None
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(transactions)")]
+    except (sqlite3.Error, UnicodeDecodeError, ValueError) as e:
+        if conn is not None:
+            conn.close()
+        raise CardsimError(f"{path}: unreadable SQLite database: {one_line(e)}") from None
     missing = {"transactions", "runs"} - tables
     if missing:
         conn.close()
         raise CardsimError(f"{path}: not a cardsim log (no table {', '.join(sorted(missing))})")
-    cols = [r[1] for r in conn.execute("PRAGMA table_info(transactions)")]
     need = [c for c in COLUMN_NAMES if c not in cols]
     if need:
         conn.close()
@@ -186,9 +189,12 @@ def open_log(path: str | Path) -> sqlite3.Connection:
 
 def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
     conn.row_factory = None
-    cur = conn.execute("SELECT * FROM runs ORDER BY run_id LIMIT 1")
-    names = [d[0] for d in cur.description]
-    row = cur.fetchone()
+    try:
+        cur = conn.execute("SELECT * FROM runs ORDER BY run_id LIMIT 1")
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+    except (sqlite3.Error, UnicodeDecodeError) as e:
+        raise CardsimError(f"{path}: unreadable runs table: {one_line(e)}") from None
     if row is None:
         raise CardsimError(f"{path}: not a cardsim log (runs table is empty)")
     return dict(zip(names, row))

@@ -74,24 +74,29 @@ class Merchant:
 
     def authorise(self, env, card: Card, atc: int, amount: int, channel: str,
                   issuers: dict[str, "Issuer"], hub: "Hub"):
-        """SimPy process: route an online authorisation and return (reason or None, authoriser).
+        """SimPy process: route an online authorisation; returns (reason or None, authoriser,
+        decided_at).
 
-        Same province: acquirer -> issuer. Other province: acquirer -> hub -> home issuer. When the
-        home issuer is in an outage the node in front of it (acquirer, or hub) applies the issuer's
-        stand-in policy at once (the outage is assumed to be detected without a timeout).
+        Same province: acquirer -> issuer. Other province: acquirer -> hub -> home issuer. The
+        rule at the moment of decision: an issuer in an outage does not decide, and the node in
+        front of it (acquirer, or hub) applies the issuer's stand-in policy at once (the outage
+        is assumed to be detected without a timeout), whether the outage had begun when the
+        request was sent or began while it was being processed.
         """
         issuer = issuers[card.province]
         cross = card.province != self.province
+        back = hub.latency if cross else 0.0
         if cross:
             yield from hub.route(env)
-        if issuer.down(env.now):
-            reason = issuer.stand_in(card, amount, channel, env.now, self.blacklist, self.province)
-            if cross:
-                yield env.timeout(hub.latency)
-            return reason, STANDIN
-        yield env.timeout(issuer.latency)
-        reason = yield from issuer.authorise(env, card, atc, amount)
-        yield env.timeout(issuer.latency)
-        if cross:
-            yield env.timeout(hub.latency)
-        return reason, ISSUER
+        if not issuer.down(env.now):
+            yield env.timeout(issuer.latency)
+            reason = yield from issuer.authorise(env, card, atc, amount)
+            if reason is not issuer.DOWN:
+                decided = env.now
+                yield env.timeout(issuer.latency + back)
+                return reason, ISSUER, decided
+        decided = env.now
+        reason = issuer.stand_in(card, amount, channel, decided, self.blacklist, self.province)
+        if back:
+            yield env.timeout(back)
+        return reason, STANDIN, decided

@@ -197,15 +197,19 @@ class Simulation:
         return pick
 
     def _transit_tap(self, prov: str, mode: str, card: Card, now: float, transfer: bool,
-                     u: Callable[[], float]) -> None:
+                     u: Callable[[], float], k: int | None = None, km: float | None = None) -> None:
+        """A tap arriving at a gate bank; ``k`` and ``km`` are given by trace replays."""
         sp = self.points[prov][mode]
-        k = sp.pick(u())
+        if k is None:
+            k = sp.pick(u())
         start, i = sp.banks[k].admit(now, sp.service(), sp.patience)
         if i < 0:
             sp.balked += 1
             return
-        base = sp.fares.metro_base(self.trip_km[prov]()) if mode == "metro" else sp.fares.bus_fare
-        job = (sp, k, i, card, now, base, transfer, u)
+        if km is None and mode == "metro":
+            km = self.trip_km[prov]()
+        base = sp.fares.metro_base(km) if mode == "metro" else sp.fares.bus_fare
+        job = (sp, k, i, card, now, base, transfer, u, km)
         if start <= now:
             self._tap(job)
         else:
@@ -217,7 +221,7 @@ class Simulation:
 
     def _tap(self, job: tuple) -> None:
         # the hottest function of a run: locals over attribute lookups, deliberately
-        sp, k, i, card, arrival, base, transfer, u = job
+        sp, k, i, card, arrival, base, transfer, u, km = job
         now = self.env.now
         prov, mode = sp.province, sp.stype
         card.atc += 1
@@ -240,7 +244,7 @@ class Simulation:
         self._emit((now, arrival, wait, "transit", mode, card.card_id, card.province,
                     card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
-                    TERMINAL, None, card.balance_fen, merchant.upload_time(now)),
+                    TERMINAL, None, card.balance_fen, merchant.upload_time(now), km, now),
                    "transit", prov, card.province, outcome, reason, amount)
         if transfer and reason is None:
             other = "bus" if mode == "metro" else "metro"
@@ -249,6 +253,8 @@ class Simulation:
 
     def _transfer_event(self, event) -> None:
         prov, mode, card, u = event._value
+        if card.in_use:      # the holder is at a window with the card: the journey ends here
+            return
         self._transit_tap(prov, mode, card, self.env.now, False, u)
 
     # --- tourism and government (online) -----------------------------------------------------
@@ -297,9 +303,9 @@ class Simulation:
         yield auth | env.timeout(issuer.timeout)
         now = env.now
         if auth.triggered:
-            reason, authoriser = auth.value
+            reason, authoriser, decided = auth.value
         else:
-            reason, authoriser = ISSUER_TIMEOUT, TERMINAL
+            reason, authoriser, decided = ISSUER_TIMEOUT, TERMINAL, env.now
         card.in_use = False
         latency = now - start
         if start >= self.warmup:
@@ -313,7 +319,7 @@ class Simulation:
         self._emit((now, arrival, start - arrival, channel, service, card.card_id, card.province,
                     card.category, sp.terminal_ids[k][i], prov, sp.merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, atc, ONLINE, outcome, reason,
-                    authoriser, latency, None, sp.merchant.upload_time(now)),
+                    authoriser, latency, None, sp.merchant.upload_time(now), None, decided),
                    channel, prov, card.province, outcome, reason, amount)
         yield env.timeout(sp.service())
         bank.add(start, env.now)
@@ -345,12 +351,17 @@ class Simulation:
 
     # --- run ----------------------------------------------------------------------------------
 
-    def run(self) -> dict:
-        """Run to the scenario's end; returns the summary (see docs/summary.md)."""
+    def run(self, trace=None) -> dict:
+        """Run to the scenario's end; returns the summary (see docs/summary.md).
+
+        ``trace``, a SimPy process function ``trace(sim)``, replaces the scenario's demand and
+        loss reports (``cardsim.timing``)."""
         env = self.env
         t0 = time.perf_counter()
         demand = self.cfg["demand"]
-        for channel in CHANNELS:
+        if trace is not None:
+            env.process(trace(self))
+        for channel in (CHANNELS if trace is None else ()):
             d = demand[channel]
             for prov in PROVINCES:
                 share = d["sichuan_share"] if prov == "sichuan" else 1.0 - d["sichuan_share"]
@@ -361,7 +372,7 @@ class Simulation:
                               else self._online_arrivals(channel, prov))
                 unit_exp = sampler(Exponential(1.0), self.streams.rng(f"arrivals/{channel}/{prov}"))
                 env.process(arrival_stream(env, rates, self.start_hour, unit_exp, on_arrival))
-        for prov in PROVINCES:
+        for prov in (PROVINCES if trace is None else ()):
             env.process(self._loss_reports(prov))
         if self.progress is not None:
             env.process(self._ticker(self.duration / 200.0))

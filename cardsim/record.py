@@ -34,6 +34,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("auth_latency_s", "REAL", "online: seconds from request to answer at the terminal; null offline"),
     ("balance_fen", "INTEGER", "offline: the card's stored value after the transaction; null online"),
     ("uploaded_at", "REAL", "simulated seconds when the merchant uploaded the record to the back office"),
+    ("trip_km", "REAL", "metro: the trip length that set the distance-banded fare; null otherwise"),
+    ("decided_at", "REAL", "simulated seconds when the deciding node decided (offline and time-outs: sim_time)"),
 )
 #: Columns added for signed logs (issue: signed records), after the model's columns. The model
 #: emits ``unpredictable_number``; signers add the signatures; the writer adds the chain.
@@ -64,6 +66,10 @@ REASONS = {
     "issuer_unavailable": "the issuer is in an outage and the stand-in rule declines (issuer stand-in policy)",
     "standin_limit": "the issuer is in an outage and the amount is above the stand-in limit (issuer stand-in policy)",
     "issuer_timeout": "the terminal gave up waiting for the authorisation (terminal)",
+    # decided only in replay, where the merchant node checks what the log presents
+    "bad_card_signature": "replay: the card's signature does not verify (merchant)",
+    "bad_card_certificate": "replay: the card's certificate is missing, malformed or forged (merchant)",
+    "card_expired": "replay: the card's certificate was not valid at the time (merchant)",
 }
 
 
@@ -95,6 +101,8 @@ class Transaction:
     auth_latency_s: float | None
     balance_fen: int | None
     uploaded_at: float
+    trip_km: float | None
+    decided_at: float
     unpredictable_number: int
     card_sig: bytes | None
     issuer_sig: bytes | None

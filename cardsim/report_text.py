@@ -34,3 +34,34 @@ def render_verify(out: dict, console, max_findings: int = 20) -> None:
             t.add_row(kind, str(c["injected"]), str(c["detected"]))
         console.print(t)
         console.print(f"false positives: {gt['false_positives']}")
+
+
+def render_replay(out: dict, console, max_divergences: int = 20) -> None:
+    from rich.table import Table
+
+    status = "[green]no divergences[/green]" if not out["diverged"] else f"[red]{out['diverged']:,} divergences[/red]"
+    console.print(f"[bold]replay[/bold] {out['log']} under {out['scenario']} against "
+                  f"{'+'.join(out['against'])}: {out['replayed']:,} of {out['records']:,} records replayed "
+                  f"({out['records_per_second'] or 0:,.0f}/s), {status}"
+                  + ("" if out["signatures_checked"] else " (signatures not checked)"))
+    if out["diverged"]:
+        t = Table(title="Divergences", title_justify="left")
+        t.add_column("by")
+        t.add_column("count", justify="right")
+        for k, v in out["by_kind"].items():
+            t.add_row(f"kind {k}", f"{v:,}")
+        for k, v in out["by_node"].items():
+            t.add_row(f"node {k}", f"{v:,}")
+        for k, v in out["replayed_reasons"].items():
+            t.add_row(f"replayed reason {k}", f"{v:,}")
+        console.print(t)
+        rows = out["divergences"][:max_divergences]
+        t = Table(title=f"First {len(rows)} divergences", title_justify="left")
+        for col in ("seq", "tx_id", "kind", "node", "recorded", "replayed"):
+            t.add_column(col)
+        for d in rows:
+            r, p = d["recorded"], d["replayed"]
+            t.add_row(str(d["seq"]), d["tx_id"], d["kind"], d["node"],
+                      f"{r['outcome']} {r['reason'] or ''} {r['charged_fen']}",
+                      f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']}")
+        console.print(t)

@@ -47,7 +47,7 @@ from . import PROVINCES
 from . import encoding as E
 from .card import CODE_PROVINCE
 from .crypto import ALGORITHMS, Algorithm
-from .errors import CardsimError
+from .errors import CardsimError, one_line
 from .keys import HUB, ROOT, all_names, issuer_name, load_trust_anchor
 from .log import open_log, read_run
 from .record import COLUMN_NAMES, INDEX, ISSUER, OFFLINE, ONLINE, STANDIN, TERMINAL
@@ -66,7 +66,8 @@ _TYPES = {  # column -> accepted Python types (None allowed where the column may
     "amount_fen": (int,), "concession": (str, type(None)), "atc": (int,), "mode": (str,),
     "outcome": (str,), "reason": (str, type(None)), "authoriser": (str,),
     "auth_latency_s": (float, type(None)), "balance_fen": (int, type(None)),
-    "uploaded_at": (float,), "unpredictable_number": (int,), "card_sig": (bytes,),
+    "uploaded_at": (float,), "trip_km": (float, type(None)),
+    "decided_at": (float,), "unpredictable_number": (int,), "card_sig": (bytes,),
     "issuer_sig": (bytes, type(None)), "prev_hash": (bytes,), "record_hash": (bytes,),
 }
 _COL_TYPES = tuple(_TYPES[c] for c in COLUMN_NAMES)
@@ -210,6 +211,21 @@ class RecordChecker:
             return None, 0, 0, "bad_public_key"
         return (pub if self.alg.name == "ed25519" else key), nb, na, None
 
+    def merchant_status(self, row: tuple) -> str | None:
+        """What a merchant node checks cryptographically before accepting a card (replay): the
+        card's certificate, its validity and the card's signature. A reason code, or None."""
+        try:
+            card_id = row[_I["card_id"]]
+            key, nb, na, bad = self.card(card_id)
+            if bad:
+                return "bad_card_certificate"
+            if not nb <= self.ctx.epoch + row[_I["sim_time"]] <= na:
+                return "card_expired"
+            msg = E.card_tx_message(*(row[_I[f]] for f in E.CARD_TX_FIELDS))
+            return None if self.verify(key, row[_I["card_sig"]], msg) else "bad_card_signature"
+        except (ValueError, TypeError, KeyError, E.EncodingError, sqlite3.Error):
+            return "bad_card_signature"
+
     def check(self, rows: list[tuple], t: Tally) -> None:
         for row in rows:
             try:
@@ -347,9 +363,9 @@ def verify(path: str | Path, keys_dir: str | Path = "keys", workers: int = 1,
         except sqlite3.OperationalError as e:
             if text_factory is str and "decode" in str(e):
                 continue
-            raise CardsimError(f"{path}: unreadable log: {e}") from None
-        except sqlite3.DatabaseError as e:
-            raise CardsimError(f"{path}: unreadable log: {e}") from None
+            raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError, ValueError) as e:
+            raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
         finally:
             conn.close()
     raise AssertionError("unreachable")  # pragma: no cover

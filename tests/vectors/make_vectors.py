@@ -27,7 +27,7 @@ def build() -> dict:
     record_values = [7, "T0000000007", 29234.125, 29230.5, 3.625, "transit", "metro",
                      "510000000042", "sichuan", "adult", "SC-MET-003-05", "sichuan",
                      "sichuan-metro", "issuer-sichuan", 300, None, 1207, "offline", "approved",
-                     None, "terminal", None, 4700, 29700.0, 3735928559, b"\x01" * 64, None,
+                     None, "terminal", None, 4700, 29700.0, 7.25, 29234.125, 3735928559, b"\x01" * 64, None,
                      bytes(32)]
     out = {"format": E.LOG_FORMAT, "roles": E.ROLE_NAMES and {str(k): v for k, v in E.ROLE_NAMES.items()},
            "seeds_hex": {k: v.hex() for k, v in SEEDS.items()}, "vectors": []}
