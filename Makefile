@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/cardsim run scenarios/weekday.toml --out $(RUNS)/weekday.db --force
 	$(BIN)/cardsim verify $(RUNS)/weekday.db
 	$(BIN)/cardsim replay $(RUNS)/weekday.db
+	$(BIN)/cardsim report $(RUNS)/weekday.db -o $(RUNS)/weekday.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -28,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sign_throughput.py
 	$(BIN)/python bench/verify_throughput.py
 	$(BIN)/python bench/replay_throughput.py
+	$(BIN)/python bench/sweep_speedup.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cardsim.docgen

@@ -53,7 +53,7 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
     try:
         summary = sim.run()
         if sink is not None:
-            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration)
+            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
             sink = None
             _inject_post_run(scenario, sim, out)
         return summary

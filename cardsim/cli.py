@@ -113,15 +113,22 @@ def run(
             summary = api.run(sc, out=out, force=force, progress=progress, sign=not no_sign,
                               keys_dir=keys, passphrase_env=passphrase_env, workers=workers,
                               notify=lambda m: typer.echo(f"cardsim: {m}", err=True))
+    from .metrics import evaluate, thresholds_of
+    checks = evaluate(summary, thresholds_of(sc.config))
+    summary["thresholds"] = checks
     if as_json:
         print_json(summary)
     else:
         from rich.console import Console
 
-        from .summary import render
-        render(summary, Console())
+        from .summary import render, render_thresholds
+        console = Console()
+        render(summary, console)
+        render_thresholds(checks, console)
         if out is not None:
             typer.echo(f"log: {out}")
+    if any(not c["passed"] for c in checks):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -247,6 +254,68 @@ def replay(
         from .report_text import render_replay
         render_replay(out_d, Console(), max_divergences)
     raise typer.Exit(1 if result.diverged else 0)
+
+
+@app.command()
+def sweep(
+    scenario: Path = SCENARIO_ARG,
+    replications: int = typer.Option(..., "--replications", "-n", help="Runs per combination "
+                                     "(at least 2), each with its own random stream."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY.PATH=V1,V2,...",
+                                             help="Sweep a key over values (repeatable: every "
+                                                  "combination runs); a single value just overrides."),
+    scale: float = SCALE_OPT,
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the base seed."),
+    workers: Optional[int] = WORKERS_OPT,
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="Run on a Dask distributed cluster, e.g. "
+                                                 "tcp://host:8786 (needs cardsim[dask])."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write every metric of every "
+                                           "combination (mean, 95% CI) to this CSV file."),
+    as_json: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Run every combination of --set values, each --replications times, and report each metric
+    as a mean with a 95% confidence interval.
+
+    Replications use independent random streams spawned from the base seed (the same streams for
+    every combination). Thresholds in the scenario are tested on the interval's bound (upper for
+    < and <=, lower for > and >=); exit 1 when any fails. Sweeps write no transaction logs.
+    """
+    from . import sweep as sw
+    with user_errors():
+        p = sw.plan(scenario, replications, sets or [], scale=scale, seed=seed)
+        n = len(p.tasks())
+        with count_progress(show_progress(quiet), n, f"sweep {p.scenario.name} ({n} runs)") as progress:
+            result = sw.run_sweep(p, workers=workers or api.default_workers(), scheduler=scheduler,
+                                  progress=progress)
+        if csv_out is not None:
+            if not csv_out.parent.exists():
+                raise CardsimError(f"--csv {csv_out}: directory {csv_out.parent} does not exist")
+            sw.write_csv(result, csv_out)
+    if as_json:
+        print_json(result)
+    else:
+        from rich.console import Console
+
+        from .report_text import render_sweep
+        render_sweep(result, Console())
+    if any(not c["passed"] for combo in result["combinations"] for c in combo["thresholds"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    source: Path = typer.Argument(..., help="A run log (.db) or a sweep result (`cardsim sweep "
+                                  "--json` output, .json)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="The HTML file to write "
+                                       "(default: the source's name with .html)."),
+) -> None:
+    """Write one self-contained HTML report (offline: charts inlined as SVG) for a run or a sweep."""
+    from .report import write_report
+    with user_errors():
+        path = write_report(source, out)
+    typer.echo(f"report: {path}")
 
 
 def _count_rows(path: Path) -> int:

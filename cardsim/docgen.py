@@ -87,6 +87,16 @@ def scenarios_md() -> str:
         out.append(f"| `{name}` | {key.kind} | {key.unit} | {_fmt_default(key)} | {_bounds(key)} "
                    f"| {key.help}{note} |")
         del top
+    from .metrics import metric_names
+    out += ["", "## `[thresholds]`", "",
+            "Optional. Each entry is a metric name (quoted, it has dots) and a condition: "
+            '`"wait.metro.p95" = "< 20"`, with `<`, `<=`, `>` or `>=` and a number. `cardsim run` '
+            "checks each against the run's summary; `cardsim sweep` against the 95% confidence "
+            "interval's upper bound (for `<`, `<=`) or lower bound (for `>`, `>=`). Either exits 1 "
+            "when one fails. An unknown metric name is an error when the scenario is loaded.",
+            "", "Metric names (units: seconds for waits and latencies, per hour for throughput, "
+            "shares for rates and utilisation, fen or yuan as named):", "",
+            ", ".join(f"`{m}`" for m in metric_names())]
     return "\n".join(out) + "\n"
 
 

@@ -92,6 +92,8 @@ class LogWriter:
                                    pk="card_id")
             db["certificates"].create(CERT_COLUMNS, pk="subject")
             db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
+            db["metrics"].create({"hour": int, "metric": str, "key": str, "value": float},
+                                 pk=("hour", "metric", "key"))
             if x509:
                 db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
             db["runs"].insert({
@@ -134,10 +136,13 @@ class LogWriter:
         with conn:
             conn.executemany("INSERT OR REPLACE INTO blacklist VALUES (?,?,?)", rows)
 
-    def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = ()) -> None:
-        """Mark the run complete, in the same commit as its summary and final checkpoint."""
+    def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
+               metrics: list[tuple] = ()) -> None:
+        """Mark the run complete, in the same commit as its summary, metrics and final checkpoint."""
         conn = self.db.conn
         with conn:
+            if metrics:
+                conn.executemany("INSERT INTO metrics VALUES (?,?,?,?)", metrics)
             if checkpoints:
                 conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
@@ -201,7 +206,7 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
 
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
-                                                       "checkpoints")) -> str:
+                                                       "checkpoints", "metrics")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -34,7 +34,7 @@ from .merchant import Blacklist, Merchant
 from .record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for, tx_id_for
 from .schema import IN_RUN_ATTACKS, SERVICE_CHANNEL, SERVICE_TYPES
 from .service_point import GateBank, WindowBank
-from .stats import Histogram
+from .stats import Histogram, HourIntegral
 from .streams import Streams, mix64
 
 PROVINCE_TAG = {"sichuan": "SC", "chongqing": "CQ"}
@@ -63,6 +63,8 @@ class ServicePoints:
         self.patience = scfg["patience_s"]
         self.balked = 0
         self.waits = Histogram()
+        self.hour_waits: dict[int, Histogram] = {}     # by arrival hour, warm-up included
+        self.waiting = HourIntegral(int(hi // 3600.0) + 1)   # customer-seconds in the queue
         self.fares: TransitFares | None = None   # set for transit points by the Simulation
         tag = f"{PROVINCE_TAG[province]}-{TYPE_TAG[stype]}"
         self.terminal_ids = [[f"{tag}-{k + 1:03d}-{i + 1:02d}" for i in range(terms)]
@@ -75,6 +77,19 @@ class ServicePoints:
     def pick(self, u: float) -> int:
         k = bisect_right(self.cum, u * self.cum[-1])
         return k if k <= self.last else self.last
+
+    def wait(self, arrival: float, start: float, warmup: float) -> None:
+        """Record one customer's wait (statistics only)."""
+        w = start - arrival
+        if arrival >= warmup:
+            self.waits.add(w)
+        h = int(arrival // 3600.0)
+        hist = self.hour_waits.get(h)
+        if hist is None:
+            hist = self.hour_waits[h] = Histogram()
+        hist.add(w)
+        if w > 0.0:
+            self.waiting.add(arrival, start)
 
     def utilisation(self, span: float) -> float:
         if not self.banks or span <= 0:
@@ -123,10 +138,11 @@ class Simulation:
 
         # statistics (waits per service point type live on the ServicePoints)
         self.auth_latency = {p: Histogram() for p in PROVINCES}
-        #: (channel, terminal province, card province, outcome, reason) -> [count, fen]
+        #: (hour, channel, terminal province, card province, outcome, reason) -> [count, fen]
         self.tally: dict[tuple, list] = {}
         self.exposure = [0, 0]          # approved transactions on cards already reported lost, fen
         self.exposed_cards: set[str] = set()
+        self.exposure_hourly: dict[int, int] = {}
         self.lost: list[tuple[str, str, float]] = []
 
         self.seq = 0
@@ -143,9 +159,10 @@ class Simulation:
         row = (seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,)
         # an injected attack carries its kind to the signing worker, which strips it
         buffer.append(row if mark is None else row + (mark,))
-        t = self.tally.get((channel, tprov, cprov, outcome, reason))
+        key = (int(row_tail[0] // 3600.0), channel, tprov, cprov, outcome, reason)
+        t = self.tally.get(key)
         if t is None:
-            self.tally[(channel, tprov, cprov, outcome, reason)] = [1, amount]
+            self.tally[key] = [1, amount]
         else:
             t[0] += 1
             t[1] += amount
@@ -166,6 +183,8 @@ class Simulation:
             self.exposure[0] += 1
             self.exposure[1] += amount
             self.exposed_cards.add(card.card_id)
+            h = int(now // 3600.0)
+            self.exposure_hourly[h] = self.exposure_hourly.get(h, 0) + amount
 
     # --- transit (offline) --------------------------------------------------------------------
 
@@ -239,8 +258,7 @@ class Simulation:
         else:
             outcome = DECLINED
         wait = now - arrival
-        if arrival >= self.warmup:
-            sp.waits.add(wait)
+        sp.wait(arrival, now, self.warmup)
         self._emit((now, arrival, wait, "transit", mode, card.card_id, card.province,
                     card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
@@ -310,7 +328,7 @@ class Simulation:
         latency = now - start
         if start >= self.warmup:
             self.auth_latency[card.province].add(latency)
-            sp.waits.add(start - arrival)
+        sp.wait(arrival, start, self.warmup)
         if reason is None:
             outcome = APPROVED
             self._settle(card, prov, amount, now)
@@ -390,3 +408,7 @@ class Simulation:
     def summary(self) -> dict:
         from .summary import build_summary
         return build_summary(self)
+
+    def metrics(self) -> list[tuple]:
+        from .summary import build_metrics
+        return build_metrics(self)

@@ -103,10 +103,10 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
             kind, payload = pending if chain is None else pickle.loads(control.recv_bytes())
         except EOFError:
             return
-        summary, wall, blacklist, end_time = payload
+        summary, wall, blacklist, end_time, metrics = payload
         final = [chain.checkpoint(end_time, final=1)] if chain is not None else []
         writer.write_blacklist(blacklist)
-        writer.finish(summary, wall, final)
+        writer.finish(summary, wall, final, metrics)
         control.send(("ok", writer.written))
     except Exception as e:
         try:
@@ -194,13 +194,14 @@ class LogSink:
         self.abort()
         raise CardsimError(f"{self.path}: writing the log failed: {reason}")
 
-    def finish(self, summary: dict, wall_seconds: float, blacklist: list, end_time: float) -> int:
-        """Flush the workers, write the final checkpoint and mark the run complete."""
+    def finish(self, summary: dict, wall_seconds: float, blacklist: list, end_time: float,
+               metrics: list = ()) -> int:
+        """Flush the workers, write the final checkpoint and metrics, mark the run complete."""
         try:
             for conn in self._inboxes:
                 conn.send_bytes(_DUMP(None, _PROTO))
-            self._control.send_bytes(_DUMP(("finish", (summary, wall_seconds, blacklist, end_time)),
-                                           _PROTO))
+            self._control.send_bytes(_DUMP(("finish", (summary, wall_seconds, blacklist, end_time,
+                                                       list(metrics))), _PROTO))
             msg = self._control.recv()
         except (BrokenPipeError, ConnectionResetError, EOFError):
             self._fail()

@@ -65,3 +65,38 @@ def render_replay(out: dict, console, max_divergences: int = 20) -> None:
                       f"{r['outcome']} {r['reason'] or ''} {r['charged_fen']}",
                       f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']}")
         console.print(t)
+
+
+def render_sweep(result: dict, console) -> None:
+    from rich.table import Table
+
+    from .sweep import TABLE_METRICS
+    console.print(f"[bold]sweep[/bold] {result['scenario']}: {len(result['combinations'])} "
+                  f"combinations x {result['replications']} replications = {result['runs']} runs "
+                  f"in {result['wall_seconds']:.1f} s (base seed {result['base_seed']}); mean ± 95% CI")
+    keys = list(result["swept"])
+    for i, k in enumerate(keys):
+        console.print(f"  [{chr(65 + i)}] {k}")
+    t = Table(title_justify="left")
+    t.add_column("metric")
+    for combo in result["combinations"]:
+        label = " ".join(f"{chr(65 + i)}={combo['set'][k]}" for i, k in enumerate(keys)) or "base"
+        t.add_column(label, justify="right")
+    for m in TABLE_METRICS:
+        cells = [m]
+        for combo in result["combinations"]:
+            s = combo["metrics"][m]
+            half = (s["ci_high"] - s["ci_low"]) / 2
+            cells.append(f"{s['mean']:.4g} ± {half:.2g}")
+        t.add_row(*cells)
+    console.print(t)
+    failed = [(combo["set"], c) for combo in result["combinations"] for c in combo["thresholds"]]
+    if failed:
+        t = Table(title="Thresholds (tested on the CI bound)", title_justify="left")
+        for col in ("combination", "metric", "threshold", "bound", "result"):
+            t.add_column(col)
+        for s, c in failed:
+            t.add_row(", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
+                      f"{c['op']} {c['limit']:g}", f"{c['value']:g}",
+                      "[green]pass[/green]" if c["passed"] else "[red]FAIL[/red]")
+        console.print(t)

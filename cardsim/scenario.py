@@ -116,6 +116,9 @@ def _merge(cfg: dict, raw: dict, source: str, prefix: str) -> None:
     """Validate ``raw`` key by key against the schema and write it over the defaults in ``cfg``."""
     for k, v in raw.items():
         path = f"{prefix}{k}"
+        if path == "thresholds":
+            cfg["thresholds"] = _thresholds(v, source)
+            continue
         key = schema.KEY_INDEX.get(path)
         if key is not None:
             value, err = schema.check_value(key, v)
@@ -128,6 +131,20 @@ def _merge(cfg: dict, raw: dict, source: str, prefix: str) -> None:
             _merge(cfg, v, source, prefix=path + ".")
         else:
             raise ScenarioError(f"{source}: {path}: unknown key{_suggest(path)}")
+
+
+def _thresholds(table, source: str) -> dict:
+    """Validate a ``[thresholds]`` table: metric name -> "op number" (cardsim.metrics)."""
+    from .metrics import parse_threshold
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{source}: thresholds: must be a table of \"metric\" = \"< number\"")
+    out = {}
+    for metric, spec in table.items():
+        _t, err = parse_threshold(metric, spec)
+        if err:
+            raise ScenarioError(f"{source}: thresholds.{metric}: {err}")
+        out[metric] = spec
+    return out
 
 
 def _is_table_prefix(path: str) -> bool:

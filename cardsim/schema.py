@@ -276,7 +276,7 @@ def province_of(path: str) -> str | None:
 
 def defaults() -> dict:
     """The full default configuration as a nested dict."""
-    cfg: dict = {}
+    cfg: dict = {"thresholds": {}}
     for path, key in KEY_INDEX.items():
         set_path(cfg, path, _copy(key.default_for(province_of(path))))
     return cfg

@@ -20,20 +20,27 @@ from heapq import heapreplace
 
 import simpy
 
+from .stats import HourIntegral
+
 
 class _Busy:
-    __slots__ = ("busy", "lo", "hi")
+    """Busy time, clipped to the measured span [lo, hi] (for utilisation), and per hour (for
+    utilisation over time, warm-up included)."""
+
+    __slots__ = ("busy", "lo", "hi", "hourly")
 
     def __init__(self, lo: float, hi: float):
         self.busy = 0.0
         self.lo = lo
         self.hi = hi
+        self.hourly = HourIntegral(int(hi // 3600.0) + 1 if hi != float("inf") else 24)
 
     def add(self, start: float, end: float) -> None:
         a = start if start > self.lo else self.lo
         b = end if end < self.hi else self.hi
         if b > a:
             self.busy += b - a
+        self.hourly.add(start, end)
 
 
 class GateBank(_Busy):

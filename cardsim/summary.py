@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import CHANNELS, PROVINCES
 from .record import APPROVED
 from .schema import SERVICE_TYPES
+from .stats import Histogram
 
 
 def _merged_waits(sim, stype: str):
@@ -23,7 +24,7 @@ def build_summary(sim) -> dict:
     by_reason: dict[str, int] = {}
     by_channel = {c: {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0} for c in CHANNELS}
     by_province = {p: {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0} for p in PROVINCES}
-    for (channel, tprov, _cprov, outcome, reason), (n, fen) in sorted(
+    for (_h, channel, tprov, _cprov, outcome, reason), (n, fen) in sorted(
             sim.tally.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         total += n
         for bucket in (by_channel[channel], by_province[tprov]):
@@ -61,6 +62,9 @@ def build_summary(sim) -> dict:
         "by_province": by_province,
         "waits": {t: _merged_waits(sim, t).summary() for t in SERVICE_TYPES},
         "balked": {t: sum(sim.points[p][t].balked for p in PROVINCES) for t in SERVICE_TYPES},
+        "queue_length": {t: round(sum(sim.points[p][t].waiting.total(sim.warmup, sim.duration)
+                                      for p in PROVINCES) / span, 6) if span > 0 else 0.0
+                         for t in SERVICE_TYPES},
         "utilisation": {"service_points": util_points, "issuers": util_issuers,
                         "hub": round(sim.hub.busy / (sim.hub.servers * span), 6) if span > 0 else 0.0},
         "issuer_latency": {f"issuer-{p}": sim.auth_latency[p].summary() for p in PROVINCES},
@@ -124,3 +128,66 @@ def render(summary: dict, console) -> None:
     console.print(f"[bold]Blacklist exposure[/bold]: {b['transactions']:,} approved transactions worth "
                   f"{b['amount_fen'] / 100:,.2f} yuan on {b['cards']:,} cards already reported lost "
                   f"({b['cards_reported_lost']:,} reported)")
+
+
+def build_metrics(sim) -> list[tuple]:
+    """The run's time series: rows (hour, metric, key, value) for the log's ``metrics`` table.
+
+    Hours are clock-free simulated hours from the start (hour h covers [3600 h, 3600 h + 3600)).
+    Metrics: transactions, approved, declined, approved_fen per ``channel/province``; decline
+    counts per ``reason``; wait_p50/p95/p99 and wait_count per service point type (by arrival
+    hour); utilisation (time-weighted) and queue_length (time-weighted mean) per
+    ``province.type``, utilisation per issuer and of the hub; blacklist exposure (fen).
+    """
+    rows: dict[tuple, float] = {}
+
+    def add(h, metric, key, v):
+        rows[(h, metric, key)] = rows.get((h, metric, key), 0) + v
+
+    for (h, channel, tprov, _c, outcome, reason), (n, fen) in sim.tally.items():
+        k = f"{channel}/{tprov}"
+        add(h, "transactions", k, n)
+        if outcome == APPROVED:
+            add(h, "approved", k, n)
+            add(h, "approved_fen", k, fen)
+        else:
+            add(h, "declined", k, n)
+            add(h, "declines", reason, n)
+    hours = int(sim.duration // 3600.0) + (1 if sim.duration % 3600.0 else 0)
+    for t in SERVICE_TYPES:
+        merged: dict[int, Histogram] = {}
+        for p in PROVINCES:
+            sp = sim.points[p][t]
+            for h, hist in sp.hour_waits.items():
+                merged.setdefault(h, Histogram()).merge(hist)
+            cap = sp.terminals * 3600.0
+            for h in range(hours):
+                if cap:
+                    add(h, "utilisation", f"{p}.{t}", round(sum(b.hourly.sums[h] for b in sp.banks) / cap, 6))
+                add(h, "queue_length", f"{p}.{t}", round(sp.waiting.sums[h] / 3600.0, 6))
+        for h, hist in merged.items():
+            add(h, "wait_count", t, hist.n)
+            for q in (50, 95, 99):
+                add(h, f"wait_p{q}", t, round(hist.percentile(q), 4))
+    for i in sim.issuers.values():
+        for h in range(hours):
+            add(h, "utilisation", i.issuer_id, round(i.hourly.sums[h] / (i.servers * 3600.0), 6))
+    for h in range(hours):
+        add(h, "utilisation", "hub", round(sim.hub.hourly.sums[h] / (sim.hub.servers * 3600.0), 6))
+    for h, fen in sim.exposure_hourly.items():
+        add(h, "blacklist_exposure_fen", "all", fen)
+    return [(h, m, k, float(v)) for (h, m, k), v in sorted(rows.items(), key=lambda x: (x[0][0], x[0][1], str(x[0][2])))]
+
+
+def render_thresholds(checks: list[dict], console, bound: str = "value") -> None:
+    """Pass/fail per threshold (a sweep passes ``bound`` = the confidence bound it tested)."""
+    if not checks:
+        return
+    from rich.table import Table
+    t = Table(title="Thresholds", title_justify="left")
+    for col in ("metric", "threshold", bound, "result"):
+        t.add_column(col)
+    for c in checks:
+        t.add_row(c["metric"], f"{c['op']} {c['limit']:g}", f"{c['value']:g}",
+                  "[green]pass[/green]" if c["passed"] else "[red]FAIL[/red]")
+    console.print(t)

@@ -160,7 +160,7 @@ def replay_timing(path: str | Path, rules: Scenario | None = None, out=None, for
     try:
         summary = sim.run(trace=trace_process(path))
         if sink is not None:
-            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration)
+            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
             sink = None
     except sqlite3.Error as e:
         raise CardsimError(f"{path}: unreadable log: {e}") from None

@@ -1,0 +1,100 @@
+"""Reports: self-contained HTML, every chart present; rendered in a real headless browser."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from cardsim import api
+from cardsim.cli import app
+from cardsim.report import write_report
+from cardsim.scenario import load
+from cardsim.sweep import plan, run_sweep
+
+from conftest import ROOT
+
+runner = CliRunner()
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
+                                                         "google-chrome")) if p), None)
+
+
+@pytest.fixture(scope="module")
+def run_html(tmp_path_factory, keys_dir):
+    d = tmp_path_factory.mktemp("report")
+    sc = load(ROOT / "scenarios" / "issuer-outage.toml", sets=["simulation.duration_hours=10"], scale=0.1)
+    api.run(sc, out=d / "r.db", keys_dir=keys_dir)
+    return write_report(d / "r.db", d / "r.html")
+
+
+@pytest.fixture(scope="module")
+def sweep_html(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep")
+    p = plan(ROOT / "scenarios" / "weekday.toml", 2,
+             ["provinces.sichuan.gov_window.terminals=2,4,6", "simulation.duration_hours=3",
+              "simulation.start_hour=8"], scale=0.05)
+    (d / "s.json").write_text(json.dumps(run_sweep(p, workers=1)))
+    return write_report(d / "s.json", d / "s.html")
+
+
+def offline(page: str) -> bool:
+    """No resource is fetched: no src/href to anything, no url() (SVG namespaces are names)."""
+    return not re.search(r'(src|href)\s*=\s*["\'](?!#)', page) and "url(" not in page.replace("url(#", "")
+
+
+def test_run_report_is_self_contained(run_html):
+    page = run_html.read_text()
+    assert page.count('<figure class="chart"') == 6 and page.count("<svg") >= 6
+    assert offline(page)
+    for title in ("Throughput per hour", "Waiting time percentiles", "Node utilisation",
+                  "Declines by reason", "Cross-province flows", "Blacklist exposure"):
+        assert title in page
+    assert "standin_limit" in page                     # the outage's declines are charted
+
+
+def test_sweep_report(sweep_html):
+    page = sweep_html.read_text()
+    assert page.count('<figure class="chart"') == 11 and offline(page)
+    assert "95% CI" in page
+
+
+def test_cli_report_errors(tmp_path):
+    r = runner.invoke(app, ["report", str(tmp_path / "none.db")])
+    assert r.exit_code == 2 and "no such log file" in r.stderr
+    (tmp_path / "x.json").write_text("{}")
+    r = runner.invoke(app, ["report", str(tmp_path / "x.json")])
+    assert r.exit_code == 2 and "not a sweep result" in r.stderr
+
+
+def render(html_path, tmp_path):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("headless Chromium is required in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("no chromium on this machine (.ci/run installs it)")
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,5000",
+             "--virtual-time-budget=3000"]
+    dom = subprocess.run(flags + ["--dump-dom", html_path.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    png = tmp_path / "shot.png"
+    subprocess.run(flags + [f"--screenshot={png}", html_path.as_uri()], capture_output=True, timeout=120)
+    return dom, png
+
+
+@pytest.mark.parametrize("which", ["run_html", "sweep_html"])
+def test_rendered_in_headless_chromium(which, request, tmp_path):
+    html_path = request.getfixturevalue(which)
+    dom, png = render(html_path, tmp_path)
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    charts = int(re.search(r'data-charts="(\d+)"', body).group(1))
+    visible = int(re.search(r'data-visible="(\d+)"', body).group(1))
+    assert charts in (6, 11) and visible == charts                   # every chart present and visible
+    assert re.search(r'data-errors="0"', body)                        # no script error
+    assert dom.count('data-rendered="no"') == 0
+    import matplotlib.image as mpimg
+    img = mpimg.imread(png)
+    assert img.shape[0] > 1000 and img.std() > 0.05                   # a real picture, not blank
