@@ -17,22 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def raw_sign_rate(seconds: float = 2.0) -> float:
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    key = ed25519.Ed25519PrivateKey.generate()
-    msg = os.urandom(120)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        for _ in range(1000):
-            key.sign(msg)
-        n += 1000
-    return n / (time.perf_counter() - t0)
+from _common import ROOT, raw_sign_rate
 
 
 def main() -> None:

@@ -14,12 +14,11 @@
 - If the simulation dies, workers and writer read end-of-file and stop; the writer never commits a
   batch it has not received whole, and the run stays marked incomplete.
 
-Batches travel pickled (about 0.7 us a row).
+Batches travel pickled (about 0.7 us a row). Processes come from ``procs.context()``.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import pickle
 import traceback
 from operator import itemgetter
@@ -27,12 +26,12 @@ from pathlib import Path
 
 from .chain import Chain
 from .encoding import genesis_hash
+from .procs import context
 from .errors import CardsimError
 from .keys import HUB, KeyRing, all_names, cert_der, load_certificate, passphrase_from_env
 from .log import LogWriter
 from .signing import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of
 
-_CTX = mp.get_context("spawn")  # safe with threads (the progress bar) and on every platform
 _DUMP = pickle.dumps
 _PROTO = pickle.HIGHEST_PROTOCOL
 _SEQ = itemgetter(0)
@@ -143,17 +142,17 @@ class LogSink:
             algorithm = ring.algorithm.name
         LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,
                          x509=x509_rows(spec.keys_dir, algorithm) if spec else ()).close()
-        self._control, control_child = _CTX.Pipe()
+        self._control, control_child = context().Pipe()
         self._inboxes, outs, procs = [], [], []
         for _ in range(self.workers):
-            w_in, m_out = _CTX.Pipe(duplex=False)     # simulation -> worker
-            wr_in, w_out = _CTX.Pipe(duplex=False)    # worker -> writer
-            procs.append(_CTX.Process(target=_worker_main, args=(w_in, w_out, spec), daemon=True))
+            w_in, m_out = context().Pipe(duplex=False)     # simulation -> worker
+            wr_in, w_out = context().Pipe(duplex=False)    # worker -> writer
+            procs.append(context().Process(target=_worker_main, args=(w_in, w_out, spec), daemon=True))
             self._inboxes.append(m_out)
             outs.append((wr_in, w_in, w_out))
         genesis = genesis_hash(scenario.config_json(), scenario.seed)
         every = scenario.config["simulation"]["checkpoint_every"]
-        self._writer = _CTX.Process(target=_writer_main,
+        self._writer = context().Process(target=_writer_main,
                                     args=(control_child, [o[0] for o in outs], str(self.path), spec,
                                           genesis, every), daemon=True)
         self._procs = procs + [self._writer]

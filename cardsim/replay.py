@@ -26,7 +26,6 @@ Cards are the log's cards: their initial state comes from the log's scenario and
 from __future__ import annotations
 
 import csv
-import multiprocessing as mp
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from . import CHANNELS, PROVINCES
 from .card import CODE_PROVINCE, CardPopulation
 import sqlite3
 
+from .procs import context
 from .errors import CardsimError, one_line
 from .fares import SENIOR_QUOTA, TransitFares, ticket_price
 from .issuer import Issuer
@@ -220,7 +220,6 @@ class Nodes:
 
 # --- signature checks in worker processes (the merchant's cryptographic checks) ---------------
 
-_CTX = mp.get_context("spawn")
 
 
 def _sig_worker(conn, ctx) -> None:
@@ -248,8 +247,8 @@ class _SigPool:
             return
         self.pipes, self.procs = [], []
         for _ in range(workers):
-            a, b = _CTX.Pipe()
-            p = _CTX.Process(target=_sig_worker, args=(b, ctx), daemon=True)
+            a, b = context().Pipe()
+            p = context().Process(target=_sig_worker, args=(b, ctx), daemon=True)
             p.start()
             b.close()
             self.pipes.append(a)
@@ -306,9 +305,7 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
     conn = open_log(path)
     t0 = time.perf_counter()
     try:
-        run = read_run(conn, path)
-        log_sc = from_config_json(run.get("config_json") or "", f"{path} (runs.config_json)",
-                                  name=run.get("scenario_name") or "log")
+        run, log_sc = read_log_scenario(conn, path)
         if rules is None:
             rules = log_sc
         reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")}
@@ -436,16 +433,21 @@ class _DiffWriter:
             self.tmp.unlink(missing_ok=True)
 
 
+def read_log_scenario(conn, path) -> tuple[dict, Scenario]:
+    """The log's runs row and its own scenario (runs.config_json, re-validated)."""
+    run = read_run(conn, path)
+    return run, from_config_json(run.get("config_json") or "", f"{path} (runs.config_json)",
+                                 name=run.get("scenario_name") or "log")
+
+
 def log_scenario(path: str | Path, sets=()) -> Scenario:
     """The log's own scenario (runs.config_json), with ``--set`` overrides applied and validated."""
     from .scenario import apply_set, parse_set
     conn = open_log(path)
     try:
-        run = read_run(conn, path)
+        _run, sc = read_log_scenario(conn, path)
     finally:
         conn.close()
-    sc = from_config_json(run.get("config_json") or "", f"{path} (runs.config_json)",
-                          name=run.get("scenario_name") or "log")
     cfg = sc.config
     for item in sets:
         key, value = parse_set(item)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import multiprocessing as mp
 import numpy as np
 
 from .errors import CardsimError
+from .procs import context
 from .metrics import METRICS, Threshold, metric_names, metric_value, thresholds_of
 from .scenario import Scenario, loads, parse_set
 
@@ -174,11 +174,7 @@ def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
             if progress:
                 progress(len(results))
     else:
-        # forkserver: workers fork from one server that imported cardsim once (spawn would
-        # import numpy, SimPy and cardsim again in every worker); safe with the progress thread
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["cardsim.model", "cardsim.sweep"])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
             for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
                 i, m = fut.result()
                 results[i] = m

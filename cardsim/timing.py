@@ -21,9 +21,9 @@ from pathlib import Path
 from . import PROVINCES
 from .card import CODE_PROVINCE
 from .errors import CardsimError
-from .log import open_log, read_run
+from .log import open_log
 from .record import INDEX
-from .scenario import Scenario, from_config_json
+from .scenario import Scenario
 
 _POPULATION_KEYS = ("cards", "active_share", "senior_share", "student_share", "balance_min_fen",
                     "balance_max_fen")
@@ -141,13 +141,12 @@ def replay_timing(path: str | Path, rules: Scenario | None = None, out=None, for
     the shape of ``cardsim run``'s. ``out`` writes the new run's (signed) log."""
     from .model import Simulation
     from .pipeline import LogSink
+    from .replay import read_log_scenario
     conn = open_log(path)
     try:
-        run = read_run(conn, path)
+        _run, log_sc = read_log_scenario(conn, path)
     finally:
         conn.close()
-    log_sc = from_config_json(run.get("config_json") or "", f"{path} (runs.config_json)",
-                              name=run.get("scenario_name") or "log")
     sc = _combined(log_sc, rules or log_sc)
     sink = None
     if out is not None:

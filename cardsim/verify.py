@@ -33,7 +33,6 @@ certificate), not with the number of records. Signature work is split across pro
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import pickle
 import sqlite3
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from . import PROVINCES
 from . import encoding as E
 from .card import CODE_PROVINCE
 from .crypto import ALGORITHMS, Algorithm
+from .procs import context
 from .errors import CardsimError, one_line
 from .keys import HUB, ROOT, all_names, issuer_name, load_trust_anchor
 from .log import open_log, read_run
@@ -328,7 +328,6 @@ def _fast_verifier(alg: Algorithm) -> Callable:
 
 # --- worker processes ---------------------------------------------------------------------------
 
-_CTX = mp.get_context("spawn")
 
 
 def _worker(conn, ctx: Context) -> None:
@@ -404,8 +403,8 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         local = RecordChecker(ctx)
     else:
         for _ in range(workers):
-            a, b = _CTX.Pipe()
-            p = _CTX.Process(target=_worker, args=(b, ctx), daemon=True)
+            a, b = context().Pipe()
+            p = context().Process(target=_worker, args=(b, ctx), daemon=True)
             p.start()
             b.close()
             procs.append(p)

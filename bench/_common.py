@@ -1,0 +1,65 @@
+"""Shared by the benchmarks: run the CLI, make a signed log, and measure raw signature rates."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cardsim.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def signed_log(tmp: str, records: int) -> tuple[str, str]:
+    """A signed weekday log of about ``records`` records; returns (keys dir, log path)."""
+    keys, log = os.path.join(tmp, "keys"), os.path.join(tmp, "run.db")
+    scale = records / 490_874          # the weekday scenario's size at scale 1
+    p = cli("run", "scenarios/weekday.toml", "--scale", f"{scale:.4f}", "--out", log, "--keys",
+            keys, "--quiet", "--json")
+    if p.returncode:
+        raise SystemExit(p.stderr)
+    return keys, log
+
+
+def raw_verify_rate(seconds: float = 2.0) -> float:
+    """pyca/cryptography Ed25519 verifications per second on one core."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    msg = os.urandom(120)
+    sig, pub = key.sign(msg), key.public_key()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(500):
+            pub.verify(sig, msg)
+        n += 500
+    return n / (time.perf_counter() - t0)
+
+
+def raw_sign_rate(seconds: float = 2.0) -> float:
+    """pyca/cryptography Ed25519 signatures per second on one core."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    msg = os.urandom(120)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(1000):
+            key.sign(msg)
+        n += 1000
+    return n / (time.perf_counter() - t0)
+
+
+def timed_against_raw(args: list[str], raw) -> tuple[float, float, float, subprocess.CompletedProcess]:
+    """Run the CLI between two raw-rate measurements: (wall, raw before, raw after, process)."""
+    before = raw()
+    t0 = time.perf_counter()
+    p = cli(*args)
+    wall = time.perf_counter() - t0
+    return wall, before, raw(), p
