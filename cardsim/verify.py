@@ -72,6 +72,7 @@ _TYPES = {  # column -> accepted Python types (None allowed where the column may
 }
 _COL_TYPES = tuple(_TYPES[c] for c in COLUMN_NAMES)
 _I = INDEX
+_CARD = INDEX["card_id"]
 
 
 @dataclass(frozen=True, order=True)
@@ -168,6 +169,7 @@ class RecordChecker:
         except sqlite3.Error:
             pass
         self.cards: dict[str, tuple] = {}
+        self.last_atc: dict[str, int] = {}
         self.verify = _fast_verifier(self.alg)
 
     def card(self, card_id: str) -> tuple:
@@ -227,11 +229,40 @@ class RecordChecker:
             return "bad_card_signature"
 
     def check(self, rows: list[tuple], t: Tally) -> None:
-        for row in rows:
+        """Rows of this worker's cards, in seq order, each followed by whether its prev_hash
+        linked to the chain (checked by the coordinator, which alone sees the log's order)."""
+        ncols = len(COLUMN_NAMES)
+        last_atc = self.last_atc
+        for item in rows:
+            row, linked = item[:-1], item[-1]
+            seq, tx_id = row[0], row[1]
+            if len(row) != ncols or any(not isinstance(v, ty) for v, ty in zip(row, _COL_TYPES)):
+                t.fail("format", "bad_value_type", seq, tx_id)
+                continue
+            try:
+                hashed = E.sha256(E.record_message(row[:-1])) == row[-1]
+            except (ValueError, E.EncodingError):   # e.g. text that is not UTF-8
+                t.fail("format", "unusable_values", seq, tx_id)
+                continue
+            t.ok("format")
+            if not linked:
+                t.fail("chain", "prev_hash_mismatch", seq, tx_id)
+            elif not hashed:
+                t.fail("chain", "record_hash_mismatch", seq, tx_id)
+            else:
+                t.ok("chain")
+            card_id, atc = row[_I["card_id"]], row[_I["atc"]]
+            last = last_atc.get(card_id)
+            if last is None or atc > last:
+                t.ok("atc")
+                if linked and hashed:   # a record off the chain teaches nothing about the card
+                    last_atc[card_id] = atc
+            else:
+                t.fail("atc", "repeated" if atc == last else "decreased", seq, tx_id)
             try:
                 self._check(row, t)
             except (ValueError, TypeError, KeyError, E.EncodingError, sqlite3.Error):
-                t.fail("format", "unusable_values", row[0], row[1])
+                t.fail("format", "unusable_values", seq, tx_id)
 
     def _check(self, row: tuple, t: Tally) -> None:
         verify, ctx = self.verify, self.ctx
@@ -411,7 +442,6 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
             pipes.append(a)
 
     head, expected, n = genesis, 1, 0
-    last_atc: dict[str, int] = {}
     heads_at: dict[int, bytes] = {}
     wanted = {cp[1] for cp in checkpoints if isinstance(cp[1], int)}
     batch: list[tuple] = []
@@ -422,62 +452,37 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
             return
         shards = [[] for _ in range(workers)]
         for r in rows:
-            cid = r[_I["card_id"]]
-            shards[int(cid) % workers].append(r)
+            shards[int(r[_CARD]) % workers].append(r)
         for pipe, part in zip(pipes, shards):
             if part:
                 pipe.send_bytes(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
 
+    # The coordinator checks only what needs the log's order: seq and the prev_hash links.
+    # Everything per record (types, record hash, ATC per card, certificates, signatures) runs
+    # in the card-sharded workers, which see each card's records in seq order.
     cur = conn.execute("SELECT * FROM transactions ORDER BY seq")
     ncols = len(COLUMN_NAMES)
     for row in cur:
         n += 1
-        seq = row[0]
-        tx_id = row[1]
-        if len(row) < ncols or any(not isinstance(v, ty) for v, ty in zip(row, _COL_TYPES)):
+        seq, tx_id = row[0], row[1]
+        card_id, stored = row[_CARD] if len(row) > _CARD else None, row[-1] if row else None
+        if (len(row) != ncols or not isinstance(seq, int) or not isinstance(stored, bytes)
+                or not isinstance(card_id, str)):
             t.fail("format", "bad_value_type", seq, tx_id)
-            head = row[-1] if row and isinstance(row[-1], bytes) else head
+            head = stored if isinstance(stored, bytes) else head
             expected = seq + 1 if isinstance(seq, int) else expected + 1
             continue
-        row = row[:ncols]
-        try:
-            record_hash = E.sha256(E.record_message(row[:-1]))
-        except (ValueError, E.EncodingError):   # e.g. text that is not UTF-8
-            t.fail("format", "unusable_values", seq, tx_id)
-            head = row[-1]
-            expected = seq + 1
-            continue
-        t.ok("format")
-        # sequence
         if seq == expected:
             t.ok("sequence")
         else:
             t.fail("sequence", "gap" if seq > expected else "repeated_or_out_of_order", seq, tx_id)
         expected = seq + 1
-        # chain: an edit costs exactly one finding, as the stored hash carries the chain on
-        stored = row[-1]
-        chained = False
-        if row[-2] != head:
-            t.fail("chain", "prev_hash_mismatch", seq, tx_id)
-        elif record_hash != stored:
-            t.fail("chain", "record_hash_mismatch", seq, tx_id)
-        else:
-            t.ok("chain")
-            chained = True
-        head = stored
+        linked = row[-2] == head
+        head = stored            # the stored hash carries the chain: one edit, one finding
         if seq in wanted:
             heads_at[seq] = stored
-        # ATC per card
-        card_id, atc = row[_I["card_id"]], row[_I["atc"]]
-        last = last_atc.get(card_id)
-        if last is None or atc > last:
-            t.ok("atc")
-        else:
-            t.fail("atc", "repeated" if atc == last else "decreased", seq, tx_id)
-        if chained and (last is None or atc > last):
-            last_atc[card_id] = atc   # a record off the chain teaches nothing about the card
         if card_id.isdigit():
-            batch.append(row)
+            batch.append(row + (linked,))
         else:
             t.fail("card_certificate", "bad_card_number", seq, tx_id)
         if len(batch) >= BATCH:
