@@ -32,7 +32,7 @@ AUTH_RESPONSE = 2    # signed by the issuer (or the hub in stand-in): its decisi
 RECORD = 3           # hashed into the chain: every column of a log record
 CHECKPOINT = 4       # signed by the log owner (the hub): count and chain head
 CARD_CERT = 5        # signed by the issuer: a card's public key certificate
-TERMINAL_CERT = 6    # signed by the merchant: a terminal's public key certificate
+TERMINAL_CERT = 6    # reserved: a terminal's certificate signed by its merchant (not issued yet)
 GENESIS = 7          # hashed: the run a log belongs to (the chain's first prev_hash)
 
 ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",

@@ -4,7 +4,8 @@ Hierarchy (EMV-like)::
 
     root CA (X.509, self-signed)
     ├── issuer CA per province (X.509, CA)  -> card certificates (compact, encoding.CARD_CERT)
-    ├── merchant/acquirer per operator (X.509, CA) -> terminal certificates (compact, TERMINAL_CERT)
+    ├── merchant/acquirer per operator (X.509, CA for its terminals; terminal certificates are
+    │   not issued yet: encoding.TERMINAL_CERT is reserved for them)
     └── hub (X.509): owns the log (signs checkpoints) and signs stand-in responses
 
 Files in the keys directory: ``NAME.pem`` (certificate, public) and ``NAME.key`` (PKCS#8 private
@@ -12,10 +13,9 @@ key, mode 0600, encrypted when a passphrase is given). NAME is ``root-ca``, ``is
 ``hub`` or ``merchant-<merchant_id>``.
 
 Simulation shortcut: millions of cards cannot each be generated and stored, so a card's key pair is
-derived from its issuer's card-key secret and the card number with HKDF-SHA256; a terminal's from
-its merchant's key and the terminal id. Real cards generate their keys on chip and never reveal
-them. The secrets are derived from the issuer's (merchant's) private key, so they are exactly as
-protected as that key file.
+derived from its issuer's card-key secret and the card number with HKDF-SHA256. Real cards generate their keys on chip and never reveal
+them. The secret is derived from the issuer's private key, so it is exactly as protected as that
+key file.
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ _CA_VALIDITY = (_dt.datetime(2020, 1, 1, tzinfo=_dt.timezone.utc),
                 _dt.datetime(2045, 1, 1, tzinfo=_dt.timezone.utc))
 _NODE_VALIDITY = (_dt.datetime(2020, 1, 1, tzinfo=_dt.timezone.utc),
                   _dt.datetime(2040, 1, 1, tzinfo=_dt.timezone.utc))
-#: Terminal certificates issued by a merchant (unix seconds): 2020-01-01 .. 2035-01-01.
-TERMINAL_VALIDITY = (1577836800, 2051222400)
 
 
 def issuer_name(province: str) -> str:
@@ -210,10 +208,6 @@ class KeyRing:
         return _hkdf(private_secret(self.private[issuer_name(province)]),
                      b"cardsim/card-key-secret/v1", issuer_name(province).encode())
 
-    def terminal_secret(self, merchant_id: str) -> bytes:
-        return _hkdf(private_secret(self.private[merchant_name(merchant_id)]),
-                     b"cardsim/terminal-key-secret/v1", merchant_id.encode())
-
 
 class DerivedKeys:
     """Lazily derived key pairs (cards or terminals) with a bounded LRU cache.
@@ -248,11 +242,6 @@ class DerivedKeys:
 
 def card_keys(ring: KeyRing, province: str, capacity: int = 100_000) -> DerivedKeys:
     return DerivedKeys(ring.algorithm, ring.card_secret(province), b"cardsim/card-key/v1", capacity)
-
-
-def terminal_keys(ring: KeyRing, merchant_id: str, capacity: int = 10_000) -> DerivedKeys:
-    return DerivedKeys(ring.algorithm, ring.terminal_secret(merchant_id), b"cardsim/terminal-key/v1",
-                       capacity)
 
 
 def load_trust_anchor(directory: str | Path) -> x509.Certificate:
