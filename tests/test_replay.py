@@ -125,6 +125,10 @@ def test_filters_limit_and_diff_out(outage_log, keys_dir, tmp_path):
     assert r.replayed == len(rows(outage_log, "channel='government'")) and r.diverged == 0
     r = replay(outage_log, keys_dir=keys_dir, filters=Filters(limit=25))
     assert r.replayed == 25
+    r = replay(outage_log, keys_dir=keys_dir, filters=Filters(time_from=3600.0, time_to=7200.0,
+                                                            province="chongqing"))
+    assert r.replayed == len(rows(outage_log, "sim_time >= 3600 AND sim_time < 7200 AND "
+                                              "terminal_province = 'chongqing'")) > 0
     card = rows(outage_log, limit=1)[0]["card_id"]
     r = replay(outage_log, keys_dir=keys_dir, filters=Filters(card=card, province=None))
     assert r.replayed == len(rows(outage_log, f"card_id='{card}'"))

@@ -146,3 +146,10 @@ def test_arbitrary_text_never_crashes(text):
         loads(text, source="f.toml")
     except ScenarioError as e:
         assert str(e).startswith("f.toml")
+
+
+def test_start_date():
+    sc = loads('[simulation]\nstart_date = 2021-08-17\n')
+    assert sc.config["simulation"]["start_date"] == "2021-08-17"
+    assert sc.epoch == 1629129600          # 2021-08-17 00:00 China Standard Time
+    assert "must be a date YYYY-MM-DD" in err('[simulation]\nstart_date = "17/08/2021"\n')

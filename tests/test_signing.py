@@ -82,3 +82,19 @@ def test_first_use_creates_keys(tmp_path, quick):
     assert (tmp_path / "fresh" / "root-ca.pem").exists() and "created keys" in notes[0]
     api.run(quick, out=tmp_path / "r2.db", keys_dir=tmp_path / "fresh", notify=notes.append)
     assert len(notes) == 1
+
+
+def test_run_with_encrypted_keys(tmp_path, quick, monkeypatch):
+    from cardsim.errors import CardsimError
+    from cardsim.keys import init_keys
+    init_keys(tmp_path / "k", passphrase=b"pa55")
+    monkeypatch.setenv("CARDSIM_PASS", "pa55")
+    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")
+    assert check(tmp_path / "e.db", (tmp_path / "k" / "root-ca.pem").read_bytes())["records"] > 0
+    with pytest.raises(CardsimError, match="encrypted; pass --passphrase-env"):
+        api.run(quick, out=tmp_path / "f.db", keys_dir=tmp_path / "k")
+    monkeypatch.setenv("CARDSIM_PASS", "wrong")
+    with pytest.raises(CardsimError, match="wrong passphrase"):
+        api.run(quick, out=tmp_path / "g.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")
+    assert not (tmp_path / "g.db").exists() or sqlite3.connect(tmp_path / "g.db").execute(
+        "SELECT completed FROM runs").fetchone()[0] == 0
