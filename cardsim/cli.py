@@ -228,9 +228,10 @@ def replay(
             rules = rp.log_scenario(log, sets)
         if timing:
             from .timing import replay_timing
-            with sim_progress(show_progress(quiet), 0, "replay --timing") as progress:
+            span = rp.log_scenario(log).duration_s
+            with sim_progress(show_progress(quiet), span, "replay --timing") as progress:
                 summary = replay_timing(log, rules, out=out, force=force, keys_dir=keys,
-                                        workers=workers or api.default_workers())
+                                        workers=workers or api.default_workers(), progress=progress)
             if as_json:
                 print_json(summary)
             else:
