@@ -44,7 +44,7 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
         spec = None
         if sign:
             ensure_keys(keys_dir, passphrase_env, notify)
-            spec = SignSpec(str(keys_dir), passphrase_env,
+            spec = SignSpec(str(keys_dir), keymod.passphrase_from_env(passphrase_env),
                             {p: pop_key for p, pop_key in _population_keys(scenario).items()},
                             scenario.epoch)
         sink = LogSink(out, scenario, force=force, spec=spec,

@@ -28,7 +28,7 @@ from .chain import Chain
 from .encoding import genesis_hash
 from .procs import context
 from .errors import CardsimError
-from .keys import HUB, KeyRing, all_names, cert_der, load_certificate, passphrase_from_env
+from .keys import HUB, KeyRing, all_names, cert_der, load_certificate
 from .log import LogWriter
 from .signing import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of
 
@@ -64,7 +64,7 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
     try:
         writer = LogWriter.append(path)
         if spec is not None:
-            ring = KeyRing.load(spec.keys_dir, passphrase_from_env(spec.passphrase_env), names=[HUB])
+            ring = KeyRing.load(spec.keys_dir, spec.passphrase, names=[HUB])
             hub_key, alg = ring.private[HUB], ring.algorithm
             chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
             while True:
@@ -137,7 +137,7 @@ class LogSink:
         self.workers = max(1, workers) if spec else 0
         algorithm = None
         if spec is not None:
-            ring = KeyRing.load(spec.keys_dir, passphrase_from_env(spec.passphrase_env),
+            ring = KeyRing.load(spec.keys_dir, spec.passphrase,
                                 names=[n for n in all_names() if n.startswith(("issuer-", HUB))])
             algorithm = ring.algorithm.name
         LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,

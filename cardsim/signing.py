@@ -9,12 +9,12 @@ same byte for byte with one worker or many.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import PROVINCES
 from .card import CODE_PROVINCE, card_validity
 from .encoding import auth_response_message, card_cert_body, card_tx_message, sha256
-from .keys import HUB, KeyRing, card_keys, issuer_name, passphrase_from_env
+from .keys import HUB, KeyRing, card_keys, issuer_name
 from .record import INDEX, ISSUER, STANDIN
 
 _CARD = INDEX["card_id"]
@@ -41,10 +41,14 @@ def shard_of(card_id: str, workers: int) -> int:
 
 @dataclass(frozen=True)
 class SignSpec:
-    """What a signing process needs to load its keys: never the keys themselves."""
+    """What a signing process needs to load its keys: never the keys themselves.
+
+    The passphrase is resolved by the parent (worker processes fork from a server started earlier
+    and do not see the parent's environment as it is now); it is never shown by ``repr``.
+    """
 
     keys_dir: str
-    passphrase_env: str | None
+    passphrase: bytes | None = field(repr=False)
     card_keys: dict          # province -> population key (for card validity dates)
     epoch: int               # unix time of sim_time 0
 
@@ -62,7 +66,7 @@ def auth_message(row, tx_hash: bytes) -> bytes:
 
 class RecordSigner:
     def __init__(self, spec: SignSpec):
-        ring = KeyRing.load(spec.keys_dir, passphrase_from_env(spec.passphrase_env),
+        ring = KeyRing.load(spec.keys_dir, spec.passphrase,
                             names=[issuer_name(p) for p in PROVINCES] + [HUB])
         self.alg = ring.algorithm
         self.cards = {p: card_keys(ring, p, capacity=200_000) for p in PROVINCES}
