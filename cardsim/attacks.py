@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .card import card_id_for
 from .record import APPROVED, INDEX, OFFLINE, TERMINAL, issuer_id_for
 
 GROUND_TRUTH_COLUMNS = {"id": int, "attack": str, "seq": int, "tx_id": str, "detail": str,

@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from . import __version__, api
+from . import CHANNELS, PROVINCES, __version__, api
 from .errors import CardsimError, one_line
 from .scenario import load
 
@@ -38,7 +38,7 @@ def user_errors() -> Iterator[None]:
         fail(str(e))
     except KeyboardInterrupt:
         typer.echo("cardsim: interrupted", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
 
 
 def show_progress(quiet: bool) -> bool:
@@ -216,10 +216,10 @@ def replay(
     """
     from . import replay as rp
     with user_errors():
-        if channel is not None and channel not in rp.CHANNELS:
-            raise CardsimError(f"--channel: must be one of {', '.join(rp.CHANNELS)}, got {channel!r}")
-        if province is not None and province not in rp.PROVINCES:
-            raise CardsimError(f"--province: must be one of {', '.join(rp.PROVINCES)}, got {province!r}")
+        if channel is not None and channel not in CHANNELS:
+            raise CardsimError(f"--channel: must be one of {', '.join(CHANNELS)}, got {channel!r}")
+        if province is not None and province not in PROVINCES:
+            raise CardsimError(f"--province: must be one of {', '.join(PROVINCES)}, got {province!r}")
         nodes = tuple(a.strip() for a in against.split(",") if a.strip())
         rules = None
         if scenario is not None:

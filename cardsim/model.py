@@ -285,7 +285,7 @@ class Simulation:
         sp = self.points[prov][stype]
         items = d.get("items", 0)
         item_cum = list(accumulate(1.0 / (j + 1) for j in range(items)))
-        env, process, customer = self.env, self.env.process, self._online_customer
+        process, customer = self.env.process, self._online_customer
 
         def on_arrival(now: float) -> None:
             card = pick_card()

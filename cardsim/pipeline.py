@@ -89,19 +89,14 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
         else:
             chain = None
             blank = (None, None, None, None)
-            while True:
-                try:
-                    kind, payload = pickle.loads(control.recv_bytes())
-                except EOFError:
-                    return
-                if kind != "rows":
-                    break
-                writer.write([r[:_PLAIN] + blank for r in payload])
-            pending = (kind, payload)
-        try:
-            kind, payload = pending if chain is None else pickle.loads(control.recv_bytes())
-        except EOFError:
-            return
+        while True:      # unsigned logs: rows come on the control pipe; both: then "finish"
+            try:
+                kind, payload = pickle.loads(control.recv_bytes())
+            except EOFError:
+                return
+            if kind != "rows":
+                break
+            writer.write([r[:_PLAIN] + blank for r in payload])
         summary, wall, blacklist, end_time, metrics = payload
         final = [chain.checkpoint(end_time, final=1)] if chain is not None else []
         writer.write_blacklist(blacklist)

@@ -14,6 +14,19 @@ PRELOAD = ["cardsim.model", "cardsim.pipeline", "cardsim.verify", "cardsim.repla
 _ctx = None
 
 
+def start_workers(target, n: int, *args) -> tuple[list, list]:
+    """Start ``n`` daemon processes ``target(conn, *args)``; returns (our pipe ends, processes)."""
+    pipes, procs = [], []
+    for _ in range(n):
+        ours, theirs = context().Pipe()
+        p = context().Process(target=target, args=(theirs, *args), daemon=True)
+        p.start()
+        theirs.close()
+        pipes.append(ours)
+        procs.append(p)
+    return pipes, procs
+
+
 def context():
     global _ctx
     if _ctx is None:

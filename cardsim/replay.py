@@ -34,17 +34,17 @@ from typing import Callable
 
 import simpy
 
-from . import CHANNELS, PROVINCES
+from . import PROVINCES
 from .card import CODE_PROVINCE, CardPopulation
 import sqlite3
 
-from .procs import context
+from .procs import start_workers
 from .errors import CardsimError, one_line
 from .fares import SENIOR_QUOTA, TransitFares, ticket_price
 from .issuer import Issuer
 from .log import open_log, read_run
 from .merchant import Blacklist, Merchant
-from .record import APPROVED, COLUMN_NAMES, DECLINED, INDEX, ISSUER, OFFLINE, STANDIN, TERMINAL
+from .record import APPROVED, COLUMN_NAMES, DECLINED, INDEX, OFFLINE, TERMINAL
 from .scenario import Scenario, from_config_json
 from .streams import Streams
 
@@ -197,13 +197,11 @@ class Nodes:
         issuer = self.issuers[card.province]
         issuer.clear_offline(card.card_id, row[_I["atc"]])   # keeps the clearing view current
         at = row[_I["decided_at"]]
-        if issuer.down(at):
+        if issuer.down(at):      # the stand-in applies the issuer's delegated policy
             reason = issuer.stand_in(card, amount, channel, at, self.blacklist, tprov)
-            node = "issuer"
         else:
             reason = issuer.decide(card, row[_I["atc"]], amount, at)
-            node = "issuer"
-        return (APPROVED, None, amount, node) if reason is None else (DECLINED, reason, 0, node)
+        return (APPROVED, None, amount, "issuer") if reason is None else (DECLINED, reason, 0, "issuer")
 
     def _as_recorded(self, row, card, node: str) -> tuple:
         outcome = row[_I["outcome"]]
@@ -245,14 +243,7 @@ class _SigPool:
             from .verify import RecordChecker
             self.local = RecordChecker(ctx)
             return
-        self.pipes, self.procs = [], []
-        for _ in range(workers):
-            a, b = context().Pipe()
-            p = context().Process(target=_sig_worker, args=(b, ctx), daemon=True)
-            p.start()
-            b.close()
-            self.pipes.append(a)
-            self.procs.append(p)
+        self.pipes, self.procs = start_workers(_sig_worker, workers, ctx)
 
     def submit(self, rows: list) -> Callable[[], dict]:
         if self.local is not None:

@@ -11,7 +11,7 @@ multiplied by ``--scale`` (population and demand, never capacity).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import CHANNELS, PROVINCES

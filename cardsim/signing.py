@@ -82,7 +82,7 @@ class RecordSigner:
     def sign(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
         """Rows (model columns + unpredictable_number) -> rows + (card_sig, issuer_sig), and the
         card certificates first needed by these rows as (seq, subject, kind, issuer, alg, body, sig)."""
-        alg, sign = self.alg, self.alg.sign
+        sign = self.alg.sign
         out, certs = [], []
         for row in rows:
             if len(row) > _PLAIN:                  # an injected attack (cardsim.attacks)

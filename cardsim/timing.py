@@ -58,7 +58,6 @@ def trace_process(path: str | Path):
     """The SimPy process function feeding the log's arrivals into a Simulation."""
 
     def trace(sim):
-        env = sim.env
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             losses = sorted((t, cid) for cid, t in con.execute(

@@ -46,7 +46,7 @@ from . import PROVINCES
 from . import encoding as E
 from .card import CODE_PROVINCE
 from .crypto import ALGORITHMS, Algorithm
-from .procs import context
+from .procs import start_workers
 from .errors import CardsimError, one_line
 from .keys import HUB, ROOT, all_names, issuer_name, load_trust_anchor
 from .log import open_log, read_run
@@ -266,26 +266,25 @@ class RecordChecker:
 
     def _check(self, row: tuple, t: Tally) -> None:
         verify, ctx = self.verify, self.ctx
-        if True:
-            seq, tx_id, card_id = row[0], row[1], row[_I["card_id"]]
-            key, nb, na, bad = self.card(card_id)
-            if bad:
-                t.fail("card_certificate", bad, seq, tx_id)
-                return
-            t.ok("card_certificate")
-            now = row[_I["sim_time"]]
-            when = ctx.epoch + now
-            if nb <= when <= na:
-                t.ok("card_validity")
-            else:
-                t.fail("card_validity", "expired" if when > na else "not_yet_valid", seq, tx_id)
-            msg = E.card_tx_message(*(row[_I[f]] for f in E.CARD_TX_FIELDS))
-            if verify(key, row[_I["card_sig"]], msg):
-                t.ok("card_signature")
-            else:
-                t.fail("card_signature", "invalid", seq, tx_id)
-            self._issuer(row, msg, t)
-            self._revocation(row, card_id, now, t)
+        seq, tx_id, card_id = row[0], row[1], row[_I["card_id"]]
+        key, nb, na, bad = self.card(card_id)
+        if bad:
+            t.fail("card_certificate", bad, seq, tx_id)
+            return
+        t.ok("card_certificate")
+        now = row[_I["sim_time"]]
+        when = ctx.epoch + now
+        if nb <= when <= na:
+            t.ok("card_validity")
+        else:
+            t.fail("card_validity", "expired" if when > na else "not_yet_valid", seq, tx_id)
+        msg = E.card_tx_message(*(row[_I[f]] for f in E.CARD_TX_FIELDS))
+        if verify(key, row[_I["card_sig"]], msg):
+            t.ok("card_signature")
+        else:
+            t.fail("card_signature", "invalid", seq, tx_id)
+        self._issuer(row, msg, t)
+        self._revocation(row, card_id, now, t)
 
     def _issuer(self, row, msg: bytes, t: Tally) -> None:
         seq, tx_id = row[0], row[1]
@@ -433,13 +432,7 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     if workers == 1:
         local = RecordChecker(ctx)
     else:
-        for _ in range(workers):
-            a, b = context().Pipe()
-            p = context().Process(target=_worker, args=(b, ctx), daemon=True)
-            p.start()
-            b.close()
-            procs.append(p)
-            pipes.append(a)
+        pipes, procs = start_workers(_worker, workers, ctx)
 
     head, expected, n = genesis, 1, 0
     heads_at: dict[int, bytes] = {}
@@ -510,8 +503,6 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
 
 def _check_ca_layer(conn, root, alg: Algorithm, start: float, end: float, t: Tally) -> dict:
     """Check the log's CA certificates against the trusted root; returns name -> DER public key."""
-    import datetime as dt
-
     good = {}
     rows = {}
     for subject, body in conn.execute("SELECT subject, body FROM certificates WHERE kind = 'x509'"):
@@ -546,7 +537,6 @@ def _check_ca_layer(conn, root, alg: Algorithm, start: float, end: float, t: Tal
         t.ok("certificates")
         good[name] = cert.public_key().public_bytes(serialization.Encoding.DER,
                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
-    del dt
     return good
 
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from cardsim import api
 from cardsim.cli import app
 from cardsim.errors import ScenarioError
-from cardsim.metrics import METRICS, evaluate, metric_value, parse_threshold, thresholds_of
+from cardsim.metrics import METRICS, metric_value, parse_threshold, thresholds_of
 from cardsim.model import Simulation
 from cardsim.scenario import load, loads
 

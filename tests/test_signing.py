@@ -6,7 +6,6 @@ from cardsim import api
 from cardsim.log import digest
 from cardsim.scenario import load
 
-from conftest import QUICK
 from logcheck import check
 
 
