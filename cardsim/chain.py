@@ -1,13 +1,20 @@
 """Log integrity: the hash chain over records in ``seq`` order, and signed checkpoints.
 
-``record_hash = SHA-256(record message)``, where the record message (encoding.RECORD) holds every
-column of the record but ``record_hash``, ``prev_hash`` included; record 1's ``prev_hash`` is the
-log's genesis hash (encoding.genesis_hash: the format, the effective scenario and the seed). Every
-``every`` records, and once at the end of a run, the log's owner (the hub) signs a checkpoint: the
-log id (genesis hash), the record count, the chain head (the last record_hash), the simulated time
-and whether it is the final checkpoint. Editing any column breaks the chain; deleting, inserting or
-reordering records breaks it too; re-chaining the tail needs the hub's key; a cut tail lacks the
-final checkpoint or disagrees with it.
+Each record has a ``record_hash``: the SHA-256 of its content (encoding.RECORD: every column but
+the two chain columns, ``seq`` included). The chain runs over those hashes::
+
+    head_0 = genesis hash (encoding.genesis_hash: the format, the effective scenario and the seed)
+    head_i = SHA-256(link message(head_{i-1}, record_hash_i))        (encoding.link)
+
+and record i stores ``prev_hash = head_{i-1}``. Every ``every`` records, and once at the end of a
+run, the log's owner (the hub) signs a checkpoint: the log id (genesis hash), the record count,
+the chain head, the simulated time and whether it is the final checkpoint. Editing any column
+breaks the record's hash or its link; deleting, inserting or reordering records breaks the links;
+re-chaining needs the hub's key; a cut tail lacks the final checkpoint or disagrees with it.
+
+A record's hash does not depend on the records before it, so the terminal uploads (``upload``)
+that sign record hashes stay valid however the log around them is chained: a log owner who
+rewrites one record and re-chains the rest fails exactly one terminal upload.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from typing import Callable
 
-from .encoding import RECORD, checkpoint_message, encode
+from .encoding import RECORD, checkpoint_message, encode, link
 
 CHECKPOINT_SIGNER = "hub"
 
@@ -36,9 +43,9 @@ class Chain:
         head, count, every = self.head, self.count, self.every
         sha = hashlib.sha256
         for row in rows:
-            full = row + (head,)
-            head = sha(encode(RECORD, full)).digest()
-            out.append(full + (head,))
+            rh = sha(encode(RECORD, row)).digest()
+            out.append(row + (head, rh))
+            head = link(head, rh)
             count += 1
             if count % every == 0:
                 self.head, self.count = head, count

@@ -29,15 +29,17 @@ VERSION = 1
 # Roles (domain-separation tags)
 CARD_TX = 1          # signed by the card: the transaction data (CDA-like)
 AUTH_RESPONSE = 2    # signed by the issuer (or the hub in stand-in): its decision on a transaction
-RECORD = 3           # hashed into the chain: every column of a log record
+RECORD = 3           # hashed: a log record's content, every column but the chain's two
 CHECKPOINT = 4       # signed by the log owner (the hub): count and chain head
 CARD_CERT = 5        # signed by the issuer: a card's public key certificate
-TERMINAL_CERT = 6    # reserved: a terminal's certificate signed by its merchant (not issued yet)
-GENESIS = 7          # hashed: the run a log belongs to (the chain's first prev_hash)
+TERMINAL_CERT = 6    # signed by the merchant: a terminal's public key certificate
+GENESIS = 7          # hashed: the run a log belongs to (the chain's first head)
+UPLOAD = 8           # signed by a terminal: one upload batch of the records it took
+LINK = 9             # hashed: one link of the chain (the head before a record, its record_hash)
 
 ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",
               CHECKPOINT: "checkpoint", CARD_CERT: "card_cert", TERMINAL_CERT: "terminal_cert",
-              GENESIS: "genesis"}
+              GENESIS: "genesis", UPLOAD: "upload", LINK: "link"}
 
 #: The fields of each signed role, in order.
 CARD_TX_FIELDS = ("card_id", "atc", "amount_fen", "terminal_id", "unpredictable_number",
@@ -49,6 +51,7 @@ CARD_CERT_FIELDS = ("card_id", "province", "algorithm", "public_key", "not_befor
 TERMINAL_CERT_FIELDS = ("terminal_id", "merchant_id", "algorithm", "public_key", "not_before",
                         "not_after")
 GENESIS_FIELDS = ("format", "config_json", "seed")
+UPLOAD_FIELDS = ("terminal_id", "merchant_id", "uploaded_at", "count", "records_digest")
 
 _HEAD = struct.Struct(">4sBBH")
 _I64 = struct.Struct(">q")
@@ -138,8 +141,22 @@ def auth_response_message(issuer_id, outcome, reason, authoriser, tx_hash: bytes
 
 
 def record_message(values) -> bytes:
-    """All columns of a record except ``record_hash``, in table order (``prev_hash`` included)."""
+    """A record's content: every column but ``prev_hash`` and ``record_hash``, in table order
+    (``seq`` included). Its SHA-256 is the ``record_hash``."""
     return encode(RECORD, values)
+
+
+# Performance shortcut: a link message is encode(LINK, (head, record_hash)) with two 32-byte blobs,
+# so it is built by concatenation (the equality is tested).
+_LINK_HEAD = _HEAD.pack(MAGIC, VERSION, LINK, 2) + b"\x04" + _U32.pack(32)
+_LINK_MID = b"\x04" + _U32.pack(32)
+
+
+def link(head: bytes, record_hash: bytes) -> bytes:
+    """The chain head after a record: SHA-256 of the link message (the head before it, its hash)."""
+    if len(head) != 32 or len(record_hash) != 32:
+        return hashlib.sha256(encode(LINK, (head, record_hash))).digest()
+    return hashlib.sha256(_LINK_HEAD + head + _LINK_MID + record_hash).digest()
 
 
 def checkpoint_message(log_id: bytes, count: int, head: bytes, sim_time: float, final: int) -> bytes:
@@ -154,8 +171,20 @@ def terminal_cert_body(terminal_id, merchant_id, algorithm, public_key, not_befo
     return encode(TERMINAL_CERT, (terminal_id, merchant_id, algorithm, public_key, not_before, not_after))
 
 
-#: Version of the log format, part of the genesis message.
-LOG_FORMAT = "cardsim-log/1"
+def upload_message(terminal_id, merchant_id, uploaded_at, count, records_digest: bytes) -> bytes:
+    return encode(UPLOAD, (terminal_id, merchant_id, uploaded_at, count, records_digest))
+
+
+def records_digest(record_hashes) -> bytes:
+    """SHA-256 over the concatenated ``record_hash`` values of an upload's records, in seq order."""
+    h = hashlib.sha256()
+    for rh in record_hashes:
+        h.update(rh)
+    return h.digest()
+
+
+#: Version of the log format, part of the genesis message (2: terminal uploads).
+LOG_FORMAT = "cardsim-log/2"
 
 
 def genesis_hash(config_json: str, seed: int) -> bytes:

@@ -4,8 +4,8 @@ Hierarchy (EMV-like)::
 
     root CA (X.509, self-signed)
     ├── issuer CA per province (X.509, CA)  -> card certificates (compact, encoding.CARD_CERT)
-    ├── merchant/acquirer per operator (X.509, CA for its terminals; terminal certificates are
-    │   not issued yet: encoding.TERMINAL_CERT is reserved for them)
+    ├── merchant/acquirer per operator (X.509, CA) -> terminal certificates (compact,
+    │   encoding.TERMINAL_CERT); terminals sign their upload batches (encoding.UPLOAD)
     └── hub (X.509): owns the log (signs checkpoints) and signs stand-in responses
 
 Files in the keys directory: ``NAME.pem`` (certificate, public) and ``NAME.key`` (PKCS#8 private
@@ -15,7 +15,8 @@ key, mode 0600, encrypted when a passphrase is given). NAME is ``root-ca``, ``is
 Simulation shortcut: millions of cards cannot each be generated and stored, so a card's key pair is
 derived from its issuer's card-key secret and the card number with HKDF-SHA256. Real cards generate their keys on chip and never reveal
 them. The secret is derived from the issuer's private key, so it is exactly as protected as that
-key file.
+key file. Terminals are made the same way from their merchant's terminal-key secret and the
+terminal id: how many terminals exist is a scenario parameter, not known to ``keys init``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _CA_VALIDITY = (_dt.datetime(2020, 1, 1, tzinfo=_dt.timezone.utc),
                 _dt.datetime(2045, 1, 1, tzinfo=_dt.timezone.utc))
 _NODE_VALIDITY = (_dt.datetime(2020, 1, 1, tzinfo=_dt.timezone.utc),
                   _dt.datetime(2040, 1, 1, tzinfo=_dt.timezone.utc))
+#: Terminal certificates: unix seconds, inside their merchant's validity.
+TERMINAL_VALIDITY = (int(_NODE_VALIDITY[0].timestamp()), int(_NODE_VALIDITY[1].timestamp()))
 
 
 def issuer_name(province: str) -> str:
@@ -208,6 +211,11 @@ class KeyRing:
         return _hkdf(private_secret(self.private[issuer_name(province)]),
                      b"cardsim/card-key-secret/v1", issuer_name(province).encode())
 
+    def terminal_secret(self, merchant_id: str) -> bytes:
+        name = merchant_name(merchant_id)
+        return _hkdf(private_secret(self.private[name]), b"cardsim/terminal-key-secret/v1",
+                     name.encode())
+
 
 class DerivedKeys:
     """Lazily derived key pairs (cards or terminals) with a bounded LRU cache.
@@ -242,6 +250,11 @@ class DerivedKeys:
 
 def card_keys(ring: KeyRing, province: str, capacity: int = 100_000) -> DerivedKeys:
     return DerivedKeys(ring.algorithm, ring.card_secret(province), b"cardsim/card-key/v1", capacity)
+
+
+def terminal_keys(ring: KeyRing, merchant_id: str, capacity: int = 100_000) -> DerivedKeys:
+    return DerivedKeys(ring.algorithm, ring.terminal_secret(merchant_id), b"cardsim/terminal-key/v1",
+                       capacity)
 
 
 def load_trust_anchor(directory: str | Path) -> x509.Certificate:

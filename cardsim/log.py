@@ -1,8 +1,9 @@
 """The SQLite transaction log: tables, the batched writer, and opening a log for reading.
 
 Tables (see docs/log-format.md): ``transactions`` (one row per transaction, ``record.COLUMNS``),
-``runs`` (one row: scenario, seed, version, wall-clock start and end, completed flag, summary) and
-``blacklist`` (loss reports). Tables are created with sqlite-utils; rows are inserted with
+``runs`` (one row: scenario, seed, version, wall-clock start and end, completed flag, summary),
+``blacklist`` (loss reports), ``certificates``, ``checkpoints``, ``uploads`` (terminals' signed
+batches, ``upload.UPLOAD_COLUMNS``) and ``metrics``. Tables are created with sqlite-utils; rows are inserted with
 ``executemany`` inside one transaction per batch (performance shortcut: sqlite-utils'
 ``insert_all`` builds a dict per row and measured 4x slower on this hot path). A batch is either
 wholly in the file or not at all, and ``runs.completed`` is set to 1 only in the last commit, so a
@@ -23,6 +24,7 @@ import sqlite_utils
 from . import __version__
 from .errors import CardsimError, one_line
 from .record import COLUMN_NAMES, COLUMNS
+from .upload import UPLOAD_COLUMNS
 
 _SQLTYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
 
@@ -92,6 +94,7 @@ class LogWriter:
                                    pk="card_id")
             db["certificates"].create(CERT_COLUMNS, pk="subject")
             db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
+            db["uploads"].create(UPLOAD_COLUMNS, pk="upload")
             db["metrics"].create({"hour": int, "metric": str, "key": str, "value": float},
                                  pk=("hour", "metric", "key"))
             if x509:
@@ -119,9 +122,10 @@ class LogWriter:
         written = db.conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
         return cls(path, db, columns, written)
 
-    def write(self, rows: list[tuple], certs: list[tuple] = (), checkpoints: list[tuple] = ()) -> None:
-        """Append a batch of rows, with the certificates and checkpoints it brings, in one
-        transaction: a batch is in the log whole or not at all."""
+    def write(self, rows: list[tuple], certs: list[tuple] = (), checkpoints: list[tuple] = (),
+              uploads: list[tuple] = ()) -> None:
+        """Append a batch of rows, with the certificates, checkpoints and terminal uploads it
+        brings, in one transaction: a batch is in the log whole or not at all."""
         conn = self.db.conn
         with conn:
             conn.executemany(self._insert, rows)
@@ -129,6 +133,8 @@ class LogWriter:
                 conn.executemany("INSERT INTO certificates VALUES (?,?,?,?,?,?)", certs)
             if checkpoints:
                 conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
+            if uploads:
+                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?)", uploads)
         self.written += len(rows)
 
     def write_blacklist(self, rows: list[tuple[str, str, float]]) -> None:
@@ -137,10 +143,15 @@ class LogWriter:
             conn.executemany("INSERT OR REPLACE INTO blacklist VALUES (?,?,?)", rows)
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
-               metrics: list[tuple] = ()) -> None:
-        """Mark the run complete, in the same commit as its summary, metrics and final checkpoint."""
+               metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = ()) -> None:
+        """Mark the run complete, in the same commit as its summary, metrics, the terminals' last
+        uploads and the final checkpoint."""
         conn = self.db.conn
         with conn:
+            if certs:
+                conn.executemany("INSERT INTO certificates VALUES (?,?,?,?,?,?)", certs)
+            if uploads:
+                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?)", uploads)
             if metrics:
                 conn.executemany("INSERT INTO metrics VALUES (?,?,?,?)", metrics)
             if checkpoints:
@@ -206,7 +217,7 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
 
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
-                                                       "checkpoints", "metrics")) -> str:
+                                                       "checkpoints", "uploads", "metrics")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -8,8 +8,9 @@
 - The simulation runs on one core and hands every batch to the workers, each taking the records of
   its card shard (``signing.shard_of``), so signing uses the other cores.
 - The writer takes batch b's part from every worker in turn, merges them by ``seq``, extends the
-  hash chain, and commits the rows, the card certificates they first need and any checkpoints in
-  one SQLite transaction. Unsigned logs (``--no-sign``) skip the workers and the chain.
+  hash chain, signs the terminals' upload batches that the rows complete (``upload``), and commits
+  the rows, the certificates they first need, any checkpoints and the uploads in one SQLite
+  transaction. Unsigned logs (``--no-sign``) skip the workers and the chain.
 - Pipes hold less than a batch, so a slow stage slows the ones before it instead of growing memory.
 - If the simulation dies, workers and writer read end-of-file and stop; the writer never commits a
   batch it has not received whole, and the run stays marked incomplete.
@@ -28,13 +29,16 @@ from .chain import Chain
 from .encoding import genesis_hash
 from .procs import context
 from .errors import CardsimError
-from .keys import HUB, KeyRing, all_names, cert_der, load_certificate
+from .keys import HUB, KeyRing, all_names, cert_der, load_certificate, merchant_ids, merchant_name
 from .log import LogWriter
+from .record import INDEX
 from .signing import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of
+from .upload import Batches, TerminalSigner
 
 _DUMP = pickle.dumps
 _PROTO = pickle.HIGHEST_PROTOCOL
 _SEQ = itemgetter(0)
+_TIME = INDEX["sim_time"]
 
 
 def _worker_main(inbox, outbox, spec: SignSpec) -> None:
@@ -64,9 +68,12 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
     try:
         writer = LogWriter.append(path)
         if spec is not None:
-            ring = KeyRing.load(spec.keys_dir, spec.passphrase, names=[HUB])
-            hub_key, alg = ring.private[HUB], ring.algorithm
+            ring = KeyRing.load(spec.keys_dir, spec.passphrase,
+                                names=[HUB] + [merchant_name(m) for m in merchant_ids()])
+            alg = ring.algorithm
+            hub_key = alg.signing_key(ring.private[HUB])   # libsodium for Ed25519
             chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
+            batches, terminals = Batches(), TerminalSigner(ring)
             while True:
                 got, ended = [], 0
                 for conn in parts:
@@ -85,7 +92,10 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                     break
                 rows = sorted((r for part in got for r in part[0]), key=_SEQ)
                 certs = [c[1:] for c in sorted((c for part in got for c in part[1]), key=_SEQ)]
-                writer.write(chain.extend(rows), certs, chain.take())
+                chained = chain.extend(rows)
+                batches.add_rows(chained)
+                uploads, tcerts = terminals.sign(batches.close(chained[-1][_TIME]) if chained else [])
+                writer.write(chained, certs + tcerts, chain.take(), uploads)
         else:
             chain = None
             blank = (None, None, None, None)
@@ -98,9 +108,12 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                 break
             writer.write([r[:_PLAIN] + blank for r in payload])
         summary, wall, blacklist, end_time, metrics = payload
-        final = [chain.checkpoint(end_time, final=1)] if chain is not None else []
+        final, uploads, tcerts = [], [], []
+        if chain is not None:     # the terminals upload what they hold; the hub signs the end
+            final = [chain.checkpoint(end_time, final=1)]
+            uploads, tcerts = terminals.sign(batches.close(None))
         writer.write_blacklist(blacklist)
-        writer.finish(summary, wall, final, metrics)
+        writer.finish(summary, wall, final, metrics, uploads, tcerts)
         control.send(("ok", writer.written))
     except Exception as e:
         try:

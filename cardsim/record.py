@@ -43,8 +43,8 @@ SIGNED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("unpredictable_number", "INTEGER", "the terminal's 32-bit unpredictable number, signed by the card"),
     ("card_sig", "BLOB", "the card's signature over the card_tx message (null in --no-sign logs)"),
     ("issuer_sig", "BLOB", "online: the issuer's (stand-in: the hub's) signature over its auth_response; null offline"),
-    ("prev_hash", "BLOB", "record_hash of the previous record (record 1: the log's genesis hash)"),
-    ("record_hash", "BLOB", "SHA-256 of the record message: every other column, prev_hash included"),
+    ("prev_hash", "BLOB", "the chain head before this record (record 1: the log's genesis hash)"),
+    ("record_hash", "BLOB", "SHA-256 of the record message: every column but prev_hash and record_hash"),
 )
 MODEL_COLUMNS = COLUMNS
 COLUMNS = COLUMNS + SIGNED_COLUMNS

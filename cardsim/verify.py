@@ -8,8 +8,8 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
 =================  =============================================================================
 ``format``         every column has its type; unusable values are findings, never exceptions
 ``sequence``       ``seq`` is 1, 2, 3 … without gaps
-``chain``          ``prev_hash`` is the previous ``record_hash`` (record 1: the genesis hash) and
-                   ``record_hash`` is the SHA-256 of the record message
+``chain``          ``record_hash`` is the SHA-256 of the record's content and ``prev_hash`` is the
+                   chain head before the record (record 1: the genesis hash; ``chain`` module)
 ``checkpoints``    per checkpoint: hub signature, count and head match the chain; the final
                    checkpoint covers every record
 ``certificates``   per CA certificate in the log: issued by the trusted root, the right subject,
@@ -24,10 +24,16 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
                    the recomputed ``auth_response``; offline records carry none
 ``atc``            per card, the ATC rises strictly in log order (a clone or a replayed record
                    repeats or lowers it)
+``terminal_certificate`` per upload: the terminal's certificate is present, well-formed, names the
+                   terminal and the upload's merchant, carries that merchant's valid signature and
+                   is valid at the upload
+``uploads``        per upload: the terminal's signature, and the record count and records digest
+                   match the records the log holds for that terminal and upload time; per record:
+                   a failure when no upload holds it (``upload`` module: the batch rule)
 =================  =============================================================================
 
 Records stream in ``seq`` order; memory grows with the number of cards (their last ATC and
-certificate), not with the number of records. Signature work is split across processes by card
+certificate) and of uploads, not with the number of records. Signature work is split across processes by card
 (``--workers``), and the report is the same for any number of workers.
 """
 
@@ -48,12 +54,14 @@ from .card import CODE_PROVINCE
 from .crypto import ALGORITHMS, Algorithm
 from .procs import start_workers
 from .errors import CardsimError, one_line
-from .keys import HUB, ROOT, all_names, issuer_name, load_trust_anchor
+from .keys import HUB, ROOT, all_names, issuer_name, load_trust_anchor, merchant_name
 from .log import open_log, read_run
 from .record import COLUMN_NAMES, INDEX, ISSUER, OFFLINE, ONLINE, STANDIN, TERMINAL
+from .upload import UPLOAD_COLUMNS, Batches
 
 CHECKS = ("format", "sequence", "chain", "checkpoints", "certificates", "card_certificate",
-          "card_validity", "revocation", "card_signature", "issuer_signature", "atc")
+          "card_validity", "revocation", "card_signature", "issuer_signature", "atc",
+          "terminal_certificate", "uploads")
 #: Detailed findings kept (the first, in seq order); counts are always complete.
 MAX_FINDINGS = 100_000
 BATCH = 2000
@@ -73,6 +81,10 @@ _TYPES = {  # column -> accepted Python types (None allowed where the column may
 _COL_TYPES = tuple(_TYPES[c] for c in COLUMN_NAMES)
 _I = INDEX
 _CARD = INDEX["card_id"]
+_TERMINAL = INDEX["terminal_id"]
+_MERCHANT = INDEX["merchant_id"]
+_UPLOADED = INDEX["uploaded_at"]
+_TIME = INDEX["sim_time"]
 
 
 @dataclass(frozen=True, order=True)
@@ -240,7 +252,7 @@ class RecordChecker:
                 t.fail("format", "bad_value_type", seq, tx_id)
                 continue
             try:
-                hashed = E.sha256(E.record_message(row[:-1])) == row[-1]
+                hashed = E.sha256(E.record_message(row[:-2])) == row[-1]
             except (ValueError, E.EncodingError):   # e.g. text that is not UTF-8
                 t.fail("format", "unusable_values", seq, tx_id)
                 continue
@@ -427,6 +439,7 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
                   {p: pcfg[p]["blacklist_push_interval_s"] for p in PROVINCES})
     genesis = E.genesis_hash(config_json, seed)
     checkpoints = _read_checkpoints(conn, ca.get(HUB), alg, genesis, t)
+    uploads = UploadCheck(conn, alg, ca, scenario.epoch, t)
 
     procs, pipes, local = [], [], None
     if workers == 1:
@@ -462,7 +475,8 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         if (len(row) != ncols or not isinstance(seq, int) or not isinstance(stored, bytes)
                 or not isinstance(card_id, str)):
             t.fail("format", "bad_value_type", seq, tx_id)
-            head = stored if isinstance(stored, bytes) else head
+            if isinstance(stored, bytes) and len(row) >= 2 and isinstance(row[-2], bytes):
+                head = E.link(row[-2], stored)
             expected = seq + 1 if isinstance(seq, int) else expected + 1
             continue
         if seq == expected:
@@ -470,16 +484,24 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         else:
             t.fail("sequence", "gap" if seq > expected else "repeated_or_out_of_order", seq, tx_id)
         expected = seq + 1
-        linked = row[-2] == head
-        head = stored            # the stored hash carries the chain: one edit, one finding
+        prev = row[-2]
+        linked = prev == head
+        # the stored prev_hash carries the chain on: a deleted or inserted record is one finding
+        head = E.link(prev if isinstance(prev, bytes) else head, stored)
         if seq in wanted:
-            heads_at[seq] = stored
+            heads_at[seq] = head
+        uploads.add(row)
         if card_id.isdigit():
             batch.append(row + (linked,))
         else:
             t.fail("card_certificate", "bad_card_number", seq, tx_id)
         if len(batch) >= BATCH:
             ship(batch)
+            # the earliest time in the batch: one record moved far ahead cannot close batches
+            # that later records still belong to
+            early = min((r[_TIME] for r in batch if type(r[_TIME]) is float), default=None)
+            if early is not None:
+                uploads.close(early)
             batch = []
             if progress:
                 progress(n)
@@ -487,6 +509,7 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         ship(batch)
     if progress:
         progress(n)
+    uploads.close(None)
     _check_checkpoints(checkpoints, heads_at, n, head, t)
     for pipe in pipes:
         pipe.send_bytes(pickle.dumps(None))
@@ -499,6 +522,124 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     findings = sorted(t.findings)
     return Report(path, n, t.passed, t.failed, tuple(findings[:MAX_FINDINGS]),
                   sum(t.failed.values()) > len(findings[:MAX_FINDINGS]), True, algorithm)
+
+
+class UploadCheck:
+    """The terminals' uploads, checked in the coordinator as the records stream past in seq
+    order: records are grouped by the writer's batch rule (``upload.Batches``) and each closed
+    batch is matched against its ``uploads`` row. Per upload: one terminal signature."""
+
+    def __init__(self, conn, alg: Algorithm, ca: dict, epoch: int, t: Tally):
+        self.alg, self.epoch, self.t = alg, epoch, t
+        self.verify = _fast_verifier(alg)
+        self.conn = conn
+        self.merchants = {}
+        for name, der in ca.items():
+            key = serialization.load_der_public_key(der)
+            self.merchants[name] = (key.public_bytes(serialization.Encoding.Raw,
+                                                     serialization.PublicFormat.Raw)
+                                    if alg.name == "ed25519" else key)
+        self.terminals: dict[str, tuple] = {}
+        self.batches = Batches()
+        self.expected: dict[tuple, tuple] = {}
+        self.active = True
+        types = tuple(UPLOAD_COLUMNS.values())
+        try:
+            rows = conn.execute("SELECT * FROM uploads ORDER BY upload").fetchall()
+        except sqlite3.Error:
+            t.fail("uploads", "no_uploads_table")
+            self.active = False
+            return
+        for row in rows:
+            if len(row) != len(types) or not all(isinstance(v, ty) for v, ty in zip(row, types)):
+                t.fail("uploads", f"malformed:{row[0]}")
+                continue
+            key = (row[1], row[3])
+            if key in self.expected:
+                t.fail("uploads", f"duplicate:{row[0]}")
+                continue
+            self.expected[key] = row
+
+    def add(self, row: tuple) -> None:
+        # a terminal id or upload time of the wrong type is a format finding (workers)
+        if self.active and type(row[_UPLOADED]) is float and type(row[_TERMINAL]) is str:
+            self.batches.add(row[_TERMINAL], row[_UPLOADED], row[_MERCHANT], row[0], row[-1])
+
+    def close(self, now) -> None:
+        """Match every batch complete at ``now`` (None: all of them, at the end of the log)."""
+        if not self.active:
+            return
+        t = self.t
+        for terminal_id, uploaded_at, merchant_id, seqs, hashes in self.batches.close(now):
+            up = self.expected.pop((terminal_id, uploaded_at), None)
+            if up is None:
+                for s in seqs:
+                    t.fail("uploads", "not_uploaded", s)
+                continue
+            number, _tid, up_merchant, _at, count, digest, sig = up
+            where = f"{number}:{terminal_id}@{uploaded_at:g}"
+            key = self._terminal(terminal_id, up_merchant, uploaded_at, where)
+            if key is None:
+                continue
+            msg = E.upload_message(terminal_id, up_merchant, uploaded_at, count, digest)
+            if not self.verify(key, sig, msg):
+                t.fail("uploads", f"bad_signature:{where}")
+            elif count != len(hashes):
+                t.fail("uploads", f"count_differs:{where}")
+            elif digest != E.records_digest(hashes) or merchant_id != up_merchant:
+                t.fail("uploads", f"digest_differs:{where}")
+            else:
+                t.ok("uploads")
+        if now is None:
+            for number, terminal_id, _m, uploaded_at, *_ in self.expected.values():
+                t.fail("uploads", f"no_records:{number}:{terminal_id}@{uploaded_at:g}")
+
+    def _terminal(self, terminal_id: str, merchant_id: str, uploaded_at: float, where: str):
+        """The terminal's public key if its certificate checks out for this upload, else None
+        (and a ``terminal_certificate`` finding)."""
+        got = self.terminals.get(terminal_id)
+        if got is None:
+            got = self.terminals[terminal_id] = self._load_terminal(terminal_id)
+        key, merchant, nb, na, bad = got
+        if bad is None and merchant != merchant_id:
+            bad = "wrong_merchant"
+        if bad is None and not nb <= self.epoch + uploaded_at <= na:
+            bad = "not_valid_at_upload"
+        if bad is not None:
+            self.t.fail("terminal_certificate", f"{bad}:{where}")
+            return None
+        self.t.ok("terminal_certificate")
+        return key
+
+    def _load_terminal(self, terminal_id: str) -> tuple:
+        row = self.conn.execute("SELECT issuer, body, signature FROM certificates WHERE subject = ? "
+                                "AND kind = 'terminal'", (terminal_id,)).fetchone()
+        if row is None:
+            return None, None, 0, 0, "missing"
+        issuer, body, sig = row
+        if not isinstance(body, bytes) or not isinstance(sig, bytes):
+            return None, None, 0, 0, "malformed"
+        try:
+            role, v = E.decode(body)
+        except E.EncodingError:
+            return None, None, 0, 0, "malformed"
+        types = (str, str, str, bytes, int, int)
+        if (role != E.TERMINAL_CERT or len(v) != 6
+                or not all(isinstance(x, ty) for x, ty in zip(v, types))):
+            return None, None, 0, 0, "malformed"
+        tid, merchant_id, alg, pub, nb, na = v
+        if tid != terminal_id or issuer != merchant_name(merchant_id):
+            return None, None, 0, 0, "wrong_subject"
+        if alg != self.alg.name:
+            return None, None, 0, 0, "wrong_algorithm"
+        mkey = self.merchants.get(merchant_name(merchant_id))
+        if mkey is None or not self.verify(mkey, sig, body):
+            return None, None, 0, 0, "bad_merchant_signature"
+        try:
+            key = self.alg.load_public(pub)
+        except ValueError:
+            return None, None, 0, 0, "bad_public_key"
+        return (pub if self.alg.name == "ed25519" else key), merchant_id, nb, na, None
 
 
 def _check_ca_layer(conn, root, alg: Algorithm, start: float, end: float, t: Tally) -> dict:

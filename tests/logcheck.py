@@ -1,5 +1,6 @@
-"""A small independent checker of signed logs for the tests: recomputes every signature, the chain
-and the checkpoints from the stored columns and the root certificate alone."""
+"""A small independent checker of signed logs for the tests: recomputes every signature, the chain,
+the checkpoints and the terminals' uploads from the stored columns and the root certificate alone
+(the uploads grouped by SQL, not by cardsim's own batch code)."""
 
 import sqlite3
 
@@ -43,8 +44,9 @@ def check(path, root_pem: bytes) -> dict:
         else:
             assert row[i["issuer_sig"]] is None
         assert row[i["prev_hash"]] == head, n
-        head = E.sha256(E.record_message(row[:-1]))
-        assert row[i["record_hash"]] == head, n
+        rh = E.sha256(E.record_message(row[:-2]))
+        assert row[i["record_hash"]] == rh, n
+        head = E.sha256(E.encode(E.LINK, (head, rh)))
     heads = {}
     final = None
     for number, count, chead, t, fin, signer, sig in con.execute(
@@ -54,5 +56,22 @@ def check(path, root_pem: bytes) -> dict:
         heads[count] = chead
         if fin:
             final = count
+    terminals = {}
+    for subject, issuer, body, sig in con.execute(
+            "SELECT subject, issuer, body, signature FROM certificates WHERE kind='terminal'"):
+        assert alg.verify(cas[issuer], sig, body), subject
+        _, vals = E.decode(body)
+        assert vals[0] == subject and issuer == f"merchant-{vals[1]}"
+        terminals[subject] = (vals[1], alg.load_public(vals[3]))
+    uploaded = 0
+    for number, tid, merchant, at, count, digest, sig in con.execute(
+            "SELECT * FROM uploads ORDER BY upload"):
+        assert terminals[tid][0] == merchant
+        assert alg.verify(terminals[tid][1], sig, E.upload_message(tid, merchant, at, count, digest))
+        hashes = [r[0] for r in con.execute("SELECT record_hash FROM transactions WHERE terminal_id=? "
+                                            "AND uploaded_at=? ORDER BY seq", (tid, at))]
+        assert len(hashes) == count and E.records_digest(hashes) == digest, number
+        uploaded += count
     con.close()
-    return {"records": n, "head": head, "checkpoint_heads": heads, "final": final}
+    return {"records": n, "head": head, "checkpoint_heads": heads, "final": final,
+            "uploaded": uploaded}

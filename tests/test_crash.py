@@ -64,3 +64,6 @@ def test_sigkill_mid_run(tmp_path, keys_dir, whole_group):
     con.close()
     got = check(out, (keys_dir / "root-ca.pem").read_bytes())   # every record intact and signed
     assert got["records"] == n and got["final"] is None
+    # the terminals' uploads committed so far are whole: each matches its records (checked), and
+    # only the batches still open at the kill are missing
+    assert 0 < got["uploaded"] < n

@@ -31,6 +31,13 @@ def test_every_record_signed_chained_and_checkpointed(tmp_path, quick, keys_dir)
     certs = con.execute("SELECT count(*) FROM certificates WHERE kind='card'").fetchone()[0]
     assert online > 0 and standin > 0                  # issuer and hub (stand-in) signatures
     assert certs == cards                              # one certificate per card used
+    # every record is in exactly one signed terminal upload; one certificate per terminal used
+    assert got["uploaded"] == s["transactions"]
+    terminals = con.execute("SELECT count(DISTINCT terminal_id) FROM transactions").fetchone()[0]
+    assert con.execute("SELECT count(*) FROM certificates WHERE kind='terminal'").fetchone()[0] == terminals
+    # the uploads are numbered in (uploaded_at, terminal_id) order
+    ups = con.execute("SELECT uploaded_at, terminal_id FROM uploads ORDER BY upload").fetchall()
+    assert ups == sorted(ups) and len(ups) > terminals
 
 
 def test_same_log_for_one_two_and_three_workers(tmp_path, quick, keys_dir):

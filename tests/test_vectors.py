@@ -10,7 +10,9 @@ from cardsim.crypto import ALGORITHMS
 
 V = json.loads((Path(__file__).parent / "vectors" / "vectors.json").read_text())
 ROLE = {"card_tx": E.CARD_TX, "auth_response": E.AUTH_RESPONSE, "card_cert": E.CARD_CERT,
-        "checkpoint": E.CHECKPOINT}
+        "checkpoint": E.CHECKPOINT, "terminal_cert": E.TERMINAL_CERT, "upload": E.UPLOAD}
+SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
+          "terminal_cert": "merchant", "upload": "terminal"}
 
 
 def values(vs):
@@ -22,8 +24,7 @@ def test_vector(vec):
     alg = ALGORITHMS[vec["algorithm"]]
     data = E.encode(ROLE[vec["role"]], values(vec["values"]))
     assert data.hex() == vec["encoding_hex"]
-    seed = bytes.fromhex(V["seeds_hex"]["card" if vec["role"] == "card_tx" else
-                                        "hub" if vec["role"] == "checkpoint" else "issuer"])
+    seed = bytes.fromhex(V["seeds_hex"][SIGNER[vec["role"]]])
     key = alg.from_seed(seed)
     pub = alg.public_bytes(key if hasattr(key, "public") else key.public_key())
     assert pub.hex() == vec["public_key_hex"]
@@ -38,5 +39,18 @@ def test_record_and_genesis_vectors():
     data = E.record_message(values(rec["values"]))
     assert data.hex() == rec["encoding_hex"]
     assert E.sha256(data).hex() == rec["record_hash_hex"]
+    lk = V["link"]
+    head, rh = bytes.fromhex(lk["head_before_hex"]), bytes.fromhex(lk["record_hash_hex"])
+    assert rh.hex() == rec["record_hash_hex"]
+    assert E.encode(E.LINK, (head, rh)).hex() == lk["encoding_hex"]
+    assert E.link(head, rh).hex() == lk["head_after_hex"] == E.sha256(bytes.fromhex(lk["encoding_hex"])).hex()
+    d = V["records_digest"]
+    assert E.records_digest(bytes.fromhex(h) for h in d["record_hashes_hex"]).hex() == d["digest_hex"]
     g = V["genesis"]
     assert E.genesis_hash(g["config_json"], g["seed"]).hex() == g["hash_hex"]
+
+
+def test_every_signed_role_has_vectors_for_every_algorithm():
+    have = {(v["algorithm"], v["role"]) for v in V["vectors"]}
+    assert have == {(a, r) for a in ALGORITHMS for r in ROLE}
+    assert set(ROLE.values()) == set(E.ROLE_NAMES) - {E.RECORD, E.GENESIS, E.LINK}  # hashed only

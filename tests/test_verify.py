@@ -185,6 +185,82 @@ def test_checkpoint_resigned_with_a_foreign_key(copy, keys_dir):
     assert any(f.reason == f"bad_signature:{number}" for f in verify(p, keys_dir).findings)
 
 
+def _offline_target(p):
+    return one(p, "SELECT seq, terminal_id, uploaded_at FROM transactions WHERE mode = 'offline' "
+                  "AND outcome = 'approved' AND seq > 100 LIMIT 1")
+
+
+def test_a_dishonest_log_owner_is_caught_by_the_terminal_uploads(copy, keys_dir):
+    """The hub owns the log: it can rewrite an offline decision, re-chain every record after it and
+    re-sign every checkpoint. Card and chain checks then pass; the terminal's upload does not."""
+    from cardsim import encoding as E
+    from cardsim.chain import Chain
+    from cardsim.keys import HUB, KeyRing
+    p = copy()
+    target, terminal, at = _offline_target(p)
+    ring = KeyRing.load(keys_dir, names=[HUB])
+    con = sqlite3.connect(p)
+    run = con.execute("SELECT config_json, seed FROM runs").fetchone()
+    every = con.execute("SELECT min(count) FROM checkpoints").fetchone()[0]
+    rows = [list(r) for r in con.execute("SELECT * FROM transactions ORDER BY seq")]
+    rows[target - 1][COLUMN_NAMES.index("balance_fen")] += 5000    # 50 yuan more left on the card
+    chain = Chain(E.genesis_hash(*run), every, lambda m: ring.algorithm.sign(ring.private[HUB], m))
+    chained = chain.extend([tuple(r[:-2]) for r in rows])
+    final = chain.checkpoint(con.execute("SELECT sim_time FROM checkpoints WHERE final = 1")
+                             .fetchone()[0], final=1)
+    with con:
+        con.execute("DELETE FROM transactions")
+        con.executemany(f"INSERT INTO transactions VALUES ({','.join('?' * len(COLUMN_NAMES))})",
+                        chained)
+        con.execute("DELETE FROM checkpoints")
+        con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", chain.take() + [final])
+    con.close()
+    r = verify(p, keys_dir)
+    assert r.failed["chain"] == r.failed["checkpoints"] == r.failed["card_signature"] == 0
+    number, = one(p, f"SELECT upload FROM uploads WHERE terminal_id = '{terminal}' AND uploaded_at = {at}")
+    assert [f.reason for f in r.findings] == [f"digest_differs:{number}:{terminal}@{at:g}"]
+
+
+def test_deleted_upload_leaves_its_records_unvouched(copy, keys_dir):
+    p = copy()
+    target, terminal, at = _offline_target(p)
+    n, = one(p, f"SELECT count FROM uploads WHERE terminal_id = '{terminal}' AND uploaded_at = {at}")
+    edit(p, "DELETE FROM uploads WHERE terminal_id = ? AND uploaded_at = ?", terminal, at)
+    r = verify(p, keys_dir)
+    assert r.failed["uploads"] == n and target in seqs_found(r, "uploads")
+    assert all(f.reason == "not_uploaded" for f in r.findings)
+
+
+@pytest.mark.parametrize("column,value", [("count", "count + 1"), ("uploaded_at", "uploaded_at + 1"),
+                                          ("records_digest", "zeroblob(32)"),
+                                          ("merchant_id", "merchant_id || 'x'")])
+def test_edited_upload_row(copy, keys_dir, column, value):
+    p = copy()
+    edit(p, f"UPDATE uploads SET {column} = {value} WHERE upload = 7")
+    r = verify(p, keys_dir)
+    assert not r.ok and r.failed["uploads"] + r.failed["terminal_certificate"] >= 1
+    assert all(f.check in ("uploads", "terminal_certificate") for f in r.findings)
+
+
+def test_terminal_certificate_not_from_its_merchant(copy, keys_dir):
+    from cardsim import encoding as E
+    from cardsim.crypto import ED25519
+    p = copy()
+    tid, body = one(p, "SELECT subject, body FROM certificates WHERE kind = 'terminal' LIMIT 1")
+    rogue = ED25519.from_seed(os.urandom(32))                 # a key of the attacker's own
+    edit(p, "UPDATE certificates SET signature = ? WHERE subject = ?", ED25519.sign(rogue, body), tid)
+    r = verify(p, keys_dir)
+    uploads, = one(p, f"SELECT count(*) FROM uploads WHERE terminal_id = '{tid}'")
+    assert r.failed["terminal_certificate"] == uploads > 0
+    assert {f.reason.split(":")[0] for f in r.findings} == {"bad_merchant_signature"}
+    # a certificate naming another merchant than the one that signed it
+    _, v = E.decode(body)
+    v[1] = "chongqing-bus"
+    edit(p, "UPDATE certificates SET body = ? WHERE subject = ?",
+         E.terminal_cert_body(*v), tid)
+    assert {f.reason.split(":")[0] for f in verify(p, keys_dir).findings} == {"wrong_subject"}
+
+
 def test_untrusted_root_and_wrong_keys(copy, keys_dir, tmp_path):
     from cardsim.keys import init_keys
     init_keys(tmp_path / "other")

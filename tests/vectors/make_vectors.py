@@ -12,7 +12,11 @@ from pathlib import Path
 from cardsim import encoding as E
 from cardsim.crypto import ALGORITHMS
 
-SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(range(64, 96))}
+SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(range(64, 96)),
+         "merchant": bytes(range(96, 128)), "terminal": bytes(range(128, 160))}
+#: who signs each role (the seed of its key)
+SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
+          "terminal_cert": "merchant", "upload": "terminal"}
 
 
 def key(alg, who):
@@ -27,8 +31,7 @@ def build() -> dict:
     record_values = [7, "T0000000007", 29234.125, 29230.5, 3.625, "transit", "metro",
                      "510000000042", "sichuan", "adult", "SC-MET-003-05", "sichuan",
                      "sichuan-metro", "issuer-sichuan", 300, None, 1207, "offline", "approved",
-                     None, "terminal", None, 4700, 29700.0, 7.25, 29234.125, 3735928559, b"\x01" * 64, None,
-                     bytes(32)]
+                     None, "terminal", None, 4700, 29700.0, 7.25, 29234.125, 3735928559, b"\x01" * 64, None]
     out = {"format": E.LOG_FORMAT, "roles": E.ROLE_NAMES and {str(k): v for k, v in E.ROLE_NAMES.items()},
            "seeds_hex": {k: v.hex() for k, v in SEEDS.items()}, "vectors": []}
     genesis = E.genesis_hash('{"example":true}', 20210817)
@@ -36,6 +39,12 @@ def build() -> dict:
     rec = E.record_message(record_values)
     out["record"] = {"values": _jsonable(record_values), "encoding_hex": rec.hex(),
                      "record_hash_hex": E.sha256(rec).hex()}
+    link = E.encode(E.LINK, (genesis, E.sha256(rec)))
+    out["link"] = {"head_before_hex": genesis.hex(), "record_hash_hex": E.sha256(rec).hex(),
+                   "encoding_hex": link.hex(), "head_after_hex": E.sha256(link).hex()}
+    hashes = [E.sha256(rec), bytes(range(32))]
+    out["records_digest"] = {"record_hashes_hex": [h.hex() for h in hashes],
+                             "digest_hex": E.records_digest(hashes).hex()}
     for alg in ALGORITHMS:
         A = ALGORITHMS[alg]
         ck, cpub = key(alg, "card")
@@ -46,11 +55,18 @@ def build() -> dict:
         cert = E.card_cert_body("510000000042", "sichuan", alg, cpub, 1500000000, 1815360000,
                                 "issuer-sichuan")
         cp = E.checkpoint_message(genesis, 10000, bytes(range(32)), 86400.0, 1)
+        mk, mpub = key(alg, "merchant")
+        tk, tpub = key(alg, "terminal")
+        tcert = ["SC-MET-003-05", "sichuan-metro", alg, tpub, 1577836800, 2208988800]
+        digest = E.records_digest([E.sha256(rec), bytes(range(32))])
+        upload = ["SC-MET-003-05", "sichuan-metro", 29700.0, 2, digest]
         for role, signer, pub, values, data in (
                 ("card_tx", ck, cpub, card_tx, msg),
                 ("auth_response", ik, ipub, ["issuer-sichuan", "approved", None, "issuer", E.sha256(msg)], auth),
                 ("card_cert", ik, ipub, ["510000000042", "sichuan", alg, cpub, 1500000000, 1815360000, "issuer-sichuan"], cert),
-                ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp)):
+                ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp),
+                ("terminal_cert", mk, mpub, tcert, E.terminal_cert_body(*tcert)),
+                ("upload", tk, tpub, upload, E.upload_message(*upload))):
             out["vectors"].append({"algorithm": alg, "role": role, "values": _jsonable(values),
                                    "encoding_hex": data.hex(), "public_key_hex": pub.hex(),
                                    "signature_hex": A.sign(signer, data).hex()})

@@ -1,0 +1,37 @@
+"""The hash chain: record hashes independent of position, links, checkpoints."""
+
+from hypothesis import given, strategies as st
+
+from cardsim import encoding as E
+from cardsim.chain import Chain
+
+
+def rows(n, start=1):
+    return [(s, f"T{s:010d}", float(s)) for s in range(start, start + n)]
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_link_is_the_encoded_link_message(head, rh):
+    assert E.link(head, rh) == E.sha256(E.encode(E.LINK, (head, rh)))
+
+
+def test_extend_links_records_and_checkpoints_every_n():
+    c = Chain(b"g" * 32, 3, lambda m: b"sig:" + E.sha256(m))
+    out = c.extend(rows(4)) + c.extend(rows(3, 5))
+    head = b"g" * 32
+    for r in out:
+        assert r[-2] == head and r[-1] == E.sha256(E.record_message(r[:-2]))
+        head = E.link(head, r[-1])
+    assert c.head == head and c.count == 7
+    cps = c.take()
+    assert [cp[1] for cp in cps] == [3, 6] and c.take() == []
+    final = c.checkpoint(7.0, final=1)
+    assert final[:5] == (3, 7, head, 7.0, 1)
+    assert final[6] == b"sig:" + E.sha256(E.checkpoint_message(b"g" * 32, 7, head, 7.0, 1))
+
+
+def test_a_record_hash_does_not_depend_on_the_records_before_it():
+    a = Chain(b"a" * 32, 100, None).extend(rows(5))
+    b = Chain(b"b" * 32, 100, None).extend(rows(5))
+    assert [r[-1] for r in a] == [r[-1] for r in b]          # same content, same record hashes
+    assert [r[-2] for r in a] != [r[-2] for r in b]          # different chains
