@@ -24,9 +24,25 @@ from cryptography.hazmat.primitives.asymmetric.utils import (decode_dss_signatur
                                                              encode_dss_signature)
 
 from nacl import bindings as _nacl
+from nacl._sodium import ffi as _ffi, lib as _lib
 
 _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _ECDSA = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+
+
+class _SignedBuffer:
+    """The output buffer of crypto_sign (signature || message), grown on demand."""
+
+    def __init__(self, size: int) -> None:
+        self.grow(size)
+
+    def grow(self, size: int) -> None:
+        self.size = max(size, 4096)
+        self.buf = _ffi.new(f"unsigned char[{self.size}]")
+        self.sig = _ffi.buffer(self.buf, 64)
+
+
+_SIGNED = _SignedBuffer(4096)
 
 
 class FastEd25519Key:
@@ -34,11 +50,22 @@ class FastEd25519Key:
 
     __slots__ = ("_sk", "public")
 
-    def __init__(self, seed: bytes):
-        self.public, self._sk = _nacl.crypto_sign_seed_keypair(seed)
+    def __init__(self, seed: bytes, public: bytes | None = None):
+        if public is None:
+            self.public, self._sk = _nacl.crypto_sign_seed_keypair(seed)
+        else:   # the public key is already known (card register): no scalar multiplication
+            self.public, self._sk = public, seed + public
 
     def sign(self, message: bytes) -> bytes:
-        return _nacl.crypto_sign(message, self._sk)[:64]
+        # Performance shortcut: libsodium's crypto_sign called directly into one reused buffer
+        # (PyNaCl's wrapper allocates and copies the whole signed message); the first 64 bytes
+        # of its output are the signature. One buffer per process: cardsim signs in processes.
+        n = len(message) + 64
+        if n > _SIGNED.size:
+            _SIGNED.grow(n)
+        if _lib.crypto_sign(_SIGNED.buf, _ffi.NULL, message, len(message), self._sk) != 0:
+            raise RuntimeError("libsodium crypto_sign failed")
+        return _SIGNED.sig[:]
 
     def public_key(self):
         return ed25519.Ed25519PublicKey.from_public_bytes(self.public)
@@ -64,6 +91,13 @@ class Algorithm:
             return FastEd25519Key(seed[:32])
         scalar = int.from_bytes(seed, "big") % (_P256_N - 1) + 1
         return ec.derive_private_key(scalar, ec.SECP256R1())
+
+    def from_seed_and_public(self, seed: bytes, public: bytes):
+        """:meth:`from_seed` when the public key is known already (Ed25519 skips deriving it;
+        a public key that does not belong to the seed makes signatures that do not verify)."""
+        if self.name == "ed25519":
+            return FastEd25519Key(seed[:32], public)
+        return self.from_seed(seed)
 
     def signing_key(self, private_key):
         """The fastest equivalent signing key (Ed25519: libsodium) for a loaded private key."""

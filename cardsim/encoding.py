@@ -63,25 +63,42 @@ class EncodingError(ValueError):
     pass
 
 
+_P_TAG_I64 = struct.Struct(">Bq").pack
+_P_TAG_F64 = struct.Struct(">Bd").pack
+_P_TAG_LEN = struct.Struct(">BI").pack
+#: Encoded short texts (terminal ids, channels, outcomes ... repeat in every record). Performance
+#: shortcut: a dict lookup instead of encoding and packing; bounded, and the bytes are the same.
+_TEXT_CACHE: dict[str, bytes] = {}
+_TEXT_CACHE_MAX = 4096
+
+
 def encode(role: int, values) -> bytes:
     """Encode ``values`` (None, int, float, str, bytes) as a message of ``role``."""
     out = [_HEAD.pack(MAGIC, VERSION, role, len(values))]
     app = out.append
+    texts = _TEXT_CACHE
     for v in values:
-        t = type(v)
-        if v is None:
-            app(b"\x00")
-        elif t is int:
-            if not -(1 << 63) <= v < (1 << 63):
-                raise EncodingError(f"integer out of range: {v}")
-            app(b"\x01" + _I64.pack(v))
+        t = type(v)                  # exact types: bool is not an integer here
+        if t is str:
+            e = texts.get(v)
+            if e is None:
+                b = v.encode("utf-8")
+                e = _P_TAG_LEN(3, len(b)) + b
+                if len(b) <= 32 and len(texts) < _TEXT_CACHE_MAX:
+                    texts[v] = e
+            app(e)
         elif t is float:
-            app(b"\x02" + _F64.pack(v))
-        elif t is str:
-            b = v.encode("utf-8")
-            app(b"\x03" + _U32.pack(len(b)) + b)
+            app(_P_TAG_F64(2, v))
+        elif t is int:
+            try:
+                app(_P_TAG_I64(1, v))
+            except struct.error:
+                raise EncodingError(f"integer out of range: {v}") from None
+        elif v is None:
+            app(b"\x00")
         elif t is bytes:
-            app(b"\x04" + _U32.pack(len(v)) + v)
+            app(_P_TAG_LEN(4, len(v)))
+            app(v)
         else:
             raise EncodingError(f"cannot encode {t.__name__}")
     return b"".join(out)

@@ -22,6 +22,7 @@ terminal id: how many terminals exist is a scenario parameter, not known to ``ke
 from __future__ import annotations
 
 import datetime as _dt
+import hmac
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -225,8 +226,10 @@ class DerivedKeys:
 
     def __init__(self, algorithm: Algorithm, secret: bytes, salt: bytes, capacity: int = 100_000):
         self.algorithm = algorithm
-        self._secret = secret
-        self._salt = salt
+        # HKDF-SHA256 (RFC 5869) with a 32-byte output is one HMAC over (info || 0x01) keyed by
+        # the extracted PRK = HMAC(salt, secret). Performance shortcut: the PRK is extracted once
+        # here, so deriving a key costs one HMAC (tested equal to pyca's HKDF).
+        self._prk = hmac.digest(salt, secret, "sha256")
         self._cache: OrderedDict[str, tuple] = OrderedDict()
         self.capacity = capacity
         self.derived = 0
@@ -234,12 +237,20 @@ class DerivedKeys:
     def __repr__(self) -> str:  # never show the secret
         return f"DerivedKeys({self.algorithm.name}, cached={len(self._cache)})"
 
+    def prime(self, ident: str, public: bytes):
+        """Cache ``ident``'s key pair given its known public key (from the card register)."""
+        if ident not in self._cache:
+            seed = hmac.digest(self._prk, ident.encode() + b"\x01", "sha256")
+            self._cache[ident] = (self.algorithm.from_seed_and_public(seed, public), public)
+            if len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+
     def get(self, ident: str):
         hit = self._cache.get(ident)
         if hit is not None:
             self._cache.move_to_end(ident)
             return hit
-        key = self.algorithm.from_seed(_hkdf(self._secret, self._salt, ident.encode()))
+        key = self.algorithm.from_seed(hmac.digest(self._prk, ident.encode() + b"\x01", "sha256"))
         hit = (key, self.algorithm.public_bytes(key if hasattr(key, "public") else key.public_key()))
         self._cache[ident] = hit
         self.derived += 1

@@ -50,6 +50,7 @@ def _worker_main(inbox, outbox, spec: SignSpec) -> None:
             except EOFError:           # the simulation died: stop quietly
                 return
             if msg is None:
+                signer.close()               # cards issued in this run join the register
                 outbox.send_bytes(_DUMP(None, _PROTO))
                 return
             outbox.send_bytes(_DUMP(signer.sign(msg), _PROTO))

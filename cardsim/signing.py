@@ -16,6 +16,7 @@ from .card import CODE_PROVINCE, card_validity
 from .encoding import auth_response_message, card_cert_body, card_tx_message, sha256
 from .keys import HUB, KeyRing, card_keys, issuer_name
 from .record import INDEX, ISSUER, STANDIN
+from .register import CardRegister, fingerprint
 
 _CARD = INDEX["card_id"]
 _ATC = INDEX["atc"]
@@ -51,6 +52,7 @@ class SignSpec:
     passphrase: bytes | None = field(repr=False)
     card_keys: dict          # province -> population key (for card validity dates)
     epoch: int               # unix time of sim_time 0
+    register: bool = True    # use and extend the card register (register.py) in keys_dir
 
 
 def card_message(row) -> bytes:
@@ -75,6 +77,10 @@ class RecordSigner:
         self.hub_key = self.alg.signing_key(ring.private[HUB])
         self.spec = spec
         self.certified: set[int] = set()   # card numbers (as int) certified in this log
+        self.register = CardRegister(spec.keys_dir) if spec.register else CardRegister.off()
+        self._known: dict[str, list] = {}
+        self.issuer_fp = {p: fingerprint(self.alg.public_bytes(ring.certs[issuer_name(p)].public_key()))
+                          for p in PROVINCES}
 
     def __repr__(self) -> str:
         return f"RecordSigner({self.alg.name})"
@@ -84,17 +90,18 @@ class RecordSigner:
         card certificates first needed by these rows as (seq, subject, kind, issuer, alg, body, sig)."""
         sign = self.alg.sign
         out, certs = [], []
+        self._look_up_new_cards(rows)
         for row in rows:
             if len(row) > _PLAIN:                  # an injected attack (cardsim.attacks)
                 out.append(self._attack(row[:_PLAIN], row[-1], certs))
                 continue
             card_id = row[_CARD]
             province = CODE_PROVINCE[card_id[:2]]
-            key, pub = self.cards[province].get(card_id)
             number = int(card_id)
             if number not in self.certified:
                 self.certified.add(number)
-                certs.append((row[_SEQ],) + self.card_certificate(card_id, province, pub))
+                certs.append((row[_SEQ],) + self.issue(card_id, province))
+            key = self.cards[province].get(card_id)[0]
             msg = card_message(row)
             issuer_sig = None
             auth = row[_AUTHORISER]
@@ -116,9 +123,39 @@ class RecordSigner:
             return signed[0]
         return row + (card_sig, None)
 
-    def card_certificate(self, card_id: str, province: str, pub: bytes) -> tuple:
+    def _look_up_new_cards(self, rows) -> None:
+        """Ask the card register, once per batch, for the cards new to this log."""
+        new: dict[str, set] = {}
+        certified = self.certified
+        for row in rows:
+            card_id = row[_CARD]
+            if card_id.isdigit() and int(card_id) not in certified:
+                new.setdefault(CODE_PROVINCE.get(card_id[:2]), set()).add(card_id)
+        self._known = {}
+        for province, ids in new.items():
+            if province is not None:
+                self._known.update(self.register.lookup(self.issuer_fp[province], sorted(ids)))
+
+    def issue(self, card_id: str, province: str) -> tuple:
+        """The card's certificate row for this log, from the card register when the card was
+        issued before (same issuer key and validity), else made now and added to it."""
         serial = int(card_id[2:])
         nb, na = card_validity(self.spec.card_keys[province], serial, self.spec.epoch)
         issuer = issuer_name(province)
+        known = self._known.pop(card_id, None)
+        sig = None
+        if known:
+            pub = known[0][0]
+            self.cards[province].prime(card_id, pub)
+            sig = next((k[3] for k in known if k[1] == nb and k[2] == na), None)
+        else:
+            pub = self.cards[province].get(card_id)[1]
         body = card_cert_body(card_id, province, self.alg.name, pub, nb, na, issuer)
-        return (card_id, "card", issuer, self.alg.name, body, self.alg.sign(self.issuer_keys[issuer], body))
+        if sig is None:
+            sig = self.alg.sign(self.issuer_keys[issuer], body)
+            self.register.add(self.issuer_fp[province], card_id, pub, nb, na, sig)
+        return (card_id, "card", issuer, self.alg.name, body, sig)
+
+    def close(self) -> None:
+        """Save the cards this process issued to the register."""
+        self.register.save()

@@ -24,6 +24,10 @@ def test_libsodium_and_openssl_ed25519_sign_the_same_bytes():
     slow = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
     assert fast.sign(b"abc") == slow.sign(b"abc")
     assert ED25519.signing_key(slow).sign(b"x") == slow.sign(b"x")
+    # messages of every length, including past the reused output buffer, and empty ones
+    for n in (0, 1, 63, 64, 4031, 4032, 4033, 10_000, 100):
+        m = os.urandom(n)
+        assert fast.sign(m) == slow.sign(m), n
 
 
 def test_ecdsa_high_s_is_rejected():

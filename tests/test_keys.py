@@ -76,3 +76,18 @@ def test_cli_keys_init(tmp_path, monkeypatch):
     r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "e"), "--passphrase-env", "KP"])
     assert r.exit_code == 0
     assert "s3cret" not in r.output
+
+
+def test_derived_keys_use_hkdf_sha256():
+    """The one-HMAC shortcut in DerivedKeys is RFC 5869 HKDF-SHA256, as pyca computes it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cardsim.crypto import ALGORITHMS
+    from cardsim.keys import DerivedKeys
+    for name, alg in ALGORITHMS.items():
+        d = DerivedKeys(alg, b"s" * 32, b"cardsim/card-key/v1")
+        for ident in ("510000000042", "SC-MET-001-01", "\u6210\u90fd"):
+            seed = HKDF(hashes.SHA256(), 32, b"cardsim/card-key/v1", ident.encode()).derive(b"s" * 32)
+            want = alg.public_bytes(alg.from_seed(seed) if name == "ed25519"
+                                    else alg.from_seed(seed).public_key())
+            assert d.get(ident)[1] == want, (name, ident)

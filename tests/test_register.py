@@ -1,0 +1,64 @@
+"""The card register: a card is issued once; logs are the same byte for byte with or without it."""
+
+import shutil
+import sqlite3
+
+import pytest
+
+from cardsim import api
+from cardsim.keys import KeyRing, init_keys, private_secret
+from cardsim.log import digest
+from cardsim.register import FILE, CardRegister
+from cardsim.scenario import load
+
+from conftest import ROOT
+from logcheck import check
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return load(ROOT / "scenarios" / "weekday.toml",
+                sets=["simulation.duration_hours=2", "simulation.start_hour=7"], scale=0.05)
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "ecdsa-p256"])
+def test_cold_and_warm_register_give_the_same_log(tmp_path, quick, algorithm):
+    keys = tmp_path / "k"
+    init_keys(keys, algorithm=algorithm)
+    api.run(quick, out=tmp_path / "cold.db", keys_dir=keys, workers=2)
+    con = sqlite3.connect(keys / FILE)
+    issued = con.execute("SELECT count(*) FROM cards").fetchone()[0]
+    con.close()
+    certs = sqlite3.connect(tmp_path / "cold.db").execute(
+        "SELECT count(*) FROM certificates WHERE kind = 'card'").fetchone()[0]
+    assert issued == certs > 100                        # every card the log certified, once
+    api.run(quick, out=tmp_path / "warm.db", keys_dir=keys, workers=3)
+    assert digest(tmp_path / "cold.db") == digest(tmp_path / "warm.db")
+    assert check(tmp_path / "warm.db", (keys / "root-ca.pem").read_bytes())["records"] > 0
+    # another start date: the same cards, new validity periods -> new certificates, still right
+    other = load(ROOT / "scenarios" / "weekday.toml", scale=0.05,
+                 sets=["simulation.duration_hours=2", "simulation.start_hour=7",
+                       "simulation.start_date='2025-03-01'"])
+    api.run(other, out=tmp_path / "other.db", keys_dir=keys)
+    shutil.move(keys / FILE, tmp_path / "saved.db")
+    api.run(other, out=tmp_path / "other-cold.db", keys_dir=keys)
+    assert digest(tmp_path / "other.db") == digest(tmp_path / "other-cold.db")
+
+
+def test_register_holds_no_secret(tmp_path, quick):
+    keys = tmp_path / "k"
+    init_keys(keys)
+    api.run(quick, out=tmp_path / "r.db", keys_dir=keys)
+    blob = (keys / FILE).read_bytes()
+    for name, key in KeyRing.load(keys).private.items():
+        assert private_secret(key) not in blob, name
+
+
+def test_an_unusable_register_is_skipped(tmp_path, quick, keys_dir):
+    keys = tmp_path / "k"
+    shutil.copytree(keys_dir, keys)
+    (keys / FILE).write_bytes(b"not a database")
+    api.run(quick, out=tmp_path / "r.db", keys_dir=keys)
+    assert check(tmp_path / "r.db", (keys / "root-ca.pem").read_bytes())["records"] > 0
+    r = CardRegister(keys)
+    assert r.lookup("x", ["510000000001"]) == {} and r.conn is None
