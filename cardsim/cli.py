@@ -144,8 +144,8 @@ def verify(
     as_json: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
-    """Verify a log: certificates, signatures, validity, revocation, ATCs, sequence, hash chain
-    and checkpoints, trusting only the root certificate in --keys.
+    """Verify a log: certificates, signatures, validity, revocation, ATCs, sequence, hash chain,
+    checkpoints and the terminals' signed uploads, trusting only the root certificate in --keys.
 
     Exit 0 when every check holds, 1 when any fails, 2 when the log or keys are unusable.
     """

@@ -36,10 +36,13 @@ TERMINAL_CERT = 6    # signed by the merchant: a terminal's public key certifica
 GENESIS = 7          # hashed: the run a log belongs to (the chain's first head)
 UPLOAD = 8           # signed by a terminal: one upload batch of the records it took
 LINK = 9             # hashed: one link of the chain (the head before a record, its record_hash)
+BLACKLIST = 10       # signed by an issuer: its loss reports of the run (count and digest)
+LOSS_REPORT = 11     # hashed into a BLACKLIST digest: one loss report
 
 ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",
               CHECKPOINT: "checkpoint", CARD_CERT: "card_cert", TERMINAL_CERT: "terminal_cert",
-              GENESIS: "genesis", UPLOAD: "upload", LINK: "link"}
+              GENESIS: "genesis", UPLOAD: "upload", LINK: "link", BLACKLIST: "blacklist",
+              LOSS_REPORT: "loss_report"}
 
 #: The fields of each signed role, in order.
 CARD_TX_FIELDS = ("card_id", "atc", "amount_fen", "terminal_id", "unpredictable_number",
@@ -52,6 +55,8 @@ TERMINAL_CERT_FIELDS = ("terminal_id", "merchant_id", "algorithm", "public_key",
                         "not_after")
 GENESIS_FIELDS = ("format", "config_json", "seed")
 UPLOAD_FIELDS = ("terminal_id", "merchant_id", "uploaded_at", "count", "records_digest")
+BLACKLIST_FIELDS = ("issuer_id", "province", "count", "reports_digest")
+LOSS_REPORT_FIELDS = ("card_id", "reported_at")
 
 _HEAD = struct.Struct(">4sBBH")
 _I64 = struct.Struct(">q")
@@ -200,7 +205,19 @@ def records_digest(record_hashes) -> bytes:
     return h.digest()
 
 
-#: Version of the log format, part of the genesis message (2: terminal uploads).
+def loss_reports_digest(reports) -> bytes:
+    """SHA-256 over the loss_report messages of (card_id, reported_at) pairs, sorted by card_id."""
+    h = hashlib.sha256()
+    for card_id, reported_at in sorted(reports):
+        h.update(encode(LOSS_REPORT, (card_id, reported_at)))
+    return h.digest()
+
+
+def blacklist_message(issuer_id, province, count, reports_digest: bytes) -> bytes:
+    return encode(BLACKLIST, (issuer_id, province, count, reports_digest))
+
+
+#: Version of the log format, part of the genesis message (2: terminal uploads, signed blacklists).
 LOG_FORMAT = "cardsim-log/2"
 
 

@@ -2,7 +2,7 @@
 
 Tables (see docs/log-format.md): ``transactions`` (one row per transaction, ``record.COLUMNS``),
 ``runs`` (one row: scenario, seed, version, wall-clock start and end, completed flag, summary),
-``blacklist`` (loss reports), ``certificates``, ``checkpoints``, ``uploads`` (terminals' signed
+``blacklist`` (loss reports) and ``blacklist_signatures`` (each issuer's over its own), ``certificates``, ``checkpoints``, ``uploads`` (terminals' signed
 batches, ``upload.UPLOAD_COLUMNS``) and ``metrics``. Tables are created with sqlite-utils; rows are inserted with
 ``executemany`` inside one transaction per batch (performance shortcut: sqlite-utils'
 ``insert_all`` builds a dict per row and measured 4x slower on this hot path). A batch is either
@@ -37,6 +37,9 @@ RUN_COLUMNS = {
 
 CERT_COLUMNS = {"subject": str, "kind": str, "issuer": str, "algorithm": str, "body": bytes,
                 "signature": bytes}
+#: One row per province: its issuer's signature over the province's loss reports in ``blacklist``.
+BLACKLIST_SIGNATURE_COLUMNS = {"province": str, "issuer": str, "count": int, "reports_digest": bytes,
+                               "signature": bytes}
 CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "sim_time": float,
                       "final": int, "signer": str, "signature": bytes}
 
@@ -95,6 +98,7 @@ class LogWriter:
             db["certificates"].create(CERT_COLUMNS, pk="subject")
             db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
             db["uploads"].create(UPLOAD_COLUMNS, pk="upload")
+            db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
             db["metrics"].create({"hour": int, "metric": str, "key": str, "value": float},
                                  pk=("hour", "metric", "key"))
             if x509:
@@ -137,10 +141,13 @@ class LogWriter:
                 conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?)", uploads)
         self.written += len(rows)
 
-    def write_blacklist(self, rows: list[tuple[str, str, float]]) -> None:
+    def write_blacklist(self, rows: list[tuple[str, str, float]], signatures: list[tuple] = ()) -> None:
+        """The run's loss reports and, in signed logs, each issuer's signature over its own."""
         conn = self.db.conn
         with conn:
             conn.executemany("INSERT OR REPLACE INTO blacklist VALUES (?,?,?)", rows)
+            if signatures:
+                conn.executemany("INSERT INTO blacklist_signatures VALUES (?,?,?,?,?)", signatures)
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
                metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = ()) -> None:
@@ -217,7 +224,8 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
 
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
-                                                       "checkpoints", "uploads", "metrics")) -> str:
+                                                       "checkpoints", "uploads", "blacklist_signatures",
+                                                       "metrics")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -29,10 +29,12 @@ from .chain import Chain
 from .encoding import genesis_hash
 from .procs import context
 from .errors import CardsimError
-from .keys import HUB, KeyRing, all_names, cert_der, load_certificate, merchant_ids, merchant_name
+from . import PROVINCES
+from .keys import (HUB, KeyRing, all_names, cert_der, issuer_name, load_certificate, merchant_ids,
+                   merchant_name)
 from .log import LogWriter
 from .record import INDEX
-from .signing import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of
+from .signing import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of, sign_blacklists
 from .upload import Batches, TerminalSigner
 
 _DUMP = pickle.dumps
@@ -70,7 +72,8 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
         writer = LogWriter.append(path)
         if spec is not None:
             ring = KeyRing.load(spec.keys_dir, spec.passphrase,
-                                names=[HUB] + [merchant_name(m) for m in merchant_ids()])
+                                names=[HUB] + [issuer_name(p) for p in PROVINCES]
+                                + [merchant_name(m) for m in merchant_ids()])
             alg = ring.algorithm
             hub_key = alg.signing_key(ring.private[HUB])   # libsodium for Ed25519
             chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
@@ -109,11 +112,12 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                 break
             writer.write([r[:_PLAIN] + blank for r in payload])
         summary, wall, blacklist, end_time, metrics = payload
-        final, uploads, tcerts = [], [], []
+        final, uploads, tcerts, lists = [], [], [], []
         if chain is not None:     # the terminals upload what they hold; the hub signs the end
             final = [chain.checkpoint(end_time, final=1)]
             uploads, tcerts = terminals.sign(batches.close(None))
-        writer.write_blacklist(blacklist)
+            lists = sign_blacklists(ring, blacklist)    # each issuer, its loss reports
+        writer.write_blacklist(blacklist, lists)
         writer.finish(summary, wall, final, metrics, uploads, tcerts)
         control.send(("ok", writer.written))
     except Exception as e:

@@ -1,5 +1,6 @@
 """Signing a run's records: the card's signature on every transaction, the issuer's (or the hub's,
-in stand-in) on every online decision, and the issuer's certificate for every card a log uses.
+in stand-in) on every online decision, the issuer's certificate for every card a log uses, and
+each issuer's signature over its loss reports (:func:`sign_blacklists`).
 
 :class:`RecordSigner` runs in the signing worker processes. Each worker owns the cards whose number
 falls in its shard (``shard_of``), so a card's key is derived and its certificate issued exactly
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 
 from . import PROVINCES
 from .card import CODE_PROVINCE, card_validity
-from .encoding import auth_response_message, card_cert_body, card_tx_message, sha256
+from .encoding import (auth_response_message, blacklist_message, card_cert_body, card_tx_message,
+                       loss_reports_digest, sha256)
 from .keys import HUB, KeyRing, card_keys, issuer_name
 from .record import INDEX, ISSUER, STANDIN
 from .register import CardRegister, fingerprint
@@ -159,3 +161,19 @@ class RecordSigner:
     def close(self) -> None:
         """Save the cards this process issued to the register."""
         self.register.save()
+
+
+def sign_blacklists(ring: KeyRing, rows: list[tuple]) -> list[tuple]:
+    """Each issuer's signature over its province's loss reports as the ``blacklist`` table holds
+    them (the last report of a card wins): ``blacklist_signatures`` rows (province, issuer,
+    count, reports_digest, signature), one per province, an empty list included."""
+    final = {cid: (prov, t) for cid, prov, t in rows}
+    out = []
+    for province in PROVINCES:
+        issuer = issuer_name(province)
+        reports = [(cid, t) for cid, (prov, t) in final.items() if prov == province]
+        digest = loss_reports_digest(reports)
+        msg = blacklist_message(issuer, province, len(reports), digest)
+        key = ring.algorithm.signing_key(ring.private[issuer])
+        out.append((province, issuer, len(reports), digest, ring.algorithm.sign(key, msg)))
+    return out

@@ -27,6 +27,8 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
 ``terminal_certificate`` per upload: the terminal's certificate is present, well-formed, names the
                    terminal and the upload's merchant, carries that merchant's valid signature and
                    is valid at the upload
+``blacklist``      per province: its issuer's signature over the province's loss reports, and the
+                   count and digest match the ``blacklist`` table (the revocation check's input)
 ``uploads``        per upload: the terminal's signature, and the record count and records digest
                    match the records the log holds for that terminal and upload time; per record:
                    a failure when no upload holds it (``upload`` module: the batch rule)
@@ -62,7 +64,7 @@ from .upload import UPLOAD_COLUMNS, Batches
 
 CHECKS = ("format", "sequence", "chain", "checkpoints", "certificates", "card_certificate",
           "card_validity", "revocation", "card_signature", "issuer_signature", "atc",
-          "terminal_certificate", "uploads")
+          "terminal_certificate", "uploads", "blacklist")
 #: Detailed findings kept (the first, in seq order); counts are always complete.
 MAX_FINDINGS = 100_000
 BATCH = 2000
@@ -444,6 +446,7 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     genesis = E.genesis_hash(config_json, seed)
     checkpoints = _read_checkpoints(conn, ca.get(HUB), alg, genesis, t)
     uploads = UploadCheck(conn, alg, ca, scenario.epoch, t)
+    _check_blacklist(conn, ca, alg, t)
 
     procs, pipes, local = [], [], None
     if workers == 1:
@@ -644,6 +647,43 @@ class UploadCheck:
         except ValueError:
             return None, None, 0, 0, "bad_public_key"
         return (pub if self.alg.name == "ed25519" else key), merchant_id, nb, na, None
+
+
+def _check_blacklist(conn, ca: dict, alg: Algorithm, t: Tally) -> None:
+    """Each province's loss reports against its issuer's signed count and digest. Without this,
+    deleting a loss report would hide it from the revocation check."""
+    reports: dict[str, list] = {p: [] for p in PROVINCES}
+    signed: dict[str, tuple] = {}
+    try:
+        for cid, prov, at in conn.execute("SELECT card_id, card_province, reported_at FROM blacklist"):
+            if prov in reports and isinstance(cid, str) and isinstance(at, float):
+                reports[prov].append((cid, at))
+            else:
+                t.fail("blacklist", f"malformed_report:{cid!r}")
+        for row in conn.execute("SELECT province, issuer, count, reports_digest, signature "
+                                "FROM blacklist_signatures"):
+            signed[row[0]] = row
+    except sqlite3.Error:
+        t.fail("blacklist", "no_blacklist_signatures")
+        return
+    for province in PROVINCES:
+        row = signed.get(province)
+        if row is None:
+            t.fail("blacklist", f"missing:{province}")
+            continue
+        _p, issuer, count, digest, sig = row
+        der = ca.get(issuer_name(province))
+        ok_types = isinstance(count, int) and isinstance(digest, bytes) and isinstance(sig, bytes)
+        if (issuer != issuer_name(province) or der is None or not ok_types
+                or not alg.verify(serialization.load_der_public_key(der), sig,
+                                  E.blacklist_message(issuer, province, count, digest))):
+            t.fail("blacklist", f"bad_signature:{province}")
+        elif count != len(reports[province]):
+            t.fail("blacklist", f"count_differs:{province}")
+        elif digest != E.loss_reports_digest(reports[province]):
+            t.fail("blacklist", f"digest_differs:{province}")
+        else:
+            t.ok("blacklist")
 
 
 def _check_ca_layer(conn, root, alg: Algorithm, start: float, end: float, t: Tally) -> dict:

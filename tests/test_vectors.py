@@ -10,9 +10,10 @@ from cardsim.crypto import ALGORITHMS
 
 V = json.loads((Path(__file__).parent / "vectors" / "vectors.json").read_text())
 ROLE = {"card_tx": E.CARD_TX, "auth_response": E.AUTH_RESPONSE, "card_cert": E.CARD_CERT,
-        "checkpoint": E.CHECKPOINT, "terminal_cert": E.TERMINAL_CERT, "upload": E.UPLOAD}
+        "checkpoint": E.CHECKPOINT, "terminal_cert": E.TERMINAL_CERT, "upload": E.UPLOAD,
+        "blacklist": E.BLACKLIST}
 SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
-          "terminal_cert": "merchant", "upload": "terminal"}
+          "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer"}
 
 
 def values(vs):
@@ -44,6 +45,10 @@ def test_record_and_genesis_vectors():
     assert rh.hex() == rec["record_hash_hex"]
     assert E.encode(E.LINK, (head, rh)).hex() == lk["encoding_hex"]
     assert E.link(head, rh).hex() == lk["head_after_hex"] == E.sha256(bytes.fromhex(lk["encoding_hex"])).hex()
+    lr = V["loss_reports_digest"]
+    reports = [tuple(r) for r in lr["reports"]]
+    assert [E.encode(E.LOSS_REPORT, r).hex() for r in sorted(reports)] == lr["encodings_hex"]
+    assert E.loss_reports_digest(reports).hex() == lr["digest_hex"]
     d = V["records_digest"]
     assert E.records_digest(bytes.fromhex(h) for h in d["record_hashes_hex"]).hex() == d["digest_hex"]
     g = V["genesis"]
@@ -53,4 +58,5 @@ def test_record_and_genesis_vectors():
 def test_every_signed_role_has_vectors_for_every_algorithm():
     have = {(v["algorithm"], v["role"]) for v in V["vectors"]}
     assert have == {(a, r) for a in ALGORITHMS for r in ROLE}
-    assert set(ROLE.values()) == set(E.ROLE_NAMES) - {E.RECORD, E.GENESIS, E.LINK}  # hashed only
+    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT}
+    assert set(ROLE.values()) == set(E.ROLE_NAMES) - hashed_only

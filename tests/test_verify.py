@@ -30,6 +30,16 @@ def signed_log(tmp_path_factory, keys_dir):
     return d / "clean.db"
 
 
+@pytest.fixture(scope="module")
+def lost_log(tmp_path_factory, keys_dir):
+    d = tmp_path_factory.mktemp("lost")
+    sc = load(ROOT / "scenarios" / "weekday.toml", scale=0.02,
+              sets=["simulation.duration_hours=2", "provinces.sichuan.lost_per_day=3000",
+                    "provinces.chongqing.lost_per_day=3000"])
+    api.run(sc, out=d / "lost.db", keys_dir=keys_dir)
+    return d / "lost.db"
+
+
 @pytest.fixture
 def copy(signed_log, tmp_path):
     def make(name="t.db"):
@@ -259,6 +269,24 @@ def test_terminal_certificate_not_from_its_merchant(copy, keys_dir):
     edit(p, "UPDATE certificates SET body = ? WHERE subject = ?",
          E.terminal_cert_body(*v), tid)
     assert {f.reason.split(":")[0] for f in verify(p, keys_dir).findings} == {"wrong_subject"}
+
+
+@pytest.mark.parametrize("tamper,reason", [
+    ("DELETE FROM blacklist WHERE rowid = (SELECT min(rowid) FROM blacklist)", "count_differs"),
+    ("UPDATE blacklist SET reported_at = reported_at + 3600 "
+     "WHERE rowid = (SELECT min(rowid) FROM blacklist)", "digest_differs"),
+    ("UPDATE blacklist_signatures SET count = count - 1", "bad_signature"),
+    ("DELETE FROM blacklist_signatures WHERE province = 'sichuan'", "missing")])
+def test_loss_reports_are_signed_by_their_issuer(lost_log, tmp_path, keys_dir, tamper, reason):
+    """Deleting or moving a loss report would hide it from the revocation check."""
+    p = tmp_path / "lost.db"
+    shutil.copy(lost_log, p)
+    assert verify(p, keys_dir).passed["blacklist"] == 2
+    assert one(p, "SELECT count(*) FROM blacklist WHERE card_province = 'sichuan'")[0] > 0
+    edit(p, tamper)
+    r = verify(p, keys_dir)
+    assert r.failed["blacklist"] >= 1 and reason in {f.reason.split(":")[0] for f in r.findings}
+    assert all(f.check in ("blacklist", "revocation") for f in r.findings)
 
 
 def test_untrusted_root_and_wrong_keys(copy, keys_dir, tmp_path):

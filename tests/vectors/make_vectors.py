@@ -15,8 +15,9 @@ from cardsim.crypto import ALGORITHMS
 SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(range(64, 96)),
          "merchant": bytes(range(96, 128)), "terminal": bytes(range(128, 160))}
 #: who signs each role (the seed of its key)
+REPORTS = [("510000000777", 43200.5), ("510000000042", 3600.0)]   # digested sorted by card
 SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
-          "terminal_cert": "merchant", "upload": "terminal"}
+          "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer"}
 
 
 def key(alg, who):
@@ -43,6 +44,9 @@ def build() -> dict:
     out["link"] = {"head_before_hex": genesis.hex(), "record_hash_hex": E.sha256(rec).hex(),
                    "encoding_hex": link.hex(), "head_after_hex": E.sha256(link).hex()}
     hashes = [E.sha256(rec), bytes(range(32))]
+    out["loss_reports_digest"] = {"reports": [list(r) for r in REPORTS],
+                                  "encodings_hex": [E.encode(E.LOSS_REPORT, r).hex() for r in sorted(REPORTS)],
+                                  "digest_hex": E.loss_reports_digest(REPORTS).hex()}
     out["records_digest"] = {"record_hashes_hex": [h.hex() for h in hashes],
                              "digest_hex": E.records_digest(hashes).hex()}
     for alg in ALGORITHMS:
@@ -60,13 +64,15 @@ def build() -> dict:
         tcert = ["SC-MET-003-05", "sichuan-metro", alg, tpub, 1577836800, 2208988800]
         digest = E.records_digest([E.sha256(rec), bytes(range(32))])
         upload = ["SC-MET-003-05", "sichuan-metro", 29700.0, 2, digest]
+        blacklist = ["issuer-sichuan", "sichuan", 2, E.loss_reports_digest(REPORTS)]
         for role, signer, pub, values, data in (
                 ("card_tx", ck, cpub, card_tx, msg),
                 ("auth_response", ik, ipub, ["issuer-sichuan", "approved", None, "issuer", E.sha256(msg)], auth),
                 ("card_cert", ik, ipub, ["510000000042", "sichuan", alg, cpub, 1500000000, 1815360000, "issuer-sichuan"], cert),
                 ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp),
                 ("terminal_cert", mk, mpub, tcert, E.terminal_cert_body(*tcert)),
-                ("upload", tk, tpub, upload, E.upload_message(*upload))):
+                ("upload", tk, tpub, upload, E.upload_message(*upload)),
+                ("blacklist", ik, ipub, blacklist, E.blacklist_message(*blacklist))):
             out["vectors"].append({"algorithm": alg, "role": role, "values": _jsonable(values),
                                    "encoding_hex": data.hex(), "public_key_hex": pub.hex(),
                                    "signature_hex": A.sign(signer, data).hex()})
