@@ -138,6 +138,9 @@ def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase: byt
                                            True, _NODE_VALIDITY))
     for path in existing:
         path.unlink()
+    # the card register belongs to the issuer keys being replaced: it would never match again
+    for suffix in ("", "-wal", "-shm"):
+        (d / f"cards.db{suffix}").unlink(missing_ok=True)
     written = []
     for name, (key, cert) in made.items():
         _write_private(d / f"{name}.key", key, passphrase)

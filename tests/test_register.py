@@ -62,3 +62,12 @@ def test_an_unusable_register_is_skipped(tmp_path, quick, keys_dir):
     assert check(tmp_path / "r.db", (keys / "root-ca.pem").read_bytes())["records"] > 0
     r = CardRegister(keys)
     assert r.lookup("x", ["510000000001"]) == {} and r.conn is None
+
+
+def test_new_keys_drop_the_old_register(tmp_path, quick):
+    keys = tmp_path / "k"
+    init_keys(keys)
+    api.run(quick, out=tmp_path / "r.db", keys_dir=keys)
+    assert (keys / FILE).exists()
+    init_keys(keys, force=True)
+    assert not (keys / FILE).exists()
