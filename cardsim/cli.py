@@ -358,11 +358,14 @@ def keys_init(
     """Create the root CA, an issuer CA per province, a key per merchant/acquirer and the hub's key.
 
     Private keys are PEM files of mode 0600 (encrypted with --passphrase-env); certificates are
-    X.509 PEM files. Card and terminal keys are derived from their issuer's and merchant's keys.
+    X.509 PEM files. Card and terminal keys are derived from their issuer's and merchant's keys
+    when a run first uses them; their certificates (signed by that issuer or merchant) go into
+    the run's log. --force also deletes the card register (cards.db) of the keys it replaces.
     """
     with user_errors():
         written = api.init_keys(dir, algorithm, passphrase_env, force)
-    typer.echo(f"wrote {len(written) // 2} keys and certificates ({algorithm}) to {dir}/")
+    typer.echo(f"wrote {len(written) // 2} keys and certificates ({algorithm}) to {dir}/; card "
+               "and terminal keys derive from the issuers' and merchants' keys as runs use them")
 
 
 @app.command()
