@@ -38,11 +38,14 @@ UPLOAD = 8           # signed by a terminal: one upload batch of the records it 
 LINK = 9             # hashed: one link of the chain (the head before a record, its record_hash)
 BLACKLIST = 10       # signed by an issuer: its loss reports of the run (count and digest)
 LOSS_REPORT = 11     # hashed into a BLACKLIST digest: one loss report
+MERCHANT_TOTALS = 12 # signed by a merchant: what its terminals uploaded in the run
+TERMINAL_TOTAL = 13  # hashed into a MERCHANT_TOTALS digest: one terminal's uploads
 
 ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",
               CHECKPOINT: "checkpoint", CARD_CERT: "card_cert", TERMINAL_CERT: "terminal_cert",
               GENESIS: "genesis", UPLOAD: "upload", LINK: "link", BLACKLIST: "blacklist",
-              LOSS_REPORT: "loss_report"}
+              LOSS_REPORT: "loss_report", MERCHANT_TOTALS: "merchant_totals",
+              TERMINAL_TOTAL: "terminal_total"}
 
 #: The fields of each signed role, in order.
 CARD_TX_FIELDS = ("card_id", "atc", "amount_fen", "terminal_id", "unpredictable_number",
@@ -54,7 +57,9 @@ CARD_CERT_FIELDS = ("card_id", "province", "algorithm", "public_key", "not_befor
 TERMINAL_CERT_FIELDS = ("terminal_id", "merchant_id", "algorithm", "public_key", "not_before",
                         "not_after")
 GENESIS_FIELDS = ("format", "config_json", "seed")
-UPLOAD_FIELDS = ("terminal_id", "merchant_id", "uploaded_at", "count", "records_digest")
+UPLOAD_FIELDS = ("terminal_id", "merchant_id", "number", "uploaded_at", "count", "records_digest")
+MERCHANT_TOTALS_FIELDS = ("merchant_id", "terminals", "uploads", "records", "terminals_digest")
+TERMINAL_TOTAL_FIELDS = ("terminal_id", "uploads", "records")
 BLACKLIST_FIELDS = ("issuer_id", "province", "count", "reports_digest")
 LOSS_REPORT_FIELDS = ("card_id", "reported_at")
 
@@ -193,8 +198,22 @@ def terminal_cert_body(terminal_id, merchant_id, algorithm, public_key, not_befo
     return encode(TERMINAL_CERT, (terminal_id, merchant_id, algorithm, public_key, not_before, not_after))
 
 
-def upload_message(terminal_id, merchant_id, uploaded_at, count, records_digest: bytes) -> bytes:
-    return encode(UPLOAD, (terminal_id, merchant_id, uploaded_at, count, records_digest))
+def upload_message(terminal_id, merchant_id, number, uploaded_at, count,
+                   records_digest: bytes) -> bytes:
+    """A terminal's upload: ``number`` counts the terminal's uploads (1, 2, ...) in the run."""
+    return encode(UPLOAD, (terminal_id, merchant_id, number, uploaded_at, count, records_digest))
+
+
+def terminals_digest(totals) -> bytes:
+    """SHA-256 over the terminal_total messages of (terminal_id, uploads, records), sorted."""
+    h = hashlib.sha256()
+    for t in sorted(totals):
+        h.update(encode(TERMINAL_TOTAL, t))
+    return h.digest()
+
+
+def merchant_totals_message(merchant_id, terminals, uploads, records, digest: bytes) -> bytes:
+    return encode(MERCHANT_TOTALS, (merchant_id, terminals, uploads, records, digest))
 
 
 def records_digest(record_hashes) -> bytes:

@@ -3,7 +3,8 @@
 Tables (see docs/log-format.md): ``transactions`` (one row per transaction, ``record.COLUMNS``),
 ``runs`` (one row: scenario, seed, version, wall-clock start and end, completed flag, summary),
 ``blacklist`` (loss reports) and ``blacklist_signatures`` (each issuer's over its own), ``certificates``, ``checkpoints``, ``uploads`` (terminals' signed
-batches, ``upload.UPLOAD_COLUMNS``) and ``metrics``. Tables are created with sqlite-utils; rows are inserted with
+batches, ``upload.UPLOAD_COLUMNS``), ``merchant_totals`` (what each merchant's terminals uploaded,
+signed by the merchant) and ``metrics``. Tables are created with sqlite-utils; rows are inserted with
 ``executemany`` inside one transaction per batch (performance shortcut: sqlite-utils'
 ``insert_all`` builds a dict per row and measured 4x slower on this hot path). A batch is either
 wholly in the file or not at all, and ``runs.completed`` is set to 1 only in the last commit, so a
@@ -24,7 +25,7 @@ import sqlite_utils
 from . import __version__
 from .errors import CardsimError, one_line
 from .record import COLUMN_NAMES, COLUMNS
-from .upload import UPLOAD_COLUMNS
+from .upload import MERCHANT_TOTALS_COLUMNS, UPLOAD_COLUMNS
 
 _SQLTYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
 
@@ -98,6 +99,7 @@ class LogWriter:
             db["certificates"].create(CERT_COLUMNS, pk="subject")
             db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
             db["uploads"].create(UPLOAD_COLUMNS, pk="upload")
+            db["merchant_totals"].create(MERCHANT_TOTALS_COLUMNS, pk="merchant_id")
             db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
             db["metrics"].create({"hour": int, "metric": str, "key": str, "value": float},
                                  pk=("hour", "metric", "key"))
@@ -138,7 +140,7 @@ class LogWriter:
             if checkpoints:
                 conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
             if uploads:
-                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?)", uploads)
+                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?)", uploads)
         self.written += len(rows)
 
     def write_blacklist(self, rows: list[tuple[str, str, float]], signatures: list[tuple] = ()) -> None:
@@ -150,7 +152,8 @@ class LogWriter:
                 conn.executemany("INSERT INTO blacklist_signatures VALUES (?,?,?,?,?)", signatures)
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
-               metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = ()) -> None:
+               metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = (),
+               merchant_totals: list[tuple] = ()) -> None:
         """Mark the run complete, in the same commit as its summary, metrics, the terminals' last
         uploads and the final checkpoint."""
         conn = self.db.conn
@@ -158,9 +161,11 @@ class LogWriter:
             if certs:
                 conn.executemany("INSERT INTO certificates VALUES (?,?,?,?,?,?)", certs)
             if uploads:
-                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?)", uploads)
+                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?)", uploads)
             if metrics:
                 conn.executemany("INSERT INTO metrics VALUES (?,?,?,?)", metrics)
+            if merchant_totals:
+                conn.executemany("INSERT INTO merchant_totals VALUES (?,?,?,?,?,?)", merchant_totals)
             if checkpoints:
                 conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
@@ -224,8 +229,8 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
 
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
-                                                       "checkpoints", "uploads", "blacklist_signatures",
-                                                       "metrics")) -> str:
+                                                       "checkpoints", "uploads", "merchant_totals",
+                                                       "blacklist_signatures", "metrics")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -112,13 +112,14 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                 break
             writer.write([r[:_PLAIN] + blank for r in payload])
         summary, wall, blacklist, end_time, metrics = payload
-        final, uploads, tcerts, lists = [], [], [], []
+        final, uploads, tcerts, lists, totals = [], [], [], [], []
         if chain is not None:     # the terminals upload what they hold; the hub signs the end
             final = [chain.checkpoint(end_time, final=1)]
             uploads, tcerts = terminals.sign(batches.close(None))
+            totals = terminals.merchant_totals(merchant_ids())   # each merchant, its terminals
             lists = sign_blacklists(ring, blacklist)    # each issuer, its loss reports
         writer.write_blacklist(blacklist, lists)
-        writer.finish(summary, wall, final, metrics, uploads, tcerts)
+        writer.finish(summary, wall, final, metrics, uploads, tcerts, totals)
         control.send(("ok", writer.written))
     except Exception as e:
         try:

@@ -12,6 +12,11 @@ Why: the hub owns the log and signs its checkpoints, so a dishonest log owner co
 offline decision and re-chain the log. An offline decision is the terminal's; with signed uploads,
 rewriting one needs that terminal's key as well.
 
+Each terminal numbers its uploads (1, 2, ... in the run), and at the end of a run each merchant
+signs what its terminals uploaded (``merchant_totals``: per terminal, uploads and records), so
+uploads cannot be left out of a log unseen: a gap in a terminal's numbers, or a count that is not
+the merchant's, shows it.
+
 The batch rule, shared by the writer and the verifier (:class:`Batches`): a batch is the records
 with the same ``(terminal_id, uploaded_at)``, in ``seq`` order. Records are logged in ``sim_time``
 order and uploaded at or after their ``sim_time``, so a batch is complete once a record later than
@@ -37,8 +42,11 @@ _SEQ = INDEX["seq"]
 _HASH = INDEX["record_hash"]
 
 #: The ``uploads`` table: its columns and types, in order.
-UPLOAD_COLUMNS = {"upload": int, "terminal_id": str, "merchant_id": str, "uploaded_at": float,
-                  "count": int, "records_digest": bytes, "signature": bytes}
+UPLOAD_COLUMNS = {"upload": int, "terminal_id": str, "merchant_id": str, "number": int,
+                  "uploaded_at": float, "count": int, "records_digest": bytes, "signature": bytes}
+#: The ``merchant_totals`` table: one row per merchant, signed by it at the end of a run.
+MERCHANT_TOTALS_COLUMNS = {"merchant_id": str, "terminals": int, "uploads": int, "records": int,
+                           "terminals_digest": bytes, "signature": bytes}
 
 
 class Batches:
@@ -96,6 +104,7 @@ class TerminalSigner:
         self._merchant_keys: dict[str, object] = {}
         self.certified: set[str] = set()
         self.count = 0
+        self.totals: dict[str, list] = {}          # terminal -> [merchant, uploads, records]
 
     def __repr__(self) -> str:
         return f"TerminalSigner({self.alg.name})"
@@ -124,9 +133,29 @@ class TerminalSigner:
             if terminal_id not in self.certified:
                 self.certified.add(terminal_id)
                 certs.append(self.certificate(terminal_id, merchant_id, pub))
+            total = self.totals.setdefault(terminal_id, [merchant_id, 0, 0])
+            total[1] += 1
+            total[2] += len(hashes)
             digest = E.records_digest(hashes)
-            msg = E.upload_message(terminal_id, merchant_id, uploaded_at, len(hashes), digest)
+            msg = E.upload_message(terminal_id, merchant_id, total[1], uploaded_at, len(hashes),
+                                   digest)
             self.count += 1
-            uploads.append((self.count, terminal_id, merchant_id, uploaded_at, len(hashes), digest,
-                            sign(key, msg)))
+            uploads.append((self.count, terminal_id, merchant_id, total[1], uploaded_at,
+                            len(hashes), digest, sign(key, msg)))
         return uploads, certs
+
+    def merchant_totals(self, merchant_ids) -> list[tuple]:
+        """At the end of a run, each merchant signs what its terminals uploaded: per terminal the
+        number of uploads and of records (``merchant_totals`` rows, one per merchant, an empty
+        one included). A log owner who drops a terminal's uploads, its last ones included, or a
+        whole terminal, no longer matches the merchant's count."""
+        out = []
+        for merchant_id in merchant_ids:
+            self._derived(merchant_id)               # loads the merchant's signing key
+            rows = [(tid, n, r) for tid, (m, n, r) in self.totals.items() if m == merchant_id]
+            uploads, records = sum(r[1] for r in rows), sum(r[2] for r in rows)
+            digest = E.terminals_digest(rows)
+            msg = E.merchant_totals_message(merchant_id, len(rows), uploads, records, digest)
+            out.append((merchant_id, len(rows), uploads, records, digest,
+                        self.alg.sign(self._merchant_keys[merchant_id], msg)))
+        return out

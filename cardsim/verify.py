@@ -27,11 +27,14 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
 ``terminal_certificate`` per upload: the terminal's certificate is present, well-formed, names the
                    terminal and the upload's merchant, carries that merchant's valid signature and
                    is valid at the upload
+``merchant_totals`` per merchant: its signature over what its terminals uploaded (per terminal,
+                   uploads and records), and that matches the uploads the log holds
 ``blacklist``      per province: its issuer's signature over the province's loss reports, and the
                    count and digest match the ``blacklist`` table (the revocation check's input)
 ``uploads``        per upload: the terminal's signature, and the record count and records digest
                    match the records the log holds for that terminal and upload time; per record:
-                   a failure when no upload holds it (``upload`` module: the batch rule)
+                   a failure when no upload holds it (``upload`` module: the batch rule); per
+                   terminal, its upload numbers run 1, 2, ... without a gap
 =================  =============================================================================
 
 Records stream in ``seq`` order; memory grows with the number of cards (their last ATC and
@@ -57,14 +60,15 @@ from .card import CODE_PROVINCE
 from .crypto import ALGORITHMS, Algorithm
 from .procs import start_workers
 from .errors import CardsimError, one_line
-from .keys import HUB, ROOT, all_names, issuer_name, load_trust_anchor, merchant_name
+from .keys import (HUB, ROOT, all_names, issuer_name, load_trust_anchor, merchant_ids,
+                   merchant_name)
 from .log import open_log, read_run
 from .record import COLUMN_NAMES, INDEX, ISSUER, OFFLINE, ONLINE, STANDIN, TERMINAL
 from .upload import UPLOAD_COLUMNS, Batches
 
 CHECKS = ("format", "sequence", "chain", "checkpoints", "certificates", "card_certificate",
           "card_validity", "revocation", "card_signature", "issuer_signature", "atc",
-          "terminal_certificate", "uploads", "blacklist")
+          "terminal_certificate", "uploads", "merchant_totals", "blacklist")
 #: Detailed findings kept (the first, in seq order); counts are always complete.
 MAX_FINDINGS = 100_000
 BATCH = 2000
@@ -550,6 +554,7 @@ class UploadCheck:
         self.batches = Batches()
         self.expected: dict[tuple, tuple] = {}
         self.active = True
+        self.rows: list[tuple] = []
         types = tuple(UPLOAD_COLUMNS.values())
         try:
             rows = conn.execute("SELECT * FROM uploads ORDER BY upload").fetchall()
@@ -557,15 +562,23 @@ class UploadCheck:
             t.fail("uploads", "no_uploads_table")
             self.active = False
             return
+        last: dict[str, int] = {}       # terminal -> its last upload number seen
         for row in rows:
             if len(row) != len(types) or not all(isinstance(v, ty) for v, ty in zip(row, types)):
                 t.fail("uploads", f"malformed:{row[0]}")
                 continue
-            key = (row[1], row[3])
+            key = (row[1], row[4])
             if key in self.expected:
                 t.fail("uploads", f"duplicate:{row[0]}")
                 continue
             self.expected[key] = row
+            self.rows.append(row)
+            # each terminal numbers its uploads 1, 2, ... in time order, which is the table's
+            # order: a gap is an upload left out of the log
+            want = last.get(row[1], 0) + 1
+            if row[3] != want:
+                t.fail("uploads", f"number_gap:{row[1]}#{want}")
+            last[row[1]] = max(row[3], last.get(row[1], 0))
 
     def add(self, row: tuple) -> None:
         # a terminal id or upload time of the wrong type is a format finding (workers)
@@ -583,12 +596,12 @@ class UploadCheck:
                 for s in seqs:
                     t.fail("uploads", "not_uploaded", s)
                 continue
-            number, _tid, up_merchant, _at, count, digest, sig = up
+            number, _tid, up_merchant, unum, _at, count, digest, sig = up
             where = f"{number}:{terminal_id}@{uploaded_at:g}"
             key = self._terminal(terminal_id, up_merchant, uploaded_at, where)
             if key is None:
                 continue
-            msg = E.upload_message(terminal_id, up_merchant, uploaded_at, count, digest)
+            msg = E.upload_message(terminal_id, up_merchant, unum, uploaded_at, count, digest)
             if not self.verify(key, sig, msg):
                 t.fail("uploads", f"bad_signature:{where}")
             elif count != len(hashes):
@@ -598,8 +611,46 @@ class UploadCheck:
             else:
                 t.ok("uploads")
         if now is None:
-            for number, terminal_id, _m, uploaded_at, *_ in self.expected.values():
+            for number, terminal_id, _m, _n, uploaded_at, *_ in self.expected.values():
                 t.fail("uploads", f"no_records:{number}:{terminal_id}@{uploaded_at:g}")
+            self._check_merchant_totals()
+
+    def _check_merchant_totals(self) -> None:
+        """Each merchant's signed totals against the uploads the log holds for its terminals."""
+        t = self.t
+        per: dict[str, dict[str, list]] = {}
+        for _n, terminal_id, merchant_id, _num, _at, count, _d, _s in self.rows:
+            tot = per.setdefault(merchant_id, {}).setdefault(terminal_id, [0, 0])
+            tot[0] += 1
+            tot[1] += count
+        try:
+            signed = {r[0]: r for r in self.conn.execute("SELECT * FROM merchant_totals")}
+        except sqlite3.Error:
+            t.fail("merchant_totals", "no_merchant_totals_table")
+            return
+        for merchant_id in merchant_ids():
+            row = signed.pop(merchant_id, None)
+            if row is None:
+                t.fail("merchant_totals", f"missing:{merchant_id}")
+                continue
+            _m, terminals, uploads, records, digest, sig = row
+            mine = [(tid, n, r) for tid, (n, r) in per.get(merchant_id, {}).items()]
+            key = self.merchants.get(merchant_name(merchant_id))
+            ok_types = all(isinstance(v, int) for v in (terminals, uploads, records)) and \
+                isinstance(digest, bytes) and isinstance(sig, bytes)
+            if not ok_types or key is None or not self.verify(
+                    key, sig, E.merchant_totals_message(merchant_id, terminals, uploads, records,
+                                                        digest)):
+                t.fail("merchant_totals", f"bad_signature:{merchant_id}")
+            elif (terminals, uploads, records) != (len(mine), sum(m[1] for m in mine),
+                                                   sum(m[2] for m in mine)):
+                t.fail("merchant_totals", f"count_differs:{merchant_id}")
+            elif digest != E.terminals_digest(mine):
+                t.fail("merchant_totals", f"digest_differs:{merchant_id}")
+            else:
+                t.ok("merchant_totals")
+        for merchant_id in signed:
+            t.fail("merchant_totals", f"unknown_merchant:{merchant_id}")
 
     def _terminal(self, terminal_id: str, merchant_id: str, uploaded_at: float, where: str):
         """The terminal's public key if its certificate checks out for this upload, else None

@@ -64,14 +64,26 @@ def check(path, root_pem: bytes) -> dict:
         assert vals[0] == subject and issuer == f"merchant-{vals[1]}"
         terminals[subject] = (vals[1], alg.load_public(vals[3]))
     uploaded = 0
-    for number, tid, merchant, at, count, digest, sig in con.execute(
+    numbers = {}
+    for number, tid, merchant, unum, at, count, digest, sig in con.execute(
             "SELECT * FROM uploads ORDER BY upload"):
         assert terminals[tid][0] == merchant
-        assert alg.verify(terminals[tid][1], sig, E.upload_message(tid, merchant, at, count, digest))
+        assert alg.verify(terminals[tid][1], sig,
+                          E.upload_message(tid, merchant, unum, at, count, digest))
+        assert unum == numbers.get(tid, 0) + 1, (tid, unum)        # 1, 2, ... per terminal
+        numbers[tid] = unum
         hashes = [r[0] for r in con.execute("SELECT record_hash FROM transactions WHERE terminal_id=? "
                                             "AND uploaded_at=? ORDER BY seq", (tid, at))]
         assert len(hashes) == count and E.records_digest(hashes) == digest, number
         uploaded += count
+    for merchant, terms, ups, recs, digest, sig in con.execute("SELECT * FROM merchant_totals"):
+        mine = [(tid, k, con.execute("SELECT coalesce(sum(count), 0) FROM uploads WHERE terminal_id = ?",
+                                     (tid,)).fetchone()[0])
+                for tid, k in numbers.items() if terminals[tid][0] == merchant]
+        assert (terms, ups, recs) == (len(mine), sum(m[1] for m in mine), sum(m[2] for m in mine))
+        assert digest == E.terminals_digest(mine)
+        assert alg.verify(cas[f"merchant-{merchant}"], sig,
+                          E.merchant_totals_message(merchant, terms, ups, recs, digest))
     con.close()
     return {"records": n, "head": head, "checkpoint_heads": heads, "final": final,
             "uploaded": uploaded}

@@ -45,7 +45,8 @@ def test_terminal_signs_its_batch_and_its_merchant_certifies_it(ring):
     b.add_rows([row(1, "SC-MET-001-01", 900.0), row(2, "SC-MET-001-01", 900.0),
                 row(3, "SC-MET-001-02", 900.0)])
     uploads, certs = signer.sign(b.close(None))
-    assert [u[0] for u in uploads] == [1, 2] and [u[4] for u in uploads] == [2, 1]
+    assert [u[0] for u in uploads] == [1, 2] and [u[5] for u in uploads] == [2, 1]
+    assert [u[3] for u in uploads] == [1, 1]                 # each terminal's first upload
     assert [c[0] for c in certs] == ["SC-MET-001-01", "SC-MET-001-02"]
     alg = ring.algorithm
     merchant_pub = ring.certs[merchant_name("sichuan-metro")].public_key()
@@ -54,15 +55,22 @@ def test_terminal_signs_its_batch_and_its_merchant_certifies_it(ring):
         assert alg.verify(merchant_pub, sig, body)
         role, (t2, merchant, _a, pub, nb, na) = E.decode(body)
         assert role == E.TERMINAL_CERT and t2 == tid and merchant == "sichuan-metro" and nb < na
-        _n, utid, umerchant, at, count, digest, usig = up
-        msg = E.upload_message(utid, umerchant, at, count, digest)
+        _n, utid, umerchant, unum, at, count, digest, usig = up
+        msg = E.upload_message(utid, umerchant, unum, at, count, digest)
         assert alg.verify(alg.load_public(pub), usig, msg)
-        assert not alg.verify(alg.load_public(pub), usig, E.upload_message(utid, umerchant, at,
+        assert not alg.verify(alg.load_public(pub), usig, E.upload_message(utid, umerchant, unum, at,
                                                                              count + 1, digest))
     # a terminal is certified once per log; its key is the same every time (derived)
     b.add_rows([row(4, "SC-MET-001-01", 1800.0)])
     again, more = signer.sign(b.close(None))
-    assert more == [] and again[0][0] == 3
+    assert more == [] and again[0][0] == 3 and again[0][3] == 2    # the terminal's second upload
+    totals = {r[0]: r for r in signer.merchant_totals(["sichuan-metro", "chongqing-bus"])}
+    assert totals["sichuan-metro"][1:4] == (2, 3, 4)       # 2 terminals, 3 uploads, 4 records
+    assert totals["sichuan-metro"][4] == E.terminals_digest([("SC-MET-001-01", 2, 3),
+                                                             ("SC-MET-001-02", 1, 1)])
+    assert totals["chongqing-bus"][1:4] == (0, 0, 0)        # a merchant with nothing uploaded
+    assert alg.verify(merchant_pub, totals["sichuan-metro"][5],
+                      E.merchant_totals_message("sichuan-metro", *totals["sichuan-metro"][1:5]))
     assert TerminalSigner(ring).sign([("SC-MET-001-01", 900.0, "sichuan-metro", [1, 2],
                                        [E.sha256(b"1"), E.sha256(b"2")])])[0][0] == uploads[0]
 

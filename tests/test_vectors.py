@@ -11,9 +11,10 @@ from cardsim.crypto import ALGORITHMS
 V = json.loads((Path(__file__).parent / "vectors" / "vectors.json").read_text())
 ROLE = {"card_tx": E.CARD_TX, "auth_response": E.AUTH_RESPONSE, "card_cert": E.CARD_CERT,
         "checkpoint": E.CHECKPOINT, "terminal_cert": E.TERMINAL_CERT, "upload": E.UPLOAD,
-        "blacklist": E.BLACKLIST}
+        "blacklist": E.BLACKLIST, "merchant_totals": E.MERCHANT_TOTALS}
 SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
-          "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer"}
+          "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer",
+          "merchant_totals": "merchant"}
 
 
 def values(vs):
@@ -49,6 +50,10 @@ def test_record_and_genesis_vectors():
     reports = [tuple(r) for r in lr["reports"]]
     assert [E.encode(E.LOSS_REPORT, r).hex() for r in sorted(reports)] == lr["encodings_hex"]
     assert E.loss_reports_digest(reports).hex() == lr["digest_hex"]
+    td = V["terminals_digest"]
+    tt = [tuple(x) for x in td["totals"]]
+    assert [E.encode(E.TERMINAL_TOTAL, x).hex() for x in sorted(tt)] == td["encodings_hex"]
+    assert E.terminals_digest(tt).hex() == td["digest_hex"]
     d = V["records_digest"]
     assert E.records_digest(bytes.fromhex(h) for h in d["record_hashes_hex"]).hex() == d["digest_hex"]
     g = V["genesis"]
@@ -58,5 +63,5 @@ def test_record_and_genesis_vectors():
 def test_every_signed_role_has_vectors_for_every_algorithm():
     have = {(v["algorithm"], v["role"]) for v in V["vectors"]}
     assert have == {(a, r) for a in ALGORITHMS for r in ROLE}
-    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT}
+    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT, E.TERMINAL_TOTAL}
     assert set(ROLE.values()) == set(E.ROLE_NAMES) - hashed_only

@@ -237,19 +237,53 @@ def test_deleted_upload_leaves_its_records_unvouched(copy, keys_dir):
     n, = one(p, f"SELECT count FROM uploads WHERE terminal_id = '{terminal}' AND uploaded_at = {at}")
     edit(p, "DELETE FROM uploads WHERE terminal_id = ? AND uploaded_at = ?", terminal, at)
     r = verify(p, keys_dir)
-    assert r.failed["uploads"] == n and target in seqs_found(r, "uploads")
-    assert all(f.reason == "not_uploaded" for f in r.findings)
+    assert target in seqs_found(r, "uploads")
+    assert sum(f.reason == "not_uploaded" for f in r.findings) == n
+    # and the upload is missing from the terminal's numbers or from its merchant's totals
+    others = {f.reason.split(":")[0] for f in r.findings if f.reason != "not_uploaded"}
+    assert others and others <= {"number_gap", "count_differs"}
+
+
+def test_uploads_left_out_are_seen_in_the_numbers_and_the_merchants_totals(copy, keys_dir):
+    """Uploads dropped from a log, a terminal's last ones included, show as a gap in the
+    terminal's upload numbers or as totals that are not the merchant's."""
+    p = copy()
+    terminal, last = one(p, "SELECT terminal_id, max(number) FROM uploads GROUP BY terminal_id "
+                            "HAVING max(number) >= 4 LIMIT 1")
+    merchant, = one(p, f"SELECT merchant_id FROM uploads WHERE terminal_id = '{terminal}'")
+    edit(p, "DELETE FROM uploads WHERE terminal_id = ? AND number = ?", terminal, last)   # its last
+    r = verify(p, keys_dir)
+    assert f"count_differs:{merchant}" in {f.reason for f in r.findings}
+    assert r.failed["merchant_totals"] == 1 and r.passed["merchant_totals"] == 7
+    assert not any(f.reason.startswith("number_gap") for f in r.findings)
+    edit(p, "DELETE FROM uploads WHERE terminal_id = ? AND number = 2", terminal)         # a middle one
+    r = verify(p, keys_dir)
+    assert f"number_gap:{terminal}#2" in {f.reason for f in r.findings}
+
+
+@pytest.mark.parametrize("tamper,reason", [
+    ("DELETE FROM merchant_totals WHERE merchant_id = 'sichuan-metro'", "missing"),
+    ("UPDATE merchant_totals SET records = records - 1 WHERE merchant_id = 'sichuan-metro'",
+     "bad_signature"),
+    ("UPDATE merchant_totals SET merchant_id = 'sichuan-ferry' WHERE merchant_id = 'sichuan-metro'",
+     "unknown_merchant")])
+def test_merchant_totals_tampered(copy, keys_dir, tamper, reason):
+    p = copy()
+    edit(p, tamper)
+    r = verify(p, keys_dir)
+    assert reason in {f.reason.split(":")[0] for f in r.findings}
+    assert all(f.check == "merchant_totals" for f in r.findings)
 
 
 @pytest.mark.parametrize("column,value", [("count", "count + 1"), ("uploaded_at", "uploaded_at + 1"),
                                           ("records_digest", "zeroblob(32)"),
-                                          ("merchant_id", "merchant_id || 'x'")])
+                                          ("merchant_id", "merchant_id || 'x'"), ("number", "number + 1")])
 def test_edited_upload_row(copy, keys_dir, column, value):
     p = copy()
     edit(p, f"UPDATE uploads SET {column} = {value} WHERE upload = 7")
     r = verify(p, keys_dir)
     assert not r.ok and r.failed["uploads"] + r.failed["terminal_certificate"] >= 1
-    assert all(f.check in ("uploads", "terminal_certificate") for f in r.findings)
+    assert all(f.check in ("uploads", "terminal_certificate", "merchant_totals") for f in r.findings)
 
 
 def test_terminal_certificate_not_from_its_merchant(copy, keys_dir):

@@ -17,7 +17,8 @@ SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(
 #: who signs each role (the seed of its key)
 REPORTS = [("510000000777", 43200.5), ("510000000042", 3600.0)]   # digested sorted by card
 SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
-          "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer"}
+          "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer",
+          "merchant_totals": "merchant"}
 
 
 def key(alg, who):
@@ -47,6 +48,10 @@ def build() -> dict:
     out["loss_reports_digest"] = {"reports": [list(r) for r in REPORTS],
                                   "encodings_hex": [E.encode(E.LOSS_REPORT, r).hex() for r in sorted(REPORTS)],
                                   "digest_hex": E.loss_reports_digest(REPORTS).hex()}
+    tt = [("SC-MET-003-05", 33, 600), ("SC-MET-001-01", 7, 634)]
+    out["terminals_digest"] = {"totals": [list(x) for x in tt],
+                               "encodings_hex": [E.encode(E.TERMINAL_TOTAL, x).hex() for x in sorted(tt)],
+                               "digest_hex": E.terminals_digest(tt).hex()}
     out["records_digest"] = {"record_hashes_hex": [h.hex() for h in hashes],
                              "digest_hex": E.records_digest(hashes).hex()}
     for alg in ALGORITHMS:
@@ -63,7 +68,9 @@ def build() -> dict:
         tk, tpub = key(alg, "terminal")
         tcert = ["SC-MET-003-05", "sichuan-metro", alg, tpub, 1577836800, 2208988800]
         digest = E.records_digest([E.sha256(rec), bytes(range(32))])
-        upload = ["SC-MET-003-05", "sichuan-metro", 29700.0, 2, digest]
+        upload = ["SC-MET-003-05", "sichuan-metro", 33, 29700.0, 2, digest]
+        totals = ["sichuan-metro", 2, 40, 1234,
+                  E.terminals_digest([("SC-MET-003-05", 33, 600), ("SC-MET-001-01", 7, 634)])]
         blacklist = ["issuer-sichuan", "sichuan", 2, E.loss_reports_digest(REPORTS)]
         for role, signer, pub, values, data in (
                 ("card_tx", ck, cpub, card_tx, msg),
@@ -72,7 +79,8 @@ def build() -> dict:
                 ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp),
                 ("terminal_cert", mk, mpub, tcert, E.terminal_cert_body(*tcert)),
                 ("upload", tk, tpub, upload, E.upload_message(*upload)),
-                ("blacklist", ik, ipub, blacklist, E.blacklist_message(*blacklist))):
+                ("blacklist", ik, ipub, blacklist, E.blacklist_message(*blacklist)),
+                ("merchant_totals", mk, mpub, totals, E.merchant_totals_message(*totals))):
             out["vectors"].append({"algorithm": alg, "role": role, "values": _jsonable(values),
                                    "encoding_hex": data.hex(), "public_key_hex": pub.hex(),
                                    "signature_hex": A.sign(signer, data).hex()})
