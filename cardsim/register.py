@@ -47,7 +47,6 @@ class CardRegister:
     def __init__(self, directory: str | Path):
         self.path = Path(directory) / FILE
         self.new: list[tuple] = []
-        self.hits = 0
         try:
             self.conn = sqlite3.connect(self.path, timeout=30)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -55,13 +54,6 @@ class CardRegister:
             self.conn.commit()
         except sqlite3.Error:
             self.conn = None
-
-    @classmethod
-    def off(cls) -> "CardRegister":
-        """A register that knows nothing and keeps nothing."""
-        r = cls.__new__(cls)
-        r.path, r.new, r.hits, r.conn = None, [], 0, None
-        return r
 
     def lookup(self, issuer_key: str, card_ids) -> dict[str, list[tuple]]:
         """card id -> [(public key, not_before, not_after, certificate signature)] for the cards
@@ -81,7 +73,6 @@ class CardRegister:
         except sqlite3.Error:
             self.conn = None
             return {}
-        self.hits += len(out)
         return out
 
     def add(self, issuer_key: str, card_id: str, public_key: bytes, not_before: int,

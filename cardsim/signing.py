@@ -54,7 +54,6 @@ class SignSpec:
     passphrase: bytes | None = field(repr=False)
     card_keys: dict          # province -> population key (for card validity dates)
     epoch: int               # unix time of sim_time 0
-    register: bool = True    # use and extend the card register (register.py) in keys_dir
 
 
 def card_message(row) -> bytes:
@@ -79,7 +78,7 @@ class RecordSigner:
         self.hub_key = self.alg.signing_key(ring.private[HUB])
         self.spec = spec
         self.certified: set[int] = set()   # card numbers (as int) certified in this log
-        self.register = CardRegister(spec.keys_dir) if spec.register else CardRegister.off()
+        self.register = CardRegister(spec.keys_dir)     # cards issued before (register.py)
         self._known: dict[str, list] = {}
         self.issuer_fp = {p: fingerprint(self.alg.public_bytes(ring.certs[issuer_name(p)].public_key()))
                           for p in PROVINCES}
@@ -90,9 +89,12 @@ class RecordSigner:
     def sign(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
         """Rows (model columns + unpredictable_number) -> rows + (card_sig, issuer_sig), and the
         card certificates first needed by these rows as (seq, subject, kind, issuer, alg, body, sig)."""
+        self._look_up_new_cards(rows)
+        return self._sign_rows(rows)
+
+    def _sign_rows(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
         sign = self.alg.sign
         out, certs = [], []
-        self._look_up_new_cards(rows)
         for row in rows:
             if len(row) > _PLAIN:                  # an injected attack (cardsim.attacks)
                 out.append(self._attack(row[:_PLAIN], row[-1], certs))
@@ -120,7 +122,7 @@ class RecordSigner:
             self.certified.add(int(row[_CARD]))
             certs.append((row[_SEQ],) + cert)
         if card_sig is None:                       # clones and revoked cards: the genuine key
-            signed, extra = self.sign([row])
+            signed, extra = self._sign_rows([row])
             certs.extend(extra)
             return signed[0]
         return row + (card_sig, None)

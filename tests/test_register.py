@@ -71,3 +71,28 @@ def test_new_keys_drop_the_old_register(tmp_path, quick):
     assert (keys / FILE).exists()
     init_keys(keys, force=True)
     assert not (keys / FILE).exists()
+
+
+def test_a_warm_register_spares_key_derivation_and_certificate_signing(tmp_path, quick):
+    from cardsim.model import Simulation
+    from cardsim.signing import RecordSigner, SignSpec
+    keys = tmp_path / "k"
+    init_keys(keys)
+    rows = []
+    Simulation(quick, sink=rows.extend).run()
+    spec = SignSpec(str(keys), None, api._population_keys(quick), quick.epoch)
+    cold = RecordSigner(spec)
+    a = cold.sign(rows)
+    cold.close()
+    assert sum(d.derived for d in cold.cards.values()) == len(a[1]) > 100
+    warm = RecordSigner(spec)
+    calls = []
+    sign = warm.alg.sign
+    warm.alg = type(warm.alg)(warm.alg.name, warm.alg.code)     # count the signatures it makes
+    object.__setattr__(warm.alg, "sign", lambda k, m: calls.append(1) or sign(k, m))
+    b = warm.sign(rows)
+    assert b == a                                              # the same rows and certificates
+    assert sum(d.derived for d in warm.cards.values()) == 0    # no public key derived again
+    from cardsim.record import INDEX
+    online = sum(1 for r in rows if r[INDEX["authoriser"]] in ("issuer", "standin"))
+    assert len(calls) == len(rows) + online                    # no certificate signed again
