@@ -45,6 +45,22 @@ CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "sim_time"
                       "final": int, "signer": str, "signature": bytes}
 
 
+METRIC_COLUMNS = {"hour": int, "metric": str, "key": str, "value": float}
+
+#: The INSERT statement of each table written alongside the transactions.
+_INSERT = {table: f"INSERT INTO {table} VALUES ({','.join('?' * len(cols))})"
+           for table, cols in (("certificates", CERT_COLUMNS), ("checkpoints", CHECKPOINT_COLUMNS),
+                               ("uploads", UPLOAD_COLUMNS), ("metrics", METRIC_COLUMNS),
+                               ("merchant_totals", MERCHANT_TOTALS_COLUMNS),
+                               ("blacklist_signatures", BLACKLIST_SIGNATURE_COLUMNS))}
+
+
+def _insert(conn: sqlite3.Connection, **tables: list[tuple]) -> None:
+    for table, rows in tables.items():
+        if rows:
+            conn.executemany(_INSERT[table], rows)
+
+
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -101,8 +117,7 @@ class LogWriter:
             db["uploads"].create(UPLOAD_COLUMNS, pk="upload")
             db["merchant_totals"].create(MERCHANT_TOTALS_COLUMNS, pk="merchant_id")
             db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
-            db["metrics"].create({"hour": int, "metric": str, "key": str, "value": float},
-                                 pk=("hour", "metric", "key"))
+            db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
             if x509:
                 db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
             db["runs"].insert({
@@ -135,12 +150,7 @@ class LogWriter:
         conn = self.db.conn
         with conn:
             conn.executemany(self._insert, rows)
-            if certs:
-                conn.executemany("INSERT INTO certificates VALUES (?,?,?,?,?,?)", certs)
-            if checkpoints:
-                conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
-            if uploads:
-                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?)", uploads)
+            _insert(conn, certificates=certs, checkpoints=checkpoints, uploads=uploads)
         self.written += len(rows)
 
     def write_blacklist(self, rows: list[tuple[str, str, float]], signatures: list[tuple] = ()) -> None:
@@ -148,8 +158,7 @@ class LogWriter:
         conn = self.db.conn
         with conn:
             conn.executemany("INSERT OR REPLACE INTO blacklist VALUES (?,?,?)", rows)
-            if signatures:
-                conn.executemany("INSERT INTO blacklist_signatures VALUES (?,?,?,?,?)", signatures)
+            _insert(conn, blacklist_signatures=signatures)
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
                metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = (),
@@ -158,16 +167,8 @@ class LogWriter:
         uploads and the final checkpoint."""
         conn = self.db.conn
         with conn:
-            if certs:
-                conn.executemany("INSERT INTO certificates VALUES (?,?,?,?,?,?)", certs)
-            if uploads:
-                conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?)", uploads)
-            if metrics:
-                conn.executemany("INSERT INTO metrics VALUES (?,?,?,?)", metrics)
-            if merchant_totals:
-                conn.executemany("INSERT INTO merchant_totals VALUES (?,?,?,?,?,?)", merchant_totals)
-            if checkpoints:
-                conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
+            _insert(conn, certificates=certs, uploads=uploads, metrics=metrics,
+                    merchant_totals=merchant_totals, checkpoints=checkpoints)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
                          "summary_json=? WHERE run_id=1",
                          (_now_iso(), self.written, wall_seconds, json.dumps(summary, sort_keys=True)))
