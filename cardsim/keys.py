@@ -240,11 +240,14 @@ class DerivedKeys:
     def __repr__(self) -> str:  # never show the secret
         return f"DerivedKeys({self.algorithm.name}, cached={len(self._cache)})"
 
+    def _seed(self, ident: str) -> bytes:
+        return hmac.digest(self._prk, ident.encode() + b"\x01", "sha256")
+
     def prime(self, ident: str, public: bytes):
         """Cache ``ident``'s key pair given its known public key (from the card register)."""
         if ident not in self._cache:
-            seed = hmac.digest(self._prk, ident.encode() + b"\x01", "sha256")
-            self._cache[ident] = (self.algorithm.from_seed_and_public(seed, public), public)
+            self._cache[ident] = (self.algorithm.from_seed_and_public(self._seed(ident), public),
+                                  public)
             if len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
 
@@ -253,7 +256,7 @@ class DerivedKeys:
         if hit is not None:
             self._cache.move_to_end(ident)
             return hit
-        key = self.algorithm.from_seed(hmac.digest(self._prk, ident.encode() + b"\x01", "sha256"))
+        key = self.algorithm.from_seed(self._seed(ident))
         hit = (key, self.algorithm.public_bytes(key if hasattr(key, "public") else key.public_key()))
         self._cache[ident] = hit
         self.derived += 1

@@ -177,10 +177,7 @@ class RecordChecker:
 
         self.alg: Algorithm = ALGORITHMS[ctx.algorithm]
         self.ctx = ctx
-        self.ca = {n: serialization.load_der_public_key(der) for n, der in ctx.ca_keys.items()}
-        if self.alg.name == "ed25519":   # raw keys for the libsodium verifier
-            self.ca = {n: k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-                       for n, k in self.ca.items()}
+        self.ca = _verifier_keys(ctx.ca_keys, self.alg)
         self.conn = sqlite3.connect(f"file:{ctx.path}?mode=ro", uri=True)
         self.conn.text_factory = _text
         self.blacklist = Blacklist(ctx.delays, ctx.intervals)
@@ -355,6 +352,15 @@ class RecordChecker:
 
 def _text(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
+
+
+def _verifier_keys(ca_keys: dict, alg: Algorithm) -> dict:
+    """name -> public key as :func:`_fast_verifier` takes it (Ed25519: raw bytes for libsodium)."""
+    keys = {n: serialization.load_der_public_key(der) for n, der in ca_keys.items()}
+    if alg.name == "ed25519":
+        return {n: k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                for n, k in keys.items()}
+    return keys
 
 
 def _fast_verifier(alg: Algorithm) -> Callable:
@@ -544,12 +550,7 @@ class UploadCheck:
         self.alg, self.epoch, self.t = alg, epoch, t
         self.verify = _fast_verifier(alg)
         self.conn = conn
-        self.merchants = {}
-        for name, der in ca.items():
-            key = serialization.load_der_public_key(der)
-            self.merchants[name] = (key.public_bytes(serialization.Encoding.Raw,
-                                                     serialization.PublicFormat.Raw)
-                                    if alg.name == "ed25519" else key)
+        self.merchants = _verifier_keys(ca, alg)      # the CA layer; merchants' keys used here
         self.terminals: dict[str, tuple] = {}
         self.batches = Batches()
         self.expected: dict[tuple, tuple] = {}
