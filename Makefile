@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep_speedup.py
 
 docs: $(STAMP)
-	$(BIN)/python -m cardsim.docgen
+	$(BIN)/python -m cardsim.cli.docgen
 
 clean:
 	rm -rf $(RUNS) .pytest_cache

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Run cardsim from a checkout: ``python cli.py --help``. The app itself lives in cardsim/cli.py."""
+"""Run cardsim from a checkout: ``python cli.py --help``. The app itself lives in cardsim/cli/app.py."""
 
-from cardsim.cli import main
+from cardsim.cli.app import main
 
 if __name__ == "__main__":
     main()

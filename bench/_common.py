@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cardsim.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cardsim", *args], capture_output=True,
                           text=True, cwd=ROOT)
 
 

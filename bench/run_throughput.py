@@ -34,7 +34,7 @@ print(json.dumps({"wall": wall, "maxrss_kb": resource.getrusage(resource.RUSAGE_
 
 
 def measure(args: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "cardsim.cli", *args]
+    cmd = [sys.executable, "-m", "cardsim", *args]
     out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
                          cwd=ROOT)
     if out.returncode:

@@ -7,7 +7,7 @@ written), and takes the ratio of the run's throughput to the mean of the two; th
 is the median ratio over the repeats (the host's speed drifts between minutes). Two kinds of run:
 
 - ``first_run``: every card is issued during the run (the card register is emptied first);
-- ``register_warm``: the card register (cardsim/register.py) already holds the run's cards, as it
+- ``register_warm``: the card register (cardsim/signing/register.py) already holds the run's cards, as it
   does from a scenario's second run on.
 
     python bench/sign_throughput.py [--scenario scenarios/weekday.toml] [--workers N] [--repeats 3]
@@ -36,7 +36,7 @@ def main() -> None:
     n = 0
     with tempfile.TemporaryDirectory() as tmp:
         keys = os.path.join(tmp, "keys")
-        subprocess.run([sys.executable, "-m", "cardsim.cli", "keys", "init", "--dir", keys],
+        subprocess.run([sys.executable, "-m", "cardsim", "keys", "init", "--dir", keys],
                        check=True, capture_output=True, cwd=ROOT)
         register = os.path.join(keys, "cards.db")
         for _ in range(a.repeats):
@@ -45,7 +45,7 @@ def main() -> None:
                     for suffix in ("", "-wal", "-shm"):
                         if os.path.exists(register + suffix):
                             os.remove(register + suffix)
-                cmd = [sys.executable, "-m", "cardsim.cli", "run", a.scenario, "--out",
+                cmd = [sys.executable, "-m", "cardsim", "run", a.scenario, "--out",
                        os.path.join(tmp, "run.db"), "--force", "--keys", keys, "--quiet", "--json"]
                 if a.workers:
                     cmd += ["--workers", str(a.workers)]

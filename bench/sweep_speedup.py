@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def timed(workers: int, scale: float) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "cardsim.cli", "sweep", "scenarios/weekday.toml", "-n", "8",
+    cmd = [sys.executable, "-m", "cardsim", "sweep", "scenarios/weekday.toml", "-n", "8",
            "--set", "provinces.sichuan.gov_window.terminals=3,6", "--scale", str(scale),
            "--workers", str(workers), "--quiet", "--json"]
     t = time.perf_counter()

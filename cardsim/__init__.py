@@ -1,25 +1,21 @@
 """cardsim: a discrete-event simulator of social-security one-card transactions.
 
-The package is organised one module per domain concept:
+The subpackages are the stages of a run, lowest first; a package imports only those above it in
+this list (``tests/test_layers.py`` checks it):
 
-- ``schema``        every scenario key, its type, unit, default and bounds
-- ``scenario``      loading, validating and overriding scenario files
-- ``distributions`` random variates as objects; ``streams`` the seeded random streams
-- ``card``          cards, holders and the lazily created card population
-- ``fares``         fare rules (flat, distance bands, transfers, senior quota)
-- ``service_point`` groups of terminals with a queue (gates, validators, windows)
-- ``merchant``      merchant/acquirer nodes and their offline decision rule
-- ``issuer``        issuer nodes and their online decision rule
-- ``hub``           the inter-provincial hub: routing, stand-in and clearing
-- ``demand``        time-varying arrivals
-- ``record``        the transaction record: columns, one place
-- ``log``           the SQLite transaction log
-- ``stats``         streaming statistics (histograms, busy time)
-- ``model``         wires the above into one SimPy run
-- ``cli``           the command line, a thin layer over the above
+- ``domain``, ``errors``, ``workers``  names, user errors, the worker pool every stage shares
+- ``config``    scenario schema, loading and overrides, metric names and thresholds
+- ``records``   the transaction record (columns, codes) and the canonical byte encoding
+- ``model``     the SimPy model: cards, fares, demand, service points, the nodes (issuer,
+                merchant, hub) and their decision rules, statistics and the run summary
+- ``signing``   algorithms, keys, the card register, record and upload signers
+- ``log``       the SQLite log, the hash chain and the simulation -> signing -> writer pipeline
+- ``audit``     verify, replay and the trace-driven what-if (retime)
+- ``attacks``   attack injection with ground truth (plugged in by ``api``; nothing else imports it)
+- ``planning``  sweeps; ``report``  HTML and text reports
+- ``api``       the Python API; ``cli``  the command line, a thin layer over ``api``
 """
 
-__version__ = "0.1.0"
+from cardsim.domain import CHANNELS, PROVINCES, __version__
 
-PROVINCES = ("sichuan", "chongqing")
-CHANNELS = ("transit", "tourism", "government")
+__all__ = ["CHANNELS", "PROVINCES", "__version__"]

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import keys as keymod
-from .model import Simulation
-from .pipeline import LogSink
-from .scenario import Scenario
-from .signing import SignSpec
+from cardsim.signing import keys as keymod
+from cardsim.model.simulation import Simulation
+from cardsim.log.pipeline import LogSink
+from cardsim.config.scenario import Scenario
+from cardsim.signing.signer import SignSpec
 
 
 def default_workers() -> int:
@@ -63,8 +63,8 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
 
 
 def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
-    """Record in-run attacks and apply post-run ones (scenario [attacks]); see cardsim.attacks."""
-    from .attacks import tamper_log, write_ground_truth
+    """Record in-run attacks and apply post-run ones (scenario [attacks]); see cardsim.attacks.injection."""
+    from cardsim.attacks.injection import tamper_log, write_ground_truth
     acfg = scenario.config["attacks"]
     truth = list(sim.attacker.truth) if sim.attacker else []
     if any(acfg[k] for k in ("tampered_records", "deleted_records", "reordered_records",
@@ -75,8 +75,8 @@ def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
 
 
 def _population_keys(scenario: Scenario) -> dict:
-    from . import PROVINCES
-    from .streams import Streams
+    from cardsim.domain import PROVINCES
+    from cardsim.model.streams import Streams
     streams = Streams(scenario.seed)
     return {p: streams.key(f"cards/{p}") for p in PROVINCES}
 

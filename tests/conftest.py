@@ -22,7 +22,7 @@ def _work_in_tmp(session_dir, monkeypatch):
 
 @pytest.fixture(scope="session")
 def keys_dir(session_dir) -> Path:
-    from cardsim.keys import init_keys
+    from cardsim.signing.keys import init_keys
     d = session_dir / "keys"
     if not (d / "root-ca.pem").exists():
         init_keys(d)
@@ -36,5 +36,5 @@ def weekday_path() -> Path:
 
 @pytest.fixture
 def quick_scenario(weekday_path):
-    from cardsim.scenario import load
+    from cardsim.config.scenario import load
     return load(weekday_path, sets=QUICK, scale=0.05)

@@ -6,9 +6,9 @@ import sqlite3
 
 from cryptography import x509
 
-from cardsim import encoding as E
-from cardsim.crypto import ALGORITHMS
-from cardsim.record import COLUMN_NAMES
+from cardsim.records import encoding as E
+from cardsim.signing.crypto import ALGORITHMS
+from cardsim.records.record import COLUMN_NAMES
 
 
 def check(path, root_pem: bytes) -> dict:

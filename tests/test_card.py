@@ -1,5 +1,5 @@
-from cardsim.card import CardPopulation, card_id_for, parse_card_id
-from cardsim.scenario import loads
+from cardsim.model.card import CardPopulation, card_id_for, parse_card_id
+from cardsim.config.scenario import loads
 
 
 def population(key=1234, **over):

@@ -2,8 +2,8 @@
 
 from hypothesis import given, strategies as st
 
-from cardsim import encoding as E
-from cardsim.chain import Chain
+from cardsim.records import encoding as E
+from cardsim.log.chain import Chain
 
 
 def rows(n, start=1):

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cardsim.cli import app
+from cardsim.cli.app import app
 
 from conftest import QUICK
 

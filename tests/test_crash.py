@@ -16,7 +16,7 @@ from logcheck import check
 
 def start(tmp_path, keys_dir, new_session):
     out = tmp_path / "crash.db"
-    cmd = [sys.executable, "-m", "cardsim.cli", "run", str(ROOT / "scenarios" / "weekday.toml"),
+    cmd = [sys.executable, "-m", "cardsim", "run", str(ROOT / "scenarios" / "weekday.toml"),
            "--out", str(out), "--keys", str(keys_dir), "--quiet", "--workers", "2",
            "--set", "simulation.batch_size=700", "--set", "simulation.checkpoint_every=1000"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -3,7 +3,7 @@ import os
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from cardsim.crypto import ALGORITHMS, ECDSA_P256, ED25519, _P256_N
+from cardsim.signing.crypto import ALGORITHMS, ECDSA_P256, ED25519, _P256_N
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS.values(), ids=lambda a: a.name)

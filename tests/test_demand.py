@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import simpy
 
-from cardsim.demand import GOVERNMENT_ITEMS, arrival_stream, government_item, hourly_rates
-from cardsim.distributions import Exponential, sampler
+from cardsim.model.demand import GOVERNMENT_ITEMS, arrival_stream, government_item, hourly_rates
+from cardsim.model.distributions import Exponential, sampler
 
 
 def run_stream(rates, start_hour, hours):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cardsim.distributions import (Deterministic, Exponential, Gamma, Lognormal, Uniform,
+from cardsim.model.distributions import (Deterministic, Exponential, Gamma, Lognormal, Uniform,
                                    from_spec, sampler)
 
 

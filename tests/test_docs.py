@@ -2,7 +2,7 @@
 
 import pytest
 
-from cardsim.docgen import DOCS, ROOT
+from cardsim.cli.docgen import DOCS, ROOT
 
 
 @pytest.mark.parametrize("rel", sorted(DOCS))

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from cardsim import encoding as E
+from cardsim.records import encoding as E
 
 values = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False),
                    st.text(max_size=40), st.binary(max_size=80))

@@ -1,6 +1,6 @@
-from cardsim.card import Card
-from cardsim.fares import TransitFares, ticket_price
-from cardsim.scenario import loads
+from cardsim.model.card import Card
+from cardsim.model.fares import TransitFares, ticket_price
+from cardsim.config.scenario import loads
 
 
 def fares(**over):

@@ -3,9 +3,9 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
-from cardsim.cli import app
+from cardsim.cli.app import app
 from cardsim.errors import CardsimError
-from cardsim.keys import KeyRing, all_names, card_keys, init_keys, load_private
+from cardsim.signing.keys import KeyRing, all_names, card_keys, init_keys, load_private
 
 runner = CliRunner()
 
@@ -82,8 +82,8 @@ def test_derived_keys_use_hkdf_sha256():
     """The one-HMAC shortcut in DerivedKeys is RFC 5869 HKDF-SHA256, as pyca computes it."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    from cardsim.crypto import ALGORITHMS
-    from cardsim.keys import DerivedKeys
+    from cardsim.signing.crypto import ALGORITHMS
+    from cardsim.signing.keys import DerivedKeys
     for name, alg in ALGORITHMS.items():
         d = DerivedKeys(alg, b"s" * 32, b"cardsim/card-key/v1")
         for ident in ("510000000042", "SC-MET-001-01", "\u6210\u90fd"):

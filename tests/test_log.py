@@ -3,8 +3,8 @@ import sqlite3
 import pytest
 
 from cardsim.errors import CardsimError
-from cardsim.log import LogWriter, digest, open_log, read_run
-from cardsim.record import COLUMN_NAMES
+from cardsim.log.store import LogWriter, digest, open_log, read_run
+from cardsim.records.record import COLUMN_NAMES
 
 
 def test_create_refuses_to_overwrite(tmp_path, quick_scenario):

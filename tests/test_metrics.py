@@ -4,11 +4,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cardsim import api
-from cardsim.cli import app
+from cardsim.cli.app import app
 from cardsim.errors import ScenarioError
-from cardsim.metrics import METRICS, metric_value, parse_threshold, thresholds_of
-from cardsim.model import Simulation
-from cardsim.scenario import load, loads
+from cardsim.config.metrics import METRICS, metric_value, parse_threshold, thresholds_of
+from cardsim.model.simulation import Simulation
+from cardsim.config.scenario import load, loads
 
 from conftest import QUICK
 

@@ -4,9 +4,9 @@ from collections import defaultdict
 import pytest
 
 from cardsim import api
-from cardsim.log import digest
-from cardsim.model import Simulation
-from cardsim.scenario import load
+from cardsim.log.store import digest
+from cardsim.model.simulation import Simulation
+from cardsim.config.scenario import load
 
 from conftest import QUICK, SCENARIOS
 

@@ -2,11 +2,12 @@
 
 import simpy
 
-from cardsim.card import Card
-from cardsim.hub import Hub
-from cardsim.issuer import Issuer
-from cardsim.merchant import Blacklist, Merchant
-from cardsim.scenario import loads
+from cardsim.model.card import Card
+from cardsim.model.hub import Hub
+from cardsim.model.issuer import Issuer
+from cardsim.model.blacklist import Blacklist
+from cardsim.model.merchant import Merchant
+from cardsim.config.scenario import loads
 import numpy as np
 
 

@@ -6,10 +6,10 @@ import sqlite3
 import pytest
 
 from cardsim import api
-from cardsim.keys import KeyRing, init_keys, private_secret
-from cardsim.log import digest
-from cardsim.register import FILE, CardRegister
-from cardsim.scenario import load
+from cardsim.signing.keys import KeyRing, init_keys, private_secret
+from cardsim.log.store import digest
+from cardsim.signing.register import FILE, CardRegister
+from cardsim.config.scenario import load
 
 from conftest import ROOT
 from logcheck import check
@@ -74,8 +74,8 @@ def test_new_keys_drop_the_old_register(tmp_path, quick):
 
 
 def test_a_warm_register_spares_key_derivation_and_certificate_signing(tmp_path, quick):
-    from cardsim.model import Simulation
-    from cardsim.signing import RecordSigner, SignSpec
+    from cardsim.model.simulation import Simulation
+    from cardsim.signing.signer import RecordSigner, SignSpec
     keys = tmp_path / "k"
     init_keys(keys)
     rows = []
@@ -93,6 +93,6 @@ def test_a_warm_register_spares_key_derivation_and_certificate_signing(tmp_path,
     b = warm.sign(rows)
     assert b == a                                              # the same rows and certificates
     assert sum(d.derived for d in warm.cards.values()) == 0    # no public key derived again
-    from cardsim.record import INDEX
+    from cardsim.records.record import INDEX
     online = sum(1 for r in rows if r[INDEX["authoriser"]] in ("issuer", "standin"))
     assert len(calls) == len(rows) + online                    # no certificate signed again

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cardsim import api
-from cardsim.cli import app
+from cardsim.cli.app import app
 from cardsim.errors import CardsimError
-from cardsim.replay import Filters, log_scenario, replay
-from cardsim.scenario import load
-from cardsim.timing import replay_timing
+from cardsim.audit.replay import Filters, log_scenario, replay
+from cardsim.config.scenario import load
+from cardsim.audit.retime import replay_timing
 
 from conftest import ROOT, SCENARIOS
 
@@ -167,7 +167,7 @@ def test_timing_replay_reproduces_the_run_and_answers_what_if(tmp_path, keys_dir
     assert u1["issuers"]["issuer-sichuan"] > u0["issuers"]["issuer-sichuan"]
     assert half["waits"]["gov_window"]["p95"] >= original["waits"]["gov_window"]["p95"]
     assert set(half) >= set(original)                      # the same summary shape
-    from cardsim.verify import verify
+    from cardsim.audit.verify import verify
     assert verify(tmp_path / "w2.db", keys_dir).ok         # the second log is a real signed log
 
 

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cardsim import api
-from cardsim.cli import app
-from cardsim.report import write_report
-from cardsim.scenario import load
-from cardsim.sweep import plan, run_sweep
+from cardsim.cli.app import app
+from cardsim.report.html import write_report
+from cardsim.config.scenario import load
+from cardsim.planning.sweep import plan, run_sweep
 
 from conftest import ROOT
 

@@ -1,9 +1,9 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cardsim import schema
+from cardsim.config import schema
 from cardsim.errors import ScenarioError
-from cardsim.scenario import load, loads, parse_set
+from cardsim.config.scenario import load, loads, parse_set
 
 from conftest import SCENARIOS
 

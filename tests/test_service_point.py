@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import simpy
 
-from cardsim.model import Simulation
-from cardsim.scenario import loads
-from cardsim.service_point import GateBank, WindowBank
+from cardsim.model.simulation import Simulation
+from cardsim.config.scenario import loads
+from cardsim.model.service_point import GateBank, WindowBank
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:

@@ -3,8 +3,8 @@ import sqlite3
 import pytest
 
 from cardsim import api
-from cardsim.log import digest
-from cardsim.scenario import load
+from cardsim.log.store import digest
+from cardsim.config.scenario import load
 
 from logcheck import check
 
@@ -50,7 +50,7 @@ def test_same_log_for_one_two_and_three_workers(tmp_path, quick, keys_dir):
 
 
 def test_ecdsa_logs_verify(tmp_path, quick):
-    from cardsim.keys import init_keys
+    from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "k", algorithm="ecdsa-p256")
     api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", workers=2)
     assert check(tmp_path / "e.db", (tmp_path / "k" / "root-ca.pem").read_bytes())["records"] > 0
@@ -66,7 +66,7 @@ def test_an_edited_column_breaks_the_chain(tmp_path, quick, keys_dir):
 
 
 def test_no_private_key_material_in_the_log(tmp_path, quick, keys_dir):
-    from cardsim.keys import KeyRing, private_secret
+    from cardsim.signing.keys import KeyRing, private_secret
     api.run(quick, out=tmp_path / "r.db", keys_dir=keys_dir)
     blob = (tmp_path / "r.db").read_bytes()
     ring = KeyRing.load(keys_dir)
@@ -92,7 +92,7 @@ def test_first_use_creates_keys(tmp_path, quick):
 
 def test_run_with_encrypted_keys(tmp_path, quick, monkeypatch):
     from cardsim.errors import CardsimError
-    from cardsim.keys import init_keys
+    from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "k", passphrase=b"pa55")
     monkeypatch.setenv("CARDSIM_PASS", "pa55")
     api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from cardsim.stats import Histogram
+from cardsim.model.stats import Histogram
 
 
 def test_percentiles_within_one_percent():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cardsim.cli import app
+from cardsim.cli.app import app
 from cardsim.errors import CardsimError
-from cardsim.sweep import plan, run_sweep, split_values, summarise
+from cardsim.planning.sweep import plan, run_sweep, split_values, summarise
 
 from conftest import ROOT
 

@@ -3,10 +3,10 @@ signature (its key certified by its merchant)."""
 
 import pytest
 
-from cardsim import encoding as E
-from cardsim.keys import KeyRing, merchant_name
-from cardsim.record import COLUMN_NAMES, INDEX
-from cardsim.upload import Batches, TerminalSigner
+from cardsim.records import encoding as E
+from cardsim.signing.keys import KeyRing, merchant_name
+from cardsim.records.record import COLUMN_NAMES, INDEX
+from cardsim.signing.upload import Batches, TerminalSigner
 
 
 def row(seq, terminal, uploaded_at, merchant="sichuan-metro"):
@@ -76,7 +76,7 @@ def test_terminal_signs_its_batch_and_its_merchant_certifies_it(ring):
 
 
 def test_terminal_keys_differ_by_terminal_and_merchant(ring):
-    from cardsim.keys import terminal_keys
+    from cardsim.signing.keys import terminal_keys
     a = terminal_keys(ring, "sichuan-metro").get("X-1")[1]
     assert a != terminal_keys(ring, "sichuan-metro").get("X-2")[1]
     assert a != terminal_keys(ring, "chongqing-metro").get("X-1")[1]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cardsim import encoding as E
-from cardsim.crypto import ALGORITHMS
+from cardsim.records import encoding as E
+from cardsim.signing.crypto import ALGORITHMS
 
 V = json.loads((Path(__file__).parent / "vectors" / "vectors.json").read_text())
 ROLE = {"card_tx": E.CARD_TX, "auth_response": E.AUTH_RESPONSE, "card_cert": E.CARD_CERT,

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from typer.testing import CliRunner
 
 from cardsim import api
-from cardsim.cli import app
+from cardsim.cli.app import app
 from cardsim.errors import CardsimError
-from cardsim.record import COLUMN_NAMES
-from cardsim.scenario import load
-from cardsim.verify import verify
+from cardsim.records.record import COLUMN_NAMES
+from cardsim.config.scenario import load
+from cardsim.audit.verify import verify
 
 from conftest import ROOT, SCENARIOS
 
@@ -179,8 +179,8 @@ def test_cut_tail(copy, keys_dir):
 
 
 def test_checkpoint_resigned_with_a_foreign_key(copy, keys_dir):
-    from cardsim import encoding as E
-    from cardsim.crypto import ED25519
+    from cardsim.records import encoding as E
+    from cardsim.signing.crypto import ED25519
     p = copy()
     con = sqlite3.connect(p)
     run = con.execute("SELECT config_json, seed FROM runs").fetchone()
@@ -203,9 +203,9 @@ def _offline_target(p):
 def test_a_dishonest_log_owner_is_caught_by_the_terminal_uploads(copy, keys_dir):
     """The hub owns the log: it can rewrite an offline decision, re-chain every record after it and
     re-sign every checkpoint. Card and chain checks then pass; the terminal's upload does not."""
-    from cardsim import encoding as E
-    from cardsim.chain import Chain
-    from cardsim.keys import HUB, KeyRing
+    from cardsim.records import encoding as E
+    from cardsim.log.chain import Chain
+    from cardsim.signing.keys import HUB, KeyRing
     p = copy()
     target, terminal, at = _offline_target(p)
     ring = KeyRing.load(keys_dir, names=[HUB])
@@ -287,8 +287,8 @@ def test_edited_upload_row(copy, keys_dir, column, value):
 
 
 def test_terminal_certificate_not_from_its_merchant(copy, keys_dir):
-    from cardsim import encoding as E
-    from cardsim.crypto import ED25519
+    from cardsim.records import encoding as E
+    from cardsim.signing.crypto import ED25519
     p = copy()
     tid, body = one(p, "SELECT subject, body FROM certificates WHERE kind = 'terminal' LIMIT 1")
     rogue = ED25519.from_seed(os.urandom(32))                 # a key of the attacker's own
@@ -324,7 +324,7 @@ def test_loss_reports_are_signed_by_their_issuer(lost_log, tmp_path, keys_dir, t
 
 
 def test_untrusted_root_and_wrong_keys(copy, keys_dir, tmp_path):
-    from cardsim.keys import init_keys
+    from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "other")
     r = verify(copy(), tmp_path / "other")
     assert not r.ok and any(f.reason == "root_not_trusted" for f in r.findings)
@@ -343,8 +343,8 @@ def test_non_canonical_ed25519_signatures(copy, keys_dir, bad):
 
 
 def test_high_s_ecdsa_signature_is_rejected(tmp_path):
-    from cardsim.crypto import _P256_N
-    from cardsim.keys import init_keys
+    from cardsim.signing.crypto import _P256_N
+    from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "k", algorithm="ecdsa-p256")
     sc = load(ROOT / "scenarios" / "weekday.toml", sets=["simulation.duration_hours=1",
                                                           "simulation.start_hour=8"], scale=0.02)
@@ -357,7 +357,7 @@ def test_high_s_ecdsa_signature_is_rejected(tmp_path):
 
 
 def test_injected_attacks_all_detected_no_false_positives(tmp_path, keys_dir):
-    from cardsim.attacks import compare
+    from cardsim.attacks.injection import compare
     sets = ["simulation.duration_hours=6", "simulation.start_hour=6",
             "provinces.sichuan.lost_per_day=3000", "provinces.chongqing.lost_per_day=3000"]
     for a in ("cloned_cards", "foreign_key_records", "forged_certificates", "revoked_card_uses",

@@ -9,8 +9,8 @@ Run from the repository root: python tests/vectors/make_vectors.py
 import json
 from pathlib import Path
 
-from cardsim import encoding as E
-from cardsim.crypto import ALGORITHMS
+from cardsim.records import encoding as E
+from cardsim.signing.crypto import ALGORITHMS
 
 SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(range(64, 96)),
          "merchant": bytes(range(96, 128)), "terminal": bytes(range(128, 160))}

@@ -1,0 +1,270 @@
+"""Attack injection with ground truth, for security reviewers and testers.
+
+An attacker can clone a card whose keys it extracted, sign with keys of its own, forge
+certificates with keys of its own, use lost or expired cards at terminals that let them through,
+and edit, delete, reorder or cut a log file. It cannot make a valid issuer or hub signature.
+
+- In-run attacks (:class:`Attacker`) emit records through the model at random simulated times;
+  the signing workers sign them as the attacker would (``attack_signature``), and the log owner
+  chains and checkpoints them like every other record: they are what the nodes accepted.
+- Post-run attacks (:func:`tamper_log`) edit the finished SQLite file.
+
+Every injection is written to the ``ground_truth`` table, which ``cardsim verify`` never reads;
+:func:`compare` matches it against a verification report.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from cardsim.records.record import APPROVED, INDEX, OFFLINE, TERMINAL, issuer_id_for
+
+GROUND_TRUTH_COLUMNS = {"id": int, "attack": str, "seq": int, "tx_id": str, "detail": str,
+                        "expect_seq": int}
+#: Marker appended to a model row (after unpredictable_number) for the signing workers.
+MARK = "attack"
+#: The attacker's own key material: fixed, outside the trust chain.
+ATTACKER_SECRET = b"cardsim/attacker/not-an-issuer-key/v1".ljust(32, b"\0")[:32]
+
+
+class Attacker:
+    """Schedules the in-run attacks of a scenario in a :class:`cardsim.model.simulation.Simulation`."""
+
+    def __init__(self, sim, acfg: dict, rng: np.random.Generator):
+        self.sim = sim
+        self.rng = rng
+        self.truth: list[tuple] = []       # (attack, seq, tx_id, detail, expect_seq)
+        self.plan = []
+        d = sim.duration
+        for kind in ("foreign_key_records", "forged_certificates", "revoked_card_uses",
+                     "expired_card_uses"):
+            for t in rng.uniform(0.1 * d, 0.95 * d, acfg[kind]).tolist():
+                self.plan.append((t, kind, None))
+        for c in range(acfg["cloned_cards"]):
+            uses = sorted(rng.uniform(0.3 * d, 0.95 * d, 3).tolist())
+            for t in uses:
+                self.plan.append((t, "cloned_cards", c))
+        self.plan.sort(key=lambda x: (x[0], x[1], -1 if x[2] is None else x[2]))
+        self.clones: dict[int, tuple] = {}   # clone number -> (card, skimmed ATC)
+
+    def process(self, env):
+        for t, kind, extra in self.plan:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            getattr(self, "_" + kind)(extra)
+
+    # each in-run attack emits one record (or none when its precondition is absent)
+
+    def _pick_used_card(self, prov: str):
+        pop = self.sim.population[prov]
+        for _ in range(200):
+            serial = int(self.rng.integers(0, pop.active))
+            card = pop._cards[serial]
+            if card is not None and card.atc > pop.peek(serial).atc:
+                return card
+        return None
+
+    def _emit(self, kind: str, card_id: str, prov: str, tprov: str, atc: int, amount: int,
+              balance: int, detail: str, category: str = "adult") -> None:
+        sim = self.sim
+        now = sim.env.now
+        sp = sim.points[tprov]["metro"]
+        k = int(self.rng.integers(0, len(sp.banks)))
+        merchant = sp.merchant
+        tail = (now, now, 0.0, "transit", "metro", card_id, prov, category,
+                sp.terminal_ids[k][0], tprov, merchant.merchant_id, issuer_id_for(prov), amount,
+                None, atc, OFFLINE, APPROVED, None, TERMINAL, None, balance,
+                merchant.upload_time(now), 5.0, now)
+        sim._emit(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
+        self.truth.append((kind, sim.seq, f"T{sim.seq:010d}", detail, sim.seq))
+
+    def _cloned_cards(self, clone: int) -> None:
+        if clone not in self.clones:
+            prov = "sichuan" if clone % 2 == 0 else "chongqing"
+            card = self._pick_used_card(prov)
+            if card is None:
+                return
+            self.clones[clone] = (card, card.atc)      # skimmed: keys and counter copied
+        card, atc = self.clones[clone]
+        other = self.sim.other[card.province]
+        self._emit("cloned_cards", card.card_id, card.province, other, atc, 300,
+                   card.balance_fen, f"clone {clone} of {card.card_id} repeats ATC {atc}",
+                   card.category)
+
+    def _foreign_key_records(self, _):
+        prov = "sichuan" if self.rng.random() < 0.6 else "chongqing"
+        card = self._pick_used_card(prov)
+        if card is None:
+            return
+        card.atc += 1
+        self._emit("foreign_key_records", card.card_id, prov, prov, card.atc, 400,
+                   card.balance_fen, "card signature made with the attacker's key", card.category)
+
+    def _fresh_card(self, prov: str, offset: int):
+        """A card beyond the active pool (never used in the run), as an attacker would bring."""
+        pop = self.sim.population[prov]
+        return pop.peek(pop.active + offset)
+
+    def _forged_certificates(self, _):
+        prov = "sichuan" if self.rng.random() < 0.5 else "chongqing"
+        card = self._fresh_card(prov, 1000 + len(self.truth))
+        self._emit("forged_certificates", card.card_id, prov, prov, card.atc + 1, 300,
+                   card.balance_fen - 300, "card certificate signed by the attacker's key")
+
+    def _expired_card_uses(self, _):
+        prov = "sichuan" if self.rng.random() < 0.5 else "chongqing"
+        card = self._fresh_card(prov, 500_000 + len(self.truth))
+        self._emit("expired_card_uses", card.card_id, prov, prov, card.atc + 1, 300,
+                   card.balance_fen - 300, "card certificate expired before the transaction")
+
+    def _revoked_card_uses(self, _):
+        sim = self.sim
+        now = sim.env.now
+        ready = [(cid, prov) for cid, prov, t in sim.lost
+                 if sim.blacklist.reaches(t, prov, prov) <= now]
+        if not ready:
+            return
+        cid, prov = ready[int(self.rng.integers(0, len(ready)))]
+        card = sim.population[prov].get(int(cid[2:]))
+        card.atc += 1
+        self._emit("revoked_card_uses", cid, prov, prov, card.atc, 300, card.balance_fen,
+                   "approved offline after the blacklist reached the terminal", card.category)
+
+
+def attack_signature(kind: str, row: tuple, signer) -> tuple:
+    """How the attacker signs a marked row in a signing worker: (card_sig, certificate or None).
+
+    ``signer`` is the worker's :class:`cardsim.signing.signer.RecordSigner`.
+    """
+    from cardsim.records.encoding import card_cert_body
+    from cardsim.signing.keys import DerivedKeys, issuer_name
+    from cardsim.signing.signer import card_message
+
+    alg = signer.alg
+    card_id = row[INDEX["card_id"]]
+    province = row[INDEX["card_province"]]
+    msg = card_message(row)
+    if kind == "foreign_key_records":
+        key, _pub = DerivedKeys(alg, ATTACKER_SECRET, b"cardsim/attacker/v1").get(card_id)
+        return alg.sign(key, msg), None
+    if kind == "forged_certificates":
+        key, pub = DerivedKeys(alg, ATTACKER_SECRET, b"cardsim/attacker/v1").get(card_id)
+        forger = alg.from_seed(ATTACKER_SECRET)
+        body = card_cert_body(card_id, province, alg.name, pub, signer.spec.epoch - 86400,
+                              signer.spec.epoch + 10 * 365 * 86400, issuer_name(province))
+        return alg.sign(key, msg), (card_id, "card", issuer_name(province), alg.name, body,
+                                    alg.sign(forger, body))
+    if kind == "expired_card_uses":
+        key, pub = signer.cards[province].get(card_id)
+        nb = signer.spec.epoch - 11 * 365 * 86400
+        body = card_cert_body(card_id, province, alg.name, pub, nb, nb + 10 * 365 * 86400,
+                              issuer_name(province))
+        return alg.sign(key, msg), (card_id, "card", issuer_name(province), alg.name, body,
+                                    alg.sign(signer.issuer_keys[issuer_name(province)], body))
+    return None, None   # clones and revoked cards sign with the genuine card key
+
+
+def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: set[int]) -> list[tuple]:
+    """Post-run attacks on the finished log file; returns their ground truth rows."""
+    con = sqlite3.connect(path)
+    truth: list[tuple] = []
+    n = con.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
+    cols = [r[1] for r in con.execute("PRAGMA table_info(transactions)")]
+    taken = set(exclude)
+
+    def pick(k: int, lo: int = 2, hi: int | None = None, gap: int = 2) -> list[int]:
+        hi = hi or n - acfg["truncated_records"] - 2
+        out: list[int] = []
+        for _ in range(50 * k + 50):
+            if len(out) == k or hi <= lo:
+                break
+            s = int(rng.integers(lo, hi))
+            if all(abs(s - x) > gap for x in taken):
+                out.append(s)
+                taken.add(s)
+        return out
+
+    with con:
+        edits = (("amount_fen", "amount_fen + 100", "amount raised by 1 yuan"),
+                 ("outcome", "CASE outcome WHEN 'approved' THEN 'declined' ELSE 'approved' END", "outcome flipped"),
+                 ("card_id", "substr(card_id, 1, 11) || ((substr(card_id, 12) + 1) % 10)", "card number changed"),
+                 ("sim_time", "sim_time + 1.0", "time moved by 1 s"))
+        for i, s in enumerate(pick(acfg["tampered_records"])):
+            col, expr, what = edits[i % len(edits)]
+            con.execute(f"UPDATE transactions SET {col} = {expr} WHERE seq = ?", (s,))
+            truth.append(("tampered_records", s, _tx(con, s), what, s))
+        for s in pick(acfg["reordered_records"]):
+            a = con.execute("SELECT * FROM transactions WHERE seq = ?", (s,)).fetchone()
+            b = con.execute("SELECT * FROM transactions WHERE seq = ?", (s + 1,)).fetchone()
+            taken.add(s + 1)
+            sets = ", ".join(f"{c} = ?" for c in cols[1:])
+            con.execute("UPDATE transactions SET tx_id = 'swap' || seq WHERE seq IN (?, ?)", (s, s + 1))
+            con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*b[1:], s))
+            con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*a[1:], s + 1))
+            truth.append(("reordered_records", s, a[1], f"swapped with seq {s + 1}", s))
+        for s in pick(acfg["deleted_records"]):
+            tx = _tx(con, s)
+            con.execute("DELETE FROM transactions WHERE seq = ?", (s,))
+            truth.append(("deleted_records", s, tx, "deleted", s + 1))
+        k = acfg["truncated_records"]
+        if k:
+            cut = max(1, n - k + 1)
+            con.execute("DELETE FROM transactions WHERE seq >= ?", (cut,))
+            con.execute("DELETE FROM checkpoints WHERE final = 1 OR count >= ?", (cut,))
+            truth.append(("truncated_records", cut, None, f"{k} records and the final checkpoint cut", 0))
+    con.close()
+    return truth
+
+
+def _tx(con, seq: int) -> str | None:
+    r = con.execute("SELECT tx_id FROM transactions WHERE seq = ?", (seq,)).fetchone()
+    return r[0] if r else None
+
+
+def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("CREATE TABLE IF NOT EXISTS ground_truth (id INTEGER PRIMARY KEY, attack TEXT, "
+                    "seq INTEGER, tx_id TEXT, detail TEXT, expect_seq INTEGER)")
+        con.executemany("INSERT INTO ground_truth (attack, seq, tx_id, detail, expect_seq) "
+                        "VALUES (?,?,?,?,?)", rows)
+    con.close()
+
+
+def compare(path: str | Path, report) -> dict:
+    """Detection per attack kind and false positives: the findings against the ground truth."""
+    from cardsim.errors import CardsimError
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()
+    except sqlite3.Error:
+        raise CardsimError(f"{path}: no ground_truth table (the scenario injected no attacks)") from None
+    finally:
+        con.close()
+    found = {}
+    for f in report.findings:
+        found.setdefault(f.seq, []).append(f.check)
+    by_attack = {}
+    explained = set()
+    post_run = False
+    for attack, seq, expect in rows:
+        c = by_attack.setdefault(attack, {"injected": 0, "detected": 0})
+        c["injected"] += 1
+        expect_set = {expect}
+        if attack == "reordered_records":   # the pair, and the record chained after it
+            expect_set |= {expect + 1, expect + 2}
+        if attack in ("tampered_records", "deleted_records", "reordered_records", "truncated_records"):
+            post_run = True
+        hit = any(s in found for s in expect_set)
+        if attack == "truncated_records":
+            hit = "checkpoints" in found.get(0, [])
+        c["detected"] += int(hit)
+        explained |= expect_set
+    false_pos = sorted(s for s in found if s not in explained and not (s == 0 and post_run))
+    return {"by_attack": by_attack, "false_positives": len(false_pos),
+            "false_positive_seqs": false_pos[:100],
+            "all_detected": all(c["injected"] == c["detected"] for c in by_attack.values())
+            and not false_pos}

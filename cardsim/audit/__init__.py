@@ -1,0 +1,1 @@
+"""Reading logs back: independent verification, replay against nodes, and the trace-driven what-if."""

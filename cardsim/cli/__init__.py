@@ -1,0 +1,1 @@
+"""The command line, a thin layer over :mod:`cardsim.api`; ``docgen`` writes docs/cli.md from it."""

@@ -1,0 +1,3 @@
+from cardsim.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Planning: parameter sweeps with replications and confidence intervals, locally or on Dask."""

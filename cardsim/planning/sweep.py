@@ -1,0 +1,234 @@
+"""Sweeps: every combination of ``--set`` values, each replicated N times, summarised as means with
+95% confidence intervals.
+
+Replication r of every combination uses the r-th child of ``SeedSequence(base seed).spawn(N)``:
+replications are independent streams, reproducible from the base seed, and combinations are
+compared under common random numbers. Each run is a plain function of a picklable :class:`Task`
+(:func:`run_task`), so the same work runs on local processes or on a Dask distributed cluster with
+identical results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cardsim.errors import CardsimError
+from cardsim.workers import context
+from cardsim.config.metrics import METRICS, Threshold, metric_names, metric_value, thresholds_of
+from cardsim.config.scenario import Scenario, loads, parse_set
+
+#: Two-sided 95% Student t quantiles for 1..30 degrees of freedom; beyond, the normal 1.96
+#: (error below 1.6% at 31 degrees of freedom).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+#: Metrics shown in the terminal table (all of them go to --json and --csv).
+TABLE_METRICS = ("wait.metro.p95", "wait.bus.p95", "wait.scenic_gate.p95", "wait.gov_window.p95",
+                 "throughput.transit", "throughput.tourism", "throughput.government",
+                 "decline_rate.government", "utilisation.issuer-sichuan",
+                 "blacklist_exposure.amount_fen", "clearing.net_yuan.sichuan")
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int
+    combo: int
+    replication: int
+    replications: int
+    text: str
+    source: str
+    name: str
+    sets: tuple[str, ...]
+    scale: float
+    seed: int
+
+
+def run_task(task: Task) -> tuple[int, dict]:
+    """One replication of one combination: (task index, {metric: value})."""
+    from cardsim.model.simulation import Simulation
+    sc = loads(task.text, source=task.source, name=task.name, sets=task.sets, scale=task.scale,
+               seed=task.seed)
+    child = np.random.SeedSequence(task.seed).spawn(task.replications)[task.replication]
+    summary = Simulation(sc, seedseq=child).run()
+    return task.index, {m: metric_value(summary, m) for m in metric_names()}
+
+
+def split_values(text: str) -> list[str]:
+    """Split ``v1,v2,...`` on top-level commas (not inside brackets, braces or quotes)."""
+    out, depth, quote, cur = [], 0, None, []
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: Scenario
+    axes: tuple[tuple[str, tuple[str, ...]], ...]   # (key path, raw values)
+    replications: int
+    scale: float
+
+    @property
+    def combos(self) -> list[tuple[str, ...]]:
+        return [tuple(f"{k}={v}" for (k, _), v in zip(self.axes, vals))
+                for vals in itertools.product(*(vs for _, vs in self.axes))]
+
+    def tasks(self) -> list[Task]:
+        sc, out = self.scenario, []
+        for c, sets in enumerate(self.combos):
+            for r in range(self.replications):
+                out.append(Task(len(out), c, r, self.replications, sc.text, sc.source, sc.name,
+                                tuple(sc.sets) + sets, self.scale, sc.seed))
+        return out
+
+
+def plan(path: str | Path, replications: int, set_args: list[str], scale: float = 1.0,
+         seed: int | None = None) -> Plan:
+    """Validate everything before any run starts: the scenario and every combination."""
+    from cardsim.config.scenario import load
+    if replications < 2:
+        raise CardsimError("--replications: must be at least 2 (a confidence interval needs two)")
+    axes, fixed = [], []
+    for item in set_args:
+        key, _ = parse_set(item)
+        values = split_values(item.partition("=")[2])
+        if any(v == "" for v in values):
+            raise CardsimError(f"--set {item}: empty value in the list")
+        if len(values) == 1:
+            fixed.append(item)
+        else:
+            axes.append((key, tuple(values)))
+    base = load(path, sets=fixed, scale=scale, seed=seed)
+    p = Plan(base, tuple(axes), replications, scale)
+    for sets in p.combos:                 # each combination validated like a scenario file
+        loads(base.text, source=base.source, sets=tuple(fixed) + sets, scale=scale, seed=seed)
+    return p
+
+
+def t975(n: int) -> float:
+    return _T975[n - 2] if 2 <= n <= 31 else 1.96
+
+
+def summarise(values: list[float]) -> dict:
+    a = np.asarray(values, dtype=float)
+    n = len(a)
+    mean = float(a.mean())
+    half = t975(n) * float(a.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+    return {"mean": round(mean, 6), "ci_low": round(mean - half, 6),
+            "ci_high": round(mean + half, 6), "n": n}
+
+
+def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
+              progress: Callable[[int], None] | None = None) -> dict:
+    tasks = p.tasks()
+    results: dict[int, dict] = {}
+    t0 = time.perf_counter()
+    if scheduler:
+        try:
+            from distributed import Client, as_completed as dask_completed
+        except ImportError:
+            raise CardsimError("--scheduler needs dask.distributed: pip install 'cardsim[dask]'") from None
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise CardsimError(f"--scheduler {scheduler}: cannot connect: {e}") from None
+        try:
+            futures = client.map(run_task, tasks, pure=False)
+            for fut in dask_completed(futures):
+                i, m = fut.result()
+                results[i] = m
+                if progress:
+                    progress(len(results))
+        finally:
+            client.close()
+    elif workers <= 1:
+        for task in tasks:
+            i, m = run_task(task)
+            results[i] = m
+            if progress:
+                progress(len(results))
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
+            for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
+                i, m = fut.result()
+                results[i] = m
+                if progress:
+                    progress(len(results))
+    wall = time.perf_counter() - t0
+    thresholds = thresholds_of(p.scenario.config)
+    combos = []
+    for c, sets in enumerate(p.combos):
+        runs = [results[t.index] for t in tasks if t.combo == c]
+        metrics = {m: summarise([r[m] for r in runs]) for m in metric_names()}
+        combos.append({"set": {s.partition("=")[0]: _value(s) for s in sets},
+                       "metrics": metrics,
+                       "thresholds": [_check(t, metrics[t.metric]) for t in thresholds]})
+    return {"kind": "cardsim-sweep", "scenario": p.scenario.name, "source": p.scenario.source,
+            "base_seed": p.scenario.seed, "replications": p.replications, "scale": p.scale,
+            "swept": {k: [_value(f"{k}={v}") for v in vs] for k, vs in p.axes},
+            "combinations": combos, "runs": len(tasks), "wall_seconds": round(wall, 3)}
+
+
+def _value(item: str):
+    return parse_set(item)[1]
+
+
+def _check(t: Threshold, m: dict) -> dict:
+    bound = m["ci_high"] if t.upper else m["ci_low"]
+    return {"metric": t.metric, "op": t.op, "limit": t.limit, "value": bound,
+            "bound": "ci_high" if t.upper else "ci_low", "passed": t.holds(bound)}
+
+
+def write_csv(result: dict, path: str | Path) -> None:
+    import csv
+    keys = list(result["swept"])
+    tmp = Path(str(path) + ".partial")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(keys + ["metric", "mean", "ci_low", "ci_high", "n"])
+        for combo in result["combinations"]:
+            for m, s in combo["metrics"].items():
+                w.writerow([json.dumps(combo["set"][k]) for k in keys]
+                           + [m, s["mean"], s["ci_low"], s["ci_high"], s["n"]])
+    tmp.replace(path)
+
+
+def load_sweep(path: str | Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CardsimError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError):
+        raise CardsimError(f"{path}: not JSON (expected a cardsim log or `cardsim sweep --json` output)") from None
+    if not isinstance(data, dict) or data.get("kind") != "cardsim-sweep":
+        raise CardsimError(f"{path}: not a sweep result (no \"kind\": \"cardsim-sweep\")")
+    return data
+
+
+assert set(TABLE_METRICS) <= METRICS

@@ -1,0 +1,1 @@
+"""Reports: self-contained HTML (``html``) and terminal text (``text``)."""
