@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Callable
 
 from cardsim.signing import keys as keymod
+from cardsim.model.card import population_keys
+from cardsim.log.session import simulate
 from cardsim.model.simulation import Simulation
-from cardsim.log.pipeline import LogSink
 from cardsim.config.scenario import Scenario
-from cardsim.signing.signer import SignSpec
 
 
 def default_workers() -> int:
@@ -39,27 +39,13 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
     checkpointed, using ``workers`` signing processes (default: all cores). The log's
     ``runs.completed`` becomes 1 only when the run ends normally.
     """
-    sink = None
+    summary, sim = simulate(scenario, out=out, force=force, keys_dir=keys_dir,
+                            passphrase=keymod.passphrase_from_env(passphrase_env),
+                            workers=workers or default_workers(), progress=progress, sign=sign,
+                            notify=notify)
     if out is not None:
-        spec = None
-        if sign:
-            ensure_keys(keys_dir, passphrase_env, notify)
-            spec = SignSpec(str(keys_dir), keymod.passphrase_from_env(passphrase_env),
-                            {p: pop_key for p, pop_key in _population_keys(scenario).items()},
-                            scenario.epoch)
-        sink = LogSink(out, scenario, force=force, spec=spec,
-                       workers=workers if workers else default_workers())
-    sim = Simulation(scenario, sink=sink, progress=progress)
-    try:
-        summary = sim.run()
-        if sink is not None:
-            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
-            sink = None
-            _inject_post_run(scenario, sim, out)
-        return summary
-    finally:
-        if sink is not None:
-            sink.abort()
+        _inject_post_run(scenario, sim, out)
+    return summary
 
 
 def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
@@ -75,10 +61,7 @@ def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
 
 
 def _population_keys(scenario: Scenario) -> dict:
-    from cardsim.domain import PROVINCES
-    from cardsim.model.streams import Streams
-    streams = Streams(scenario.seed)
-    return {p: streams.key(f"cards/{p}") for p in PROVINCES}
+    return population_keys(scenario.seed)
 
 
 def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase_env: str | None = None,

@@ -14,7 +14,7 @@ from cardsim.cli.app import app
 from cardsim.errors import CardsimError
 from cardsim.audit.replay import Filters, log_scenario, replay
 from cardsim.config.scenario import load
-from cardsim.audit.retime import replay_timing
+from cardsim.audit.retime import retime
 
 from conftest import ROOT, SCENARIOS
 
@@ -154,10 +154,10 @@ def test_timing_replay_reproduces_the_run_and_answers_what_if(tmp_path, keys_dir
     sc = load(ROOT / "scenarios" / "weekday.toml",
               sets=["simulation.duration_hours=6", "simulation.start_hour=7"], scale=0.1)
     original = api.run(sc, out=tmp_path / "w.db", keys_dir=keys_dir)
-    same = replay_timing(tmp_path / "w.db")
+    same = retime(tmp_path / "w.db")
     assert same["transactions"] == original["transactions"]
     assert same["utilisation"] == original["utilisation"]
-    half = replay_timing(tmp_path / "w.db", log_scenario(
+    half = retime(tmp_path / "w.db", log_scenario(
         tmp_path / "w.db", ["provinces.sichuan.gov_window.terminals=3",
                             "provinces.sichuan.issuer.servers=2"]), out=tmp_path / "w2.db",
         keys_dir=keys_dir)

@@ -2,8 +2,9 @@
 
 Every logged transaction, in log order, is fed to fresh node instances configured from the log's
 own scenario (``runs.config_json``) or another one. The nodes are the simulator's own classes and
-decision rules (``Merchant.decide_offline``, ``Issuer.decide``, ``Issuer.stand_in``, the fare rules):
-there is no second copy of any rule here. The replayed decision (outcome, reason, amount charged)
+node methods (``Merchant.tap``, ``Merchant.price_online``, ``Issuer.respond``,
+``Issuer.clear_offline``, built by ``cardsim.model.nodes``) the simulation calls: there is no second
+copy of any rule, nor of the flow around it, here. The replayed decision (outcome, reason, amount charged)
 is compared with the recorded one; what differs is a divergence.
 
 What each node checks:
@@ -17,8 +18,8 @@ What each node checks:
 
 State evolves with the replayed decisions (a card's balance, transfer and quota follow what the
 replay approved), so a changed rule shows every record it changes, knock-on effects included.
-Decisions that depend on queueing time (terminal time-outs) are taken as recorded; ``--timing``
-(the trace-driven what-if) re-runs the timing itself.
+Decisions that depend on queueing time (terminal time-outs) are taken as recorded; ``retime``
+(the trace-driven what-if, ``cardsim.audit.retime``) re-runs the timing itself.
 
 Cards are the log's cards: their initial state comes from the log's scenario and seed.
 """
@@ -30,22 +31,20 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import simpy
 
 from cardsim.domain import PROVINCES
-from cardsim.model.card import CODE_PROVINCE, CardPopulation
+from cardsim.model.card import CODE_PROVINCE, Card, CardPopulation, population_key
 import sqlite3
 
 from cardsim.workers import start_workers
 from cardsim.errors import CardsimError, one_line
-from cardsim.model.fares import SENIOR_QUOTA, TransitFares, ticket_price
-from cardsim.model.issuer import Issuer
 from cardsim.log.store import open_log, read_run
-from cardsim.model.blacklist import Blacklist
-from cardsim.model.merchant import Merchant
-from cardsim.records.record import APPROVED, COLUMN_NAMES, DECLINED, INDEX, OFFLINE, TERMINAL
+from cardsim.model.nodes import ONLINE_POINT, build_network
+from cardsim.records.record import (APPROVED, COLUMN_NAMES, DECLINED, INDEX, OFFLINE, TERMINAL,
+                                    Record)
 from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.model.streams import Streams
 
@@ -55,6 +54,15 @@ BATCH = 2000
 _I = INDEX
 _CERT_REASON = {"expired": "card_expired", "not_yet_valid": "card_expired",
                 "invalid": "bad_card_signature"}
+
+
+class Decision(NamedTuple):
+    """A node's decision on one record, as replay compares it with the recorded one."""
+
+    outcome: str
+    reason: str | None
+    charged_fen: int
+    node: str          # merchant | issuer | terminal
 
 
 @dataclass(frozen=True)
@@ -123,30 +131,22 @@ class Filters:
 
 
 class Nodes:
-    """Fresh merchant and issuer nodes for one replay, and the cards they see."""
+    """Fresh nodes for one replay, built like the simulation's (:mod:`cardsim.model.nodes`) from
+    the rules' scenario, and the log's cards they see. Every decision is a node method's."""
 
     def __init__(self, log_scenario: Scenario, rules: Scenario, reports: dict[str, float]):
-        rcfg = rules.config["provinces"]
         lcfg = log_scenario.config["provinces"]
         streams = Streams(log_scenario.seed)
-        self.pops = {p: CardPopulation(p, lcfg[p], streams.key(f"cards/{p}")) for p in PROVINCES}
-        self.cards: dict[str, object] = {}
+        self.pops = {p: CardPopulation(p, lcfg[p], population_key(streams, p)) for p in PROVINCES}
+        self.cards: dict[str, Card] = {}
         self.reports = reports
-        self.fares = {p: TransitFares(rcfg[p]) for p in PROVINCES}
-        self.rcfg = rcfg
-        self.blacklist = Blacklist({p: rcfg[p]["blacklist_push_delay_s"] for p in PROVINCES},
-                                   {p: rcfg[p]["blacklist_push_interval_s"] for p in PROVINCES})
-        env = simpy.Environment()   # the issuers' capacity is not used without --timing
-        import numpy as np
-        self.issuers = {p: Issuer(env, p, rcfg[p]["issuer"], np.random.default_rng(0)) for p in PROVINCES}
-        self.merchants = {}
-        from cardsim.config.schema import SERVICE_TYPES
-        for p in PROVINCES:
-            for t in SERVICE_TYPES:
-                self.merchants[(p, t)] = Merchant(f"{p}-{t.replace('_', '-')}", p, t,
-                                                  rcfg[p][t]["upload_interval_s"], self.blacklist)
+        # the issuers' and hub's capacity and random streams are not used (no timing here)
+        net = build_network(simpy.Environment(), rules.config, Streams(rules.seed))
+        self.blacklist, self.issuers, self.merchants = net.blacklist, net.issuers, net.merchants
 
-    def card(self, card_id: str):
+    def card(self, card_id: str) -> Card:
+        """The card as the replay has it so far (first seen: its initial state, and its loss
+        report from the log)."""
         c = self.cards.get(card_id)
         if c is None:
             prov = CODE_PROVINCE[card_id[:2]]
@@ -154,67 +154,59 @@ class Nodes:
             c.lost_at = self.reports.get(card_id)
         return c
 
-    def decide(self, row, against: tuple, merchant_bad: str | None) -> tuple[str, str | None, int, str]:
-        """(outcome, reason, charged_fen, node) for one record, updating the nodes' state."""
-        card = self.card(row[_I["card_id"]])
-        card.atc = row[_I["atc"]]            # the counter the card presented
-        tprov = row[_I["terminal_province"]]
-        channel, service, mode = row[_I["channel"]], row[_I["service"]], row[_I["mode"]]
-        now = row[_I["sim_time"]]
+    def decide(self, rec: Record, against: tuple, merchant_bad: str | None) -> Decision:
+        """The replayed decision for one record, updating the nodes' and the card's state.
+
+        ``merchant_bad`` is the merchant's cryptographic verdict on the record (None: sound)."""
+        card = self.card(rec.card_id)
+        card.atc = rec.atc            # the counter the card presented
         if "merchant" in against and merchant_bad is not None:
-            return DECLINED, merchant_bad, 0, "merchant"
-        if mode == OFFLINE:
-            if "merchant" not in against:
-                return self._as_recorded(row, card, "merchant")
-            fares = self.fares[tprov]
-            if service == "metro":
-                km = row[_I["trip_km"]]
-                base = fares.metro_base(km) if isinstance(km, float) else fares.flat_metro
-            else:
-                base = fares.bus_fare
-            amount, conc = fares.price(card, service, base, now)
-            reason = self.merchants[(tprov, service)].decide_offline(card, amount, now)
-            if reason is None:
-                card.balance_fen -= amount
-                if conc is SENIOR_QUOTA:
-                    card.quota_left -= 1
-                card.last_transit_t, card.last_transit_mode = now, service
-                if "issuer" in against:     # the back office clears the uploaded record
-                    cleared = self.issuers[card.province].clear_offline(card.card_id, row[_I["atc"]])
-                    if cleared is not None:
-                        return DECLINED, cleared, 0, "issuer"
-                return APPROVED, None, amount, "merchant"
-            return DECLINED, reason, 0, "merchant"
-        # online: the merchant prices it, the issuer (or stand-in) decides
-        if channel == "tourism":
-            amount, _ = ticket_price(card, self.rcfg[tprov]["scenic_gate"])
-        else:
-            amount = self.rcfg[tprov]["gov_window"]["fee_fen"]
-        if row[_I["authoriser"]] == TERMINAL or "issuer" not in against:
-            node = "terminal" if row[_I["authoriser"]] == TERMINAL else "issuer"
-            outcome, reason = row[_I["outcome"]], row[_I["reason"]]
-            # a time-out depends on queueing: taken as recorded (``--timing`` re-runs it)
-            return outcome, reason, amount if outcome == APPROVED else 0, node
+            return Decision(DECLINED, merchant_bad, 0, "merchant")
+        if rec.mode == OFFLINE:
+            return self._offline(rec, card, against)
+        return self._online(rec, card, against)
+
+    def _offline(self, rec: Record, card: Card, against: tuple) -> Decision:
+        merchant = self.merchants.get((rec.terminal_province, rec.service))
+        if "merchant" not in against or merchant is None or not merchant.transit:
+            return self._as_recorded(rec, card, "merchant")
+        amount, _conc, reason = merchant.tap(card, merchant.base_fare(rec.trip_km), rec.sim_time)
+        if reason is not None:
+            return Decision(DECLINED, reason, 0, "merchant")
+        if "issuer" in against:       # the back office clears the uploaded record
+            cleared = self.issuers[card.province].clear_offline(card, rec.atc)
+            if cleared is not None:
+                return Decision(DECLINED, cleared, 0, "issuer")
+        return Decision(APPROVED, None, amount, "merchant")
+
+    def _online(self, rec: Record, card: Card, against: tuple) -> Decision:
+        stype = ONLINE_POINT.get(rec.channel)
+        if stype is None:
+            return self._as_recorded(rec, card, "merchant")
+        amount, _conc = self.merchants[(rec.terminal_province, stype)].price_online(card)
+        if rec.authoriser == TERMINAL or "issuer" not in against:
+            # a time-out depends on queueing: taken as recorded (``retime`` re-runs it)
+            node = "terminal" if rec.authoriser == TERMINAL else "issuer"
+            return Decision(rec.outcome, rec.reason, amount if rec.outcome == APPROVED else 0, node)
         issuer = self.issuers[card.province]
-        issuer.clear_offline(card.card_id, row[_I["atc"]])   # keeps the clearing view current
-        at = row[_I["decided_at"]]
-        if issuer.down(at):      # the stand-in applies the issuer's delegated policy
-            reason = issuer.stand_in(card, amount, channel, at, self.blacklist, tprov)
-        else:
-            reason = issuer.decide(card, row[_I["atc"]], amount, at)
-        return (APPROVED, None, amount, "issuer") if reason is None else (DECLINED, reason, 0, "issuer")
+        issuer.clear_offline(card, rec.atc)   # keeps the clearing view current
+        reason, _authoriser = issuer.respond(card, rec.atc, amount, rec.channel, rec.decided_at,
+                                             self.blacklist, rec.terminal_province)
+        if reason is None:
+            return Decision(APPROVED, None, amount, "issuer")
+        return Decision(DECLINED, reason, 0, "issuer")
 
-    def _as_recorded(self, row, card, node: str) -> tuple:
-        outcome = row[_I["outcome"]]
-        charged = row[_I["amount_fen"]] if outcome == APPROVED else 0
-        if outcome == APPROVED and row[_I["mode"]] == OFFLINE:
-            card.balance_fen -= charged
-            card.last_transit_t, card.last_transit_mode = row[_I["sim_time"]], row[_I["service"]]
-        return outcome, row[_I["reason"]], charged, node
+    def _as_recorded(self, rec: Record, card: Card, node: str) -> Decision:
+        approved = rec.outcome == APPROVED
+        charged = rec.amount_fen if approved else 0
+        merchant = self.merchants.get((rec.terminal_province, rec.service))
+        if approved and rec.mode == OFFLINE and merchant is not None and merchant.transit:
+            merchant.charge(card, charged, rec.concession, rec.sim_time)
+        return Decision(rec.outcome, rec.reason, charged, node)
 
-    def follow(self, row) -> None:
+    def follow(self, rec: Record) -> None:
         """Keep state in step for a record outside the filters: take it as recorded."""
-        self._as_recorded(row, self.card(row[_I["card_id"]]), "merchant")
+        self._as_recorded(rec, self.card(rec.card_id), "merchant")
 
 
 # --- signature checks in worker processes (the merchant's cryptographic checks) ---------------
@@ -361,7 +353,7 @@ def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Fil
             for row in prow:
                 result.records += 1
                 if not filters.match(row) or (filters.limit is not None and result.replayed >= filters.limit):
-                    nodes.follow(row)
+                    nodes.follow(Record._make(row))
                     result.skipped += 1
                     continue
                 if speed:
@@ -379,23 +371,23 @@ def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Fil
 
 
 def _one(row, nodes: Nodes, result: ReplayResult, against, merchant_bad, writer) -> None:
+    rec = Record._make(row)
     result.replayed += 1
-    rec_outcome, rec_reason = row[_I["outcome"]], row[_I["reason"]]
-    rec = (rec_outcome, rec_reason, row[_I["amount_fen"]] if rec_outcome == APPROVED else 0)
-    outcome, reason, charged, node = nodes.decide(row, against, merchant_bad)
-    got = (outcome, reason, charged)
-    if got == rec:
+    recorded = (rec.outcome, rec.reason, rec.amount_fen if rec.outcome == APPROVED else 0)
+    d = nodes.decide(rec, against, merchant_bad)
+    got = (d.outcome, d.reason, d.charged_fen)
+    if got == recorded:
         return
-    kind = "outcome" if outcome != rec_outcome else "reason" if reason != rec_reason else "amount"
+    kind = "outcome" if d.outcome != rec.outcome else "reason" if d.reason != rec.reason else "amount"
     result.by_kind[kind] += 1
-    result.by_node[node] = result.by_node.get(node, 0) + 1
-    if reason is not None:
-        result.by_reason[reason] = result.by_reason.get(reason, 0) + 1
-    d = Divergence(row[0], row[1], kind, node, rec, got)
+    result.by_node[d.node] = result.by_node.get(d.node, 0) + 1
+    if d.reason is not None:
+        result.by_reason[d.reason] = result.by_reason.get(d.reason, 0) + 1
+    div = Divergence(rec.seq, rec.tx_id, kind, d.node, recorded, got)
     if len(result.divergences) < MAX_DIVERGENCES:
-        result.divergences.append(d)
+        result.divergences.append(div)
     if writer is not None:
-        writer.write(d)
+        writer.write(div)
 
 
 class _DiffWriter:

@@ -230,11 +230,11 @@ def replay(
         elif sets:
             rules = rp.log_scenario(log, sets)
         if timing:
-            from cardsim.audit.retime import replay_timing
+            from cardsim.audit.retime import retime
             span = rp.log_scenario(log).duration_s
             with sim_progress(show_progress(quiet), span, "replay --timing") as progress:
-                summary = replay_timing(log, rules, out=out, force=force, keys_dir=keys,
-                                        workers=workers or api.default_workers(), progress=progress)
+                summary = retime(log, rules, out=out, force=force, keys_dir=keys,
+                                 workers=workers or api.default_workers(), progress=progress)
             if as_json:
                 print_json(summary)
             else:

@@ -8,7 +8,8 @@ counter whatever the order cards are first seen in. Memory grows with the cards 
 
 from __future__ import annotations
 
-from cardsim.model.streams import mix64
+from cardsim.domain import PROVINCES
+from cardsim.model.streams import Streams, mix64
 
 ADULT, SENIOR, STUDENT = "adult", "senior", "student"
 
@@ -71,6 +72,20 @@ def parse_card_id(card_id: str) -> tuple[str, int] | None:
     if len(card_id) != 12 or not card_id.isdigit() or card_id[:2] not in CODE_PROVINCE:
         return None
     return CODE_PROVINCE[card_id[:2]], int(card_id[2:])
+
+
+def population_key(streams: Streams, province: str) -> int:
+    """The key a province's cards are derived from: the one home of the population stream's name.
+
+    The simulation, replay and the record signers (which derive each card's key pair from it)
+    must agree on it."""
+    return streams.key(f"cards/{province}")
+
+
+def population_keys(seed: int) -> dict[str, int]:
+    """Every province's population key for a scenario's ``seed``."""
+    streams = Streams(seed)
+    return {p: population_key(streams, p) for p in PROVINCES}
 
 
 class CardPopulation:

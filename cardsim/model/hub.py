@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import simpy
 
+from cardsim.domain import PROVINCES
 from cardsim.model.distributions import from_spec, sampler
 from cardsim.model.service_point import _Busy
 
 
 class Hub(_Busy):
+    """The hub node: finite routing capacity and the clearing tally."""
+
     def __init__(self, env: simpy.Environment, hcfg: dict, rng, lo: float = 0.0,
                  hi: float = float("inf")):
         super().__init__(lo, hi)
@@ -17,7 +20,6 @@ class Hub(_Busy):
         self.resource = simpy.Resource(env, capacity=self.servers)
         self.service = sampler(from_spec(hcfg["service_time"]), rng)
         self.latency = hcfg["latency_s"]
-        self.routed = 0
         #: (card province, terminal province) -> fen approved: what the card's issuer owes the
         #: acquirers of the terminal's province.
         self.flows: dict[tuple[str, str], int] = {}
@@ -25,7 +27,6 @@ class Hub(_Busy):
 
     def route(self, env: simpy.Environment):
         """SimPy process: carry a request from an acquirer through the hub."""
-        self.routed += 1
         yield env.timeout(self.latency)
         with self.resource.request() as req:
             yield req
@@ -41,7 +42,6 @@ class Hub(_Busy):
 
     def clearing(self) -> dict:
         """Gross flows and each province's net position (positive: it receives), in fen and yuan."""
-        from cardsim.domain import PROVINCES
         gross = {f"{a}->{b}": self.flows.get((a, b), 0) for a in PROVINCES for b in PROVINCES if a != b}
         counts = {f"{a}->{b}": self.flow_counts.get((a, b), 0) for a in PROVINCES for b in PROVINCES if a != b}
         net = {}

@@ -1,5 +1,7 @@
-"""Issuer nodes, one per province: online authorisation with finite capacity, and the issuer's
-decision rule (:meth:`Issuer.decide`) and stand-in policy (:meth:`Issuer.stand_in`)."""
+"""Issuer nodes, one per province: online authorisation with finite capacity (:meth:`Issuer.serve`),
+the issuer's decision rule (:meth:`Issuer.decide`), its stand-in policy (:meth:`Issuer.stand_in`),
+which of the two answers a request (:meth:`Issuer.respond`) and the back office's clearing rule
+(:meth:`Issuer.clear_offline`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import simpy
 from cardsim.model.card import Card
 from cardsim.model.distributions import from_spec, sampler
 from cardsim.model.service_point import _Busy
+from cardsim.records.record import ISSUER, STANDIN, issuer_id_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsim.model.blacklist import Blacklist
@@ -25,7 +28,7 @@ class Issuer(_Busy):
                  hi: float = float("inf")):
         super().__init__(lo, hi)
         self.province = province
-        self.issuer_id = f"issuer-{province}"
+        self.issuer_id = issuer_id_for(province)
         self.servers = icfg["servers"]
         self.resource = simpy.Resource(env, capacity=self.servers)
         self.service = sampler(from_spec(icfg["service_time"]), rng)
@@ -36,8 +39,7 @@ class Issuer(_Busy):
         self.standin_limit = icfg["standin_limit_fen"]
         self.max_jump = icfg["atc_max_jump"]
         self.last_atc: dict[str, int] = {}   # card_id -> last ATC seen online
-        self.cleared_atc: dict[str, int] = {}  # card_id -> highest ATC seen in clearing
-        self.requests = 0
+        self.cleared_atc: dict[int, int] = {}  # card serial -> highest ATC seen in clearing
 
     def down(self, t: float) -> bool:
         for a, b in self.outages:
@@ -64,15 +66,17 @@ class Issuer(_Busy):
         self.last_atc[card.card_id] = atc
         return None
 
-    def clear_offline(self, card_id: str, atc: int) -> str | None:
+    def clear_offline(self, card: Card, atc: int) -> str | None:
         """The back office's rule when it clears an uploaded record (offline records, and the
         online ones it also sees): a counter not above the highest seen for the card is a clone
-        or a replayed record, and is rejected (``atc_replay``). Used by replay; the simulation's
-        honest cards never trigger it."""
-        seen = self.cleared_atc.get(card_id)
+        or a replayed record, and is rejected (``atc_replay``). The simulation clears every
+        approved offline tap, in decision order (its honest cards never fail it); replay clears
+        every record it replays against the issuer, in log order."""
+        # keyed by the card's serial (the issuer's cards are its province's): no card number to build
+        seen = self.cleared_atc.get(card.serial)
         if seen is not None and atc <= seen:
             return ATC_REPLAY
-        self.cleared_atc[card_id] = atc
+        self.cleared_atc[card.serial] = atc
         return None
 
     def stand_in(self, card: Card, amount: int, channel: str, now: float, blacklist: "Blacklist",
@@ -90,18 +94,21 @@ class Issuer(_Busy):
             return BLACKLISTED
         return None
 
-    #: returned by :meth:`authorise` when the issuer went down before it could decide
-    DOWN = "down"
+    def respond(self, card: Card, atc: int, amount: int, channel: str, at: float,
+                blacklist: "Blacklist", terminal_province: str) -> tuple[str | None, str]:
+        """The answer to an online request decided at ``at``: (reason or None, authoriser).
 
-    def authorise(self, env: simpy.Environment, card: Card, atc: int, amount: int):
-        """SimPy process: wait for a server, process, decide. Returns the decline reason, None to
-        approve, or :attr:`DOWN` when an outage began before the decision."""
-        self.requests += 1
+        An issuer in an outage does not decide: the node in front of it applies this issuer's
+        stand-in policy (authoriser ``standin``); otherwise the issuer decides (``issuer``).
+        """
+        if self.down(at):
+            return self.stand_in(card, amount, channel, at, blacklist, terminal_province), STANDIN
+        return self.decide(card, atc, amount, at), ISSUER
+
+    def serve(self, env: simpy.Environment):
+        """SimPy process: wait for one of the issuer's servers and hold it for a service time."""
         with self.resource.request() as req:
             yield req
             start = env.now
             yield env.timeout(self.service())
             self.add(start, env.now)
-            if self.down(env.now):
-                return self.DOWN
-            return self.decide(card, atc, amount, env.now)

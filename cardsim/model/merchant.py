@@ -1,8 +1,18 @@
-"""Merchant/acquirer nodes: they run terminals, decide offline taps, upload records in batches and
-send online transactions to the card's issuer (directly, or through the hub across provinces).
+"""Merchant/acquirer nodes: they run the terminals of one service point type in one province,
+price what a card holder buys, decide offline taps, upload records in batches and send online
+transactions to the card's issuer (directly, or through the hub across provinces).
 
-The offline decision rule (what a gate or validator checks without going online) is
-:meth:`Merchant.decide_offline`; the blacklist timing it relies on is :class:`cardsim.model.blacklist.Blacklist`.
+Each step lives here once and is called by the simulation and by replay alike:
+
+- :meth:`Merchant.base_fare` (transit): which fare base applies to a tap;
+- :meth:`Merchant.tap`: price the tap, apply the offline rule (:meth:`Merchant.decide_offline`)
+  and, when approved, what the tap does to the card (:meth:`Merchant.charge`: debit, senior
+  quota, transfer state);
+- :meth:`Merchant.price_online`: what a scenic ticket or a government item costs the card holder;
+- :meth:`Merchant.authorise`: the SimPy timing of routing an online request; the decision itself
+  is :meth:`cardsim.model.issuer.Issuer.respond`.
+
+The blacklist timing the offline rule relies on is :class:`cardsim.model.blacklist.Blacklist`.
 """
 
 from __future__ import annotations
@@ -10,9 +20,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import simpy
+
 from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import Card
-from cardsim.records.record import ISSUER, STANDIN
+from cardsim.model.fares import SENIOR_QUOTA, TransitFares, ticket_price
+from cardsim.records.record import ISSUER, merchant_id_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsim.model.hub import Hub
@@ -22,15 +35,21 @@ BLACKLISTED, INSUFFICIENT = "blacklisted", "insufficient_balance"
 
 
 class Merchant:
-    """One operator (e.g. ``sichuan-metro``): its terminals, uploads and routing."""
+    """One operator (e.g. ``sichuan-metro``): its prices, offline rule, uploads and routing.
 
-    def __init__(self, merchant_id: str, province: str, service: str, upload_interval_s: float,
-                 blacklist: Blacklist):
-        self.merchant_id = merchant_id
+    ``pcfg`` is the province's scenario section; the merchant reads its own service point type's
+    part (and, for transit, the province's fare rules).
+    """
+
+    def __init__(self, province: str, service_type: str, pcfg: dict, blacklist: Blacklist):
+        self.merchant_id = merchant_id_for(province, service_type)
         self.province = province
-        self.service = service
-        self.upload_interval = upload_interval_s
+        self.service_type = service_type
+        self.upload_interval = pcfg[service_type]["upload_interval_s"]
         self.blacklist = blacklist
+        self.transit = service_type in ("metro", "bus")
+        self.fares = TransitFares(pcfg) if self.transit else None
+        self.prices = pcfg[service_type]
 
     def upload_time(self, now: float) -> float:
         """When a record made at ``now`` reaches the back office (the next batch upload)."""
@@ -38,6 +57,18 @@ class Merchant:
         if step <= 0:
             return now
         return math.floor(now / step) * step + step
+
+    # --- transit (offline) ----------------------------------------------------------------------
+
+    def base_fare(self, km) -> int:
+        """The fare before concessions of a tap on this merchant's mode.
+
+        Metro: by the trip's distance band, or the flat fare when the trip length is unknown (a
+        log row without a usable ``trip_km``); bus: the flat fare."""
+        fares = self.fares
+        if self.service_type != "metro":
+            return fares.bus_fare
+        return fares.metro_base(km) if isinstance(km, float) else fares.flat_metro
 
     def decide_offline(self, card: Card, amount: int, now: float) -> str | None:
         """The offline rule: the decline reason, or None to approve.
@@ -50,16 +81,47 @@ class Merchant:
             return INSUFFICIENT
         return None
 
-    def authorise(self, env, card: Card, atc: int, amount: int, channel: str,
+    def tap(self, card: Card, base: int, now: float) -> tuple[int, str | None, str | None]:
+        """A card presented at a gate or validator at ``now``: (amount, concession, reason).
+
+        Prices the tap from ``base`` (:meth:`base_fare`), applies the offline rule and, when it
+        approves (``reason`` None), the tap's effect on the card: the stored value is debited, a
+        senior's free ride is taken from the quota and the transfer state moves to this tap.
+        The card's counter is the caller's: the card raises it (simulation) or presents it (replay).
+        """
+        amount, conc = self.fares.price(card, self.service_type, base, now)
+        reason = self.decide_offline(card, amount, now)
+        if reason is None:
+            self.charge(card, amount, conc, now)
+        return amount, conc, reason
+
+    def charge(self, card: Card, amount: int, conc: str | None, now: float) -> None:
+        """What an approved tap at ``now`` does to the card: the stored value is debited, a
+        senior's free ride is taken from the quota, and the transfer state moves to this tap."""
+        card.balance_fen -= amount
+        if conc == SENIOR_QUOTA:
+            card.quota_left -= 1
+        card.last_transit_t = now
+        card.last_transit_mode = self.service_type
+
+    # --- scenic gates and government windows (online) -------------------------------------------
+
+    def price_online(self, card: Card) -> tuple[int, str | None]:
+        """(amount in fen, concession) of a scenic ticket or a government item for this card."""
+        if self.service_type == "scenic_gate":
+            return ticket_price(card, self.prices)
+        return self.prices["fee_fen"], None
+
+    def authorise(self, env: simpy.Environment, card: Card, atc: int, amount: int, channel: str,
                   issuers: dict[str, "Issuer"], hub: "Hub"):
         """SimPy process: route an online authorisation; returns (reason or None, authoriser,
         decided_at).
 
-        Same province: acquirer -> issuer. Other province: acquirer -> hub -> home issuer. The
-        rule at the moment of decision: an issuer in an outage does not decide, and the node in
-        front of it (acquirer, or hub) applies the issuer's stand-in policy at once (the outage
-        is assumed to be detected without a timeout), whether the outage had begun when the
-        request was sent or began while it was being processed.
+        Same province: acquirer -> issuer. Other province: acquirer -> hub -> home issuer. An
+        issuer in an outage does not decide, and the node in front of it (acquirer, or hub)
+        applies the issuer's stand-in policy at once (the outage is assumed to be detected without
+        a timeout), whether the outage had begun when the request was sent or began while it was
+        being processed: :meth:`Issuer.respond` at the moment of decision.
         """
         issuer = issuers[card.province]
         cross = card.province != self.province
@@ -68,13 +130,12 @@ class Merchant:
             yield from hub.route(env)
         if not issuer.down(env.now):
             yield env.timeout(issuer.latency)
-            reason = yield from issuer.authorise(env, card, atc, amount)
-            if reason is not issuer.DOWN:
-                decided = env.now
-                yield env.timeout(issuer.latency + back)
-                return reason, ISSUER, decided
+            yield from issuer.serve(env)
         decided = env.now
-        reason = issuer.stand_in(card, amount, channel, decided, self.blacklist, self.province)
-        if back:
+        reason, authoriser = issuer.respond(card, atc, amount, channel, decided, self.blacklist,
+                                            self.province)
+        if authoriser == ISSUER:
+            yield env.timeout(issuer.latency + back)
+        elif back:
             yield env.timeout(back)
-        return reason, STANDIN, decided
+        return reason, authoriser, decided

@@ -1,15 +1,22 @@
 """The two-province one-card model: builds the nodes from a scenario and runs them in SimPy.
 
-Flows (decision rules live in the node modules, not here):
+Flows (every decision and its effect on the card live in the node classes, called here and by
+replay alike; this module holds the timing: queues, latencies, transfers):
 
-- transit tap (offline): arrival -> gate bank queue -> tap at the terminal -> fare (``fares``) ->
-  offline rule (``Merchant.decide_offline``) -> record; with some probability the same card taps
-  on the other mode later (a transfer).
-- scenic gate / government window (online): arrival -> window queue -> authorisation routed by the
-  merchant to the issuer, or through the hub across provinces (``Merchant.authorise``,
-  ``Issuer.decide``, ``Issuer.stand_in``) -> record -> the terminal stays busy for the service time.
-- loss reports: cards reported lost at random; issuers know at once, terminals once the blacklist
-  reaches them (``merchant.Blacklist``).
+- transit tap (offline): arrival -> gate bank queue -> tap at the terminal: the merchant prices it
+  and applies its offline rule and the tap's effect on the card (``Merchant.tap``) -> the card's
+  issuer clears the approved record (``Issuer.clear_offline``) -> record; with some probability
+  the same card taps on the other mode later (a transfer).
+- scenic gate / government window (online): arrival -> window queue -> the merchant prices it
+  (``Merchant.price_online``) and routes the authorisation to the issuer, through the hub across
+  provinces (``Merchant.authorise``), where the issuer or its stand-in answers
+  (``Issuer.respond``) -> record -> the terminal stays busy for the service time.
+- loss reports: cards reported lost; issuers know at once, terminals once the blacklist reaches
+  them (``cardsim.model.blacklist.Blacklist``).
+
+Arrivals and loss reports come from a demand source (``cardsim.model.demand``): the scenario's
+demand by default, or a trace of logged arrivals (``cardsim.audit.retime``), through the public
+arrival methods of :class:`Simulation`.
 
 Records are emitted in decision order, so ``seq`` follows ``sim_time``.
 """
@@ -23,16 +30,13 @@ from typing import Callable
 
 import simpy
 
-from cardsim.domain import CHANNELS
 from cardsim.domain import PROVINCES
-from cardsim.model.card import CardPopulation, Card
-from cardsim.model.demand import arrival_stream, government_item, hourly_rates
-from cardsim.model.distributions import Exponential, from_spec, sampler, uniform_sampler
-from cardsim.model.fares import SENIOR_QUOTA, TransitFares, ticket_price
-from cardsim.model.hub import Hub
-from cardsim.model.issuer import Issuer
-from cardsim.model.blacklist import Blacklist
+from cardsim.model.card import CardPopulation, Card, parse_card_id, population_key
+from cardsim.model.demand import DemandSource, ScenarioDemand
+from cardsim.model.distributions import from_spec, sampler
 from cardsim.model.merchant import Merchant
+from cardsim.model.nodes import ONLINE_POINT, build_network
+from cardsim.model.summary import build_metrics, build_summary
 from cardsim.records.record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for, tx_id_for
 from cardsim.config.schema import IN_RUN_ATTACKS, SERVICE_CHANNEL, SERVICE_TYPES
 from cardsim.model.service_point import GateBank, WindowBank
@@ -49,7 +53,7 @@ class ServicePoints:
     """All service points of one type in one province, and the merchant operating them."""
 
     def __init__(self, env: simpy.Environment, province: str, stype: str, pcfg: dict, rng,
-                 blacklist: Blacklist, lo: float, hi: float):
+                 merchant: Merchant, lo: float, hi: float):
         scfg = pcfg[stype]
         self.province = province
         self.stype = stype
@@ -67,13 +71,11 @@ class ServicePoints:
         self.waits = Histogram()
         self.hour_waits: dict[int, Histogram] = {}     # by arrival hour, warm-up included
         self.waiting = HourIntegral(int(hi // 3600.0) + 1)   # customer-seconds in the queue
-        self.fares: TransitFares | None = None   # set for transit points by the Simulation
         tag = f"{PROVINCE_TAG[province]}-{TYPE_TAG[stype]}"
         self.terminal_ids = [[f"{tag}-{k + 1:03d}-{i + 1:02d}" for i in range(terms)]
                              for k in range(n)]
         self.service = sampler(from_spec(scfg["service_time"]), rng)
-        self.merchant = Merchant(f"{province}-{stype.replace('_', '-')}", province, stype,
-                                 scfg["upload_interval_s"], blacklist)
+        self.merchant = merchant
         self.terminals = n * terms
 
     def pick(self, u: float) -> int:
@@ -100,10 +102,12 @@ class ServicePoints:
 
 
 class Simulation:
-    """One run of a scenario. ``sink(rows)`` receives batches of record tuples in log order."""
+    """One run of a scenario. ``sink(rows)`` receives batches of record tuples in log order;
+    ``demand`` is where arrivals and loss reports come from (default: the scenario's demand)."""
 
     def __init__(self, scenario, sink: Callable[[list[tuple]], None] | None = None,
-                 seedseq=None, progress: Callable[[float], None] | None = None):
+                 seedseq=None, progress: Callable[[float], None] | None = None,
+                 demand: DemandSource | None = None):
         cfg = scenario.config
         self.scenario = scenario
         self.cfg = cfg
@@ -115,23 +119,18 @@ class Simulation:
         self.batch_size = sim["batch_size"]
         self.sink = sink
         self.progress = progress
+        self.demand = demand if demand is not None else ScenarioDemand()
         self.streams = streams = Streams(seedseq if seedseq is not None else scenario.seed)
         lo, hi = self.warmup, self.duration
 
         pcfgs = cfg["provinces"]
-        self.population = {p: CardPopulation(p, pcfgs[p], streams.key(f"cards/{p}")) for p in PROVINCES}
-        self.fares = {p: TransitFares(pcfgs[p]) for p in PROVINCES}
-        self.blacklist = Blacklist({p: pcfgs[p]["blacklist_push_delay_s"] for p in PROVINCES},
-                                   {p: pcfgs[p]["blacklist_push_interval_s"] for p in PROVINCES})
-        self.issuers = {p: Issuer(env, p, pcfgs[p]["issuer"], streams.rng(f"issuer/{p}"), lo, hi)
-                        for p in PROVINCES}
-        self.hub = Hub(env, cfg["hub"], streams.rng("hub"), lo, hi)
+        self.population = {p: CardPopulation(p, pcfgs[p], population_key(streams, p))
+                           for p in PROVINCES}
+        self.network = net = build_network(env, cfg, streams, lo, hi)
+        self.blacklist, self.issuers, self.hub = net.blacklist, net.issuers, net.hub
         self.points = {p: {t: ServicePoints(env, p, t, pcfgs[p], streams.rng(f"service/{p}/{t}"),
-                                            self.blacklist, lo, hi)
+                                            net.merchants[(p, t)], lo, hi)
                            for t in SERVICE_TYPES} for p in PROVINCES}
-        for p in PROVINCES:
-            for t in ("metro", "bus"):
-                self.points[p][t].fares = self.fares[p]
         self.trip_km = {p: sampler(from_spec(pcfgs[p]["metro"]["trip_km"]),
                                    streams.rng(f"trip_km/{p}")) for p in PROVINCES}
         self.transfer_delay = sampler(from_spec(cfg["demand"]["transit"]["transfer_delay"]),
@@ -150,6 +149,45 @@ class Simulation:
         self.seq = 0
         self.buffer: list[tuple] = []
         self._un_key = streams.key("unpredictable_number")
+
+    # --- the public arrival methods a demand source calls ---------------------------------------
+
+    def card(self, card_id: str) -> Card | None:
+        """The card with this number (an active-pool card keeps its state across the run; one
+        beyond the pool is a fresh one), or None for a malformed number."""
+        parsed = parse_card_id(card_id) if isinstance(card_id, str) else None
+        if parsed is None:
+            return None
+        prov, serial = parsed
+        pop = self.population[prov]
+        return pop.get(serial) if serial < pop.active else pop.peek(serial)
+
+    def report_lost(self, card: Card) -> None:
+        """The holder reports ``card`` lost now (a second report of the same card is ignored)."""
+        if card.lost_at is None:
+            card.lost_at = self.env.now
+            self.lost.append((card.card_id, card.province, self.env.now))
+
+    def point_count(self, prov: str, stype: str) -> int:
+        """How many service points of type ``stype`` the province has."""
+        return len(self.points[prov][stype].banks)
+
+    def pick_point(self, prov: str, stype: str, u: float) -> int:
+        """The service point a customer goes to, from a uniform draw ``u`` (busier points first)."""
+        return self.points[prov][stype].pick(u)
+
+    def balk(self, prov: str, stype: str) -> None:
+        """Count a customer who leaves a service point without joining its queue."""
+        self.points[prov][stype].balked += 1
+
+    def turns_away(self, prov: str, stype: str, point: int) -> bool:
+        """True (and the customer balks) when the expected wait at an online point is beyond the
+        customers' patience."""
+        sp = self.points[prov][stype]
+        if sp.patience and sp.banks[point].expected_wait() > sp.patience:
+            sp.balked += 1
+            return True
+        return False
 
     # --- output -----------------------------------------------------------------------------
 
@@ -190,47 +228,26 @@ class Simulation:
 
     # --- transit (offline) --------------------------------------------------------------------
 
-    def _transit_arrivals(self, prov: str) -> Callable[[float], None]:
-        d = self.cfg["demand"]["transit"]
-        u = uniform_sampler(self.streams.rng(f"choice/transit/{prov}"))
-        metro_share, transfer_share = d["metro_share"], d["transfer_share"]
-        pick_card = self._card_picker(prov, d["cross_province_share"], u)
-        tap = self._transit_tap
+    def arrive_transit(self, prov: str, mode: str, card: Card, u: Callable[[], float] | None = None,
+                       point: int | None = None, km: float | None = None,
+                       transfer: bool = False) -> None:
+        """A card holder arrives now at a gate bank of ``mode`` (metro | bus) in ``prov``.
 
-        def on_arrival(now: float) -> None:
-            mode = "metro" if u() < metro_share else "bus"
-            tap(prov, mode, pick_card(), now, u() < transfer_share, u)
-        return on_arrival
-
-    def _card_picker(self, prov: str, cross: float, u: Callable[[], float]) -> Callable[[], Card]:
-        home, away = self.population[prov], self.population[self.other[prov]]
-
-        def pick() -> Card:
-            # A card is in one place at a time: one held at a terminal for an online transaction
-            # is not drawn again until it is released (a few redraws; a tiny active pool may
-            # still repeat a card rather than stall).
-            for _ in range(8):
-                pop = away if u() < cross else home
-                card = pop.get(int(u() * pop.active))
-                if not card.in_use:
-                    return card
-            return card
-        return pick
-
-    def _transit_tap(self, prov: str, mode: str, card: Card, now: float, transfer: bool,
-                     u: Callable[[], float], k: int | None = None, km: float | None = None) -> None:
-        """A tap arriving at a gate bank; ``k`` and ``km`` are given by trace replays."""
+        ``point`` is the gate bank (default: drawn with ``u``); ``km`` the metro trip length
+        (default: drawn from the scenario's ``trip_km``); with ``transfer`` the holder taps on the
+        other mode after an approved tap (drawing that bank with ``u``).
+        """
+        now = self.env.now
         sp = self.points[prov][mode]
-        if k is None:
-            k = sp.pick(u())
-        start, i = sp.banks[k].admit(now, sp.service(), sp.patience)
+        if point is None:
+            point = sp.pick(u())
+        start, i = sp.banks[point].admit(now, sp.service(), sp.patience)
         if i < 0:
             sp.balked += 1
             return
         if km is None and mode == "metro":
             km = self.trip_km[prov]()
-        base = sp.fares.metro_base(km) if mode == "metro" else sp.fares.bus_fare
-        job = (sp, k, i, card, now, base, transfer, u, km)
+        job = (sp, point, i, card, now, sp.merchant.base_fare(km), transfer, u, km)
         if start <= now:
             self._tap(job)
         else:
@@ -246,22 +263,18 @@ class Simulation:
         now = self.env.now
         prov, mode = sp.province, sp.stype
         card.atc += 1
-        amount, conc = sp.fares.price(card, mode, base, now)
         merchant = sp.merchant
-        reason = merchant.decide_offline(card, amount, now)
+        amount, conc, reason = merchant.tap(card, base, now)
         if reason is None:
             outcome = APPROVED
-            card.balance_fen -= amount
-            if conc is SENIOR_QUOTA:
-                card.quota_left -= 1
-            card.last_transit_t = now
-            card.last_transit_mode = mode
+            # the back office clears the record; honest cards never fail it, so the answer is
+            # not needed here (replay uses it)
+            self.issuers[card.province].clear_offline(card, card.atc)
             self._settle(card, prov, amount, now)
         else:
             outcome = DECLINED
-        wait = now - arrival
         sp.wait(arrival, now, self.warmup)
-        self._emit((now, arrival, wait, "transit", mode, card.card_id, card.province,
+        self._emit((now, arrival, now - arrival, "transit", mode, card.card_id, card.province,
                     card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
                     TERMINAL, None, card.balance_fen, merchant.upload_time(now), km, now),
@@ -275,33 +288,16 @@ class Simulation:
         prov, mode, card, u = event._value
         if card.in_use:      # the holder is at a window with the card: the journey ends here
             return
-        self._transit_tap(prov, mode, card, self.env.now, False, u)
+        self.arrive_transit(prov, mode, card, u)
 
     # --- tourism and government (online) -----------------------------------------------------
 
-    def _online_arrivals(self, channel: str, prov: str) -> Callable[[float], None]:
-        d = self.cfg["demand"][channel]
-        u = uniform_sampler(self.streams.rng(f"choice/{channel}/{prov}"))
-        pick_card = self._card_picker(prov, d["cross_province_share"], u)
-        stype = "scenic_gate" if channel == "tourism" else "gov_window"
-        sp = self.points[prov][stype]
-        items = d.get("items", 0)
-        item_cum = list(accumulate(1.0 / (j + 1) for j in range(items)))
-        process, customer = self.env.process, self._online_customer
-
-        def on_arrival(now: float) -> None:
-            card = pick_card()
-            k = sp.pick(u())
-            if sp.patience and sp.banks[k].expected_wait() > sp.patience:
-                sp.balked += 1
-                return
-            if items:
-                j = min(bisect_right(item_cum, u() * item_cum[-1]), items - 1)
-                service = government_item(j)
-            else:
-                service = stype
-            process(customer(sp, k, card, now, service))
-        return on_arrival
+    def arrive_online(self, prov: str, channel: str, card: Card, point: int, service: str) -> None:
+        """A card holder joins now the queue of online service point ``point`` of ``channel``
+        (tourism | government) in ``prov`` for ``service`` (the government item, or
+        ``scenic_gate``). Whether they would rather balk is :meth:`turns_away`."""
+        sp = self.points[prov][ONLINE_POINT[channel]]
+        self.env.process(self._online_customer(sp, point, card, self.env.now, service))
 
     def _online_customer(self, sp: ServicePoints, k: int, card: Card, arrival: float, service: str):
         env = self.env
@@ -310,16 +306,13 @@ class Simulation:
         yield req
         i = bank.take()
         start = env.now
-        prov, channel = sp.province, sp.channel
-        if channel == "tourism":
-            amount, conc = ticket_price(card, self.cfg["provinces"][prov]["scenic_gate"])
-        else:
-            amount, conc = self.cfg["provinces"][prov]["gov_window"]["fee_fen"], None
+        prov, channel, merchant = sp.province, sp.channel, sp.merchant
+        amount, conc = merchant.price_online(card)
         card.atc += 1
         atc = card.atc
         card.in_use = True
         issuer = self.issuers[card.province]
-        auth = env.process(sp.merchant.authorise(env, card, atc, amount, channel, self.issuers, self.hub))
+        auth = env.process(merchant.authorise(env, card, atc, amount, channel, self.issuers, self.hub))
         yield auth | env.timeout(issuer.timeout)
         now = env.now
         if auth.triggered:
@@ -337,63 +330,28 @@ class Simulation:
         else:
             outcome = DECLINED
         self._emit((now, arrival, start - arrival, channel, service, card.card_id, card.province,
-                    card.category, sp.terminal_ids[k][i], prov, sp.merchant.merchant_id,
+                    card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, atc, ONLINE, outcome, reason,
-                    authoriser, latency, None, sp.merchant.upload_time(now), None, decided),
+                    authoriser, latency, None, merchant.upload_time(now), None, decided),
                    channel, prov, card.province, outcome, reason, amount)
         yield env.timeout(sp.service())
         bank.add(start, env.now)
         bank.give_back(i)
         bank.resource.release(req)
 
-    # --- loss reports -------------------------------------------------------------------------
-
-    def _loss_reports(self, prov: str):
-        env = self.env
-        per_day = self.cfg["provinces"][prov]["lost_per_day"]
-        if per_day <= 0:
-            return
-        rng = self.streams.rng(f"loss/{prov}")
-        gap = sampler(Exponential(86400.0 / per_day), rng)
-        u = uniform_sampler(rng)
-        pop = self.population[prov]
-        while True:
-            yield env.timeout(gap())
-            card = pop.get(int(u() * pop.active))
-            if card.lost_at is None:
-                card.lost_at = env.now
-                self.lost.append((card.card_id, prov, env.now))
+    # --- run ----------------------------------------------------------------------------------
 
     def _ticker(self, every: float):
         while True:
             yield self.env.timeout(every)
             self.progress(self.env.now)
 
-    # --- run ----------------------------------------------------------------------------------
-
-    def run(self, trace=None) -> dict:
-        """Run to the scenario's end; returns the summary (see docs/summary.md).
-
-        ``trace``, a SimPy process function ``trace(sim)``, replaces the scenario's demand and
-        loss reports (``cardsim.audit.retime``)."""
+    def run(self) -> dict:
+        """Run to the scenario's end with arrivals from the demand source; returns the summary
+        (see docs/summary.md)."""
         env = self.env
         t0 = time.perf_counter()
-        demand = self.cfg["demand"]
-        if trace is not None:
-            env.process(trace(self))
-        for channel in (CHANNELS if trace is None else ()):
-            d = demand[channel]
-            for prov in PROVINCES:
-                share = d["sichuan_share"] if prov == "sichuan" else 1.0 - d["sichuan_share"]
-                rates = hourly_rates(d, share)
-                if max(rates) <= 0:
-                    continue
-                on_arrival = (self._transit_arrivals(prov) if channel == "transit"
-                              else self._online_arrivals(channel, prov))
-                unit_exp = sampler(Exponential(1.0), self.streams.rng(f"arrivals/{channel}/{prov}"))
-                env.process(arrival_stream(env, rates, self.start_hour, unit_exp, on_arrival))
-        for prov in (PROVINCES if trace is None else ()):
-            env.process(self._loss_reports(prov))
+        self.demand.start(self)
         if self.progress is not None:
             env.process(self._ticker(self.duration / 200.0))
         acfg = self.cfg["attacks"]
@@ -408,9 +366,9 @@ class Simulation:
         return self.summary()
 
     def summary(self) -> dict:
-        from cardsim.model.summary import build_summary
+        """The run summary (see docs/summary.md)."""
         return build_summary(self)
 
     def metrics(self) -> list[tuple]:
-        from cardsim.model.summary import build_metrics
+        """The per-hour metric rows of the log's ``metrics`` table."""
         return build_metrics(self)

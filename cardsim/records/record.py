@@ -86,3 +86,8 @@ def tx_id_for(seq: int) -> str:
 
 def issuer_id_for(province: str) -> str:
     return f"issuer-{province}"
+
+
+def merchant_id_for(province: str, service_type: str) -> str:
+    """The merchant operating one service point type in one province, e.g. ``sichuan-scenic-gate``."""
+    return f"{province}-{service_type.replace('_', '-')}"

@@ -38,6 +38,7 @@ from cardsim.domain import PROVINCES
 from cardsim.signing.crypto import ALGORITHMS, Algorithm, algorithm_of
 from cardsim.errors import CardsimError
 from cardsim.config.schema import SERVICE_TYPES
+from cardsim.records.record import merchant_id_for
 
 ROOT = "root-ca"
 HUB = "hub"
@@ -56,7 +57,7 @@ def issuer_name(province: str) -> str:
 
 
 def merchant_ids() -> list[str]:
-    return [f"{p}-{t.replace('_', '-')}" for p in PROVINCES for t in SERVICE_TYPES]
+    return [merchant_id_for(p, t) for p in PROVINCES for t in SERVICE_TYPES]
 
 
 def merchant_name(merchant_id: str) -> str:

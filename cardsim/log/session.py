@@ -1,0 +1,63 @@
+"""One simulation run and the life of its log: keys, the signing pipeline, finish or abort.
+
+``cardsim.api.run`` (the scenario's demand) and ``cardsim.audit.retime`` (a log's arrivals) both
+run through :func:`simulate`, so a log is written, completed or abandoned one way only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from cardsim.config.scenario import Scenario
+from cardsim.log.pipeline import LogSink
+from cardsim.model.card import population_keys
+from cardsim.model.demand import DemandSource
+from cardsim.model.simulation import Simulation
+from cardsim.signing import keys as keymod
+from cardsim.signing.signer import SignSpec
+
+
+def ensure_keys(keys_dir: str | Path, passphrase: bytes | None = None,
+                notify: Callable[[str], None] | None = None) -> bool:
+    """Create the key hierarchy in ``keys_dir`` when it holds none (encrypted with
+    ``passphrase`` when given); True when it did."""
+    d = Path(keys_dir)
+    if d.is_dir() and keymod.keys_present(d):
+        return False
+    keymod.init_keys(d, passphrase=passphrase)
+    if notify:
+        notify(f"created keys in {d}/ (first use; see `cardsim keys init --help`)")
+    return True
+
+
+def simulate(scenario: Scenario, demand: DemandSource | None = None,
+             out: str | Path | None = None, force: bool = False, keys_dir: str | Path = "keys",
+             passphrase: bytes | None = None, workers: int = 1,
+             progress: Callable[[float], None] | None = None, sign: bool = True,
+             notify: Callable[[str], None] | None = None) -> tuple[dict, Simulation]:
+    """Run ``scenario`` with arrivals from ``demand`` (default: the scenario's own); returns the
+    summary and the finished simulation.
+
+    With ``out`` the records go to a new log there (refusing to replace a file without
+    ``force``); with ``sign`` they are signed by ``workers`` processes with the keys in
+    ``keys_dir`` (created on first use). The log's ``runs.completed`` becomes 1 only when the run
+    ends normally; on any error the log is abandoned and the workers are stopped.
+    """
+    sink = None
+    if out is not None:
+        spec = None
+        if sign:
+            ensure_keys(keys_dir, passphrase, notify)
+            spec = SignSpec(str(keys_dir), passphrase, population_keys(scenario.seed), scenario.epoch)
+        sink = LogSink(out, scenario, force=force, spec=spec, workers=workers)
+    sim = Simulation(scenario, sink=sink, progress=progress, demand=demand)
+    try:
+        summary = sim.run()
+        if sink is not None:
+            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
+            sink = None
+        return summary, sim
+    finally:
+        if sink is not None:
+            sink.abort()
