@@ -1,4 +1,5 @@
-from cardsim.model.card import CardPopulation, card_id_for, parse_card_id
+from cardsim.model.card import CardPopulation, card_id_for, parse_card_id, population_key, population_keys
+from cardsim.model.streams import Streams
 from cardsim.config.scenario import loads
 
 
@@ -50,3 +51,9 @@ def test_card_id_is_derived_and_pool_is_bounded():
     import pytest
     with pytest.raises(IndexError):
         pop.get(pop.active)          # serials come from the active pool only
+
+
+def test_population_keys_are_one_per_seed_and_province():
+    keys = population_keys(7)
+    assert keys == {p: population_key(Streams(7), p) for p in ("sichuan", "chongqing")}
+    assert keys["sichuan"] != keys["chongqing"] and keys != population_keys(8)
