@@ -5,17 +5,13 @@ which of the two answers a request (:meth:`Issuer.respond`) and the back office'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import simpy
 
+from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import Card
 from cardsim.model.distributions import from_spec, sampler
 from cardsim.model.service_point import _Busy
 from cardsim.records.record import ISSUER, STANDIN, issuer_id_for
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cardsim.model.blacklist import Blacklist
 
 CARD_LOST, ATC_REPLAY, ATC_JUMP = "card_lost", "atc_replay", "atc_jump"
 ISSUER_UNAVAILABLE, STANDIN_LIMIT, BLACKLISTED = "issuer_unavailable", "standin_limit", "blacklisted"
@@ -79,7 +75,7 @@ class Issuer(_Busy):
         self.cleared_atc[card.serial] = atc
         return None
 
-    def stand_in(self, card: Card, amount: int, channel: str, now: float, blacklist: "Blacklist",
+    def stand_in(self, card: Card, amount: int, channel: str, now: float, blacklist: Blacklist,
                  terminal_province: str) -> str | None:
         """The stand-in policy applied for this issuer while it is unreachable.
 
@@ -95,7 +91,7 @@ class Issuer(_Busy):
         return None
 
     def respond(self, card: Card, atc: int, amount: int, channel: str, at: float,
-                blacklist: "Blacklist", terminal_province: str) -> tuple[str | None, str]:
+                blacklist: Blacklist, terminal_province: str) -> tuple[str | None, str]:
         """The answer to an online request decided at ``at``: (reason or None, authoriser).
 
         An issuer in an outage does not decide: the node in front of it applies this issuer's

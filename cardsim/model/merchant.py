@@ -18,18 +18,14 @@ The blacklist timing the offline rule relies on is :class:`cardsim.model.blackli
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 import simpy
 
 from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import Card
 from cardsim.model.fares import SENIOR_QUOTA, TransitFares, ticket_price
+from cardsim.model.hub import Hub
+from cardsim.model.issuer import Issuer
 from cardsim.records.record import ISSUER, merchant_id_for
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cardsim.model.hub import Hub
-    from cardsim.model.issuer import Issuer
 
 BLACKLISTED, INSUFFICIENT = "blacklisted", "insufficient_balance"
 
@@ -113,7 +109,7 @@ class Merchant:
         return self.prices["fee_fen"], None
 
     def authorise(self, env: simpy.Environment, card: Card, atc: int, amount: int, channel: str,
-                  issuers: dict[str, "Issuer"], hub: "Hub"):
+                  issuers: dict[str, Issuer], hub: Hub):
         """SimPy process: route an online authorisation; returns (reason or None, authoriser,
         decided_at).
 
