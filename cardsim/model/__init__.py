@@ -1,2 +1,3 @@
-"""The SimPy model: cards and holders, fares, demand, service points, the nodes (issuer, merchant,
-hub) with their decision rules, streaming statistics, and the run summary."""
+"""The SimPy model: cards and holders, fares, demand and demand sources, service points, the nodes
+(issuer, merchant, hub; built together by ``nodes``) with every decision step, streaming
+statistics, and the run summary."""
