@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cardsim.log.container import connect_readonly
+from cardsim.log.store import GROUND_TRUTH_SQL
 from cardsim.records.record import APPROVED, INDEX, OFFLINE, TERMINAL, issuer_id_for
 
 GROUND_TRUTH_COLUMNS = {"id": int, "attack": str, "seq": int, "tx_id": str, "detail": str,
@@ -227,8 +229,8 @@ def _tx(con, seq: int) -> str | None:
 def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
     con = sqlite3.connect(path)
     with con:
-        con.execute("CREATE TABLE IF NOT EXISTS ground_truth (id INTEGER PRIMARY KEY, attack TEXT, "
-                    "seq INTEGER, tx_id TEXT, detail TEXT, expect_seq INTEGER)")
+        if not con.execute("SELECT 1 FROM sqlite_schema WHERE name = 'ground_truth'").fetchone():
+            con.execute(GROUND_TRUTH_SQL)
         con.executemany("INSERT INTO ground_truth (attack, seq, tx_id, detail, expect_seq) "
                         "VALUES (?,?,?,?,?)", rows)
     con.close()
@@ -237,7 +239,7 @@ def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
 def compare(path: str | Path, report) -> dict:
     """Detection per attack kind and false positives: the findings against the ground truth."""
     from cardsim.errors import CardsimError
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = connect_readonly(path)
     try:
         rows = con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()
     except sqlite3.Error:

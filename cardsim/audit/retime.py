@@ -21,6 +21,7 @@ from pathlib import Path
 from cardsim.domain import PROVINCES
 from cardsim.model.card import CODE_PROVINCE
 from cardsim.errors import CardsimError
+from cardsim.log.container import connect_readonly
 from cardsim.log.store import open_log
 from cardsim.records.record import INDEX
 from cardsim.config.scenario import Scenario
@@ -58,7 +59,7 @@ def trace_process(path: str | Path):
     """The SimPy process function feeding the log's arrivals into a Simulation."""
 
     def trace(sim):
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = connect_readonly(path)
         try:
             losses = sorted((t, cid) for cid, t in con.execute(
                 "SELECT card_id, reported_at FROM blacklist") if isinstance(t, float))

@@ -62,6 +62,7 @@ from cardsim.workers import start_workers
 from cardsim.errors import CardsimError, one_line
 from cardsim.signing.keys import (HUB, ROOT, all_names, issuer_name, load_trust_anchor, merchant_ids,
                    merchant_name)
+from cardsim.log.container import connect_readonly
 from cardsim.log.store import open_log, read_run
 from cardsim.records.record import COLUMN_NAMES, INDEX, ISSUER, OFFLINE, ONLINE, STANDIN, TERMINAL
 from cardsim.signing.upload import UPLOAD_COLUMNS, Batches
@@ -178,7 +179,7 @@ class RecordChecker:
         self.alg: Algorithm = ALGORITHMS[ctx.algorithm]
         self.ctx = ctx
         self.ca = _verifier_keys(ctx.ca_keys, self.alg)
-        self.conn = sqlite3.connect(f"file:{ctx.path}?mode=ro", uri=True)
+        self.conn = connect_readonly(ctx.path)
         self.conn.text_factory = _text
         self.blacklist = Blacklist(ctx.delays, ctx.intervals)
         self.reported: dict[str, float] = {}
