@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cardsim.config import schema
+from cardsim.config.checks import check_distribution, check_value
 from cardsim.config.metrics import parse_threshold
 from cardsim.errors import ScenarioError
 
@@ -133,7 +134,7 @@ def _merge(cfg: dict, raw: dict, source: str, prefix: str) -> None:
             continue
         key = schema.KEY_INDEX.get(path)
         if key is not None:
-            value, err = schema.check_value(key, v)
+            value, err = check_value(key, v)
             if err:
                 raise ScenarioError(f"{source}: {path}: {err}")
             schema.set_path(cfg, path, value)
@@ -188,7 +189,7 @@ def apply_set(cfg: dict, path: str, value: Any, source: str = "--set") -> None:
     """Set one key (or one field of a distribution) in a full configuration, validated."""
     key = schema.KEY_INDEX.get(path)
     if key is not None:
-        checked, err = schema.check_value(key, value)
+        checked, err = check_value(key, value)
         if err:
             raise ScenarioError(f"{source} {path}: {err}")
         schema.set_path(cfg, path, checked)
@@ -198,7 +199,7 @@ def apply_set(cfg: dict, path: str, value: Any, source: str = "--set") -> None:
     if pkey is not None and pkey.kind == "distribution":
         dist = copy.deepcopy(schema.get_path(cfg, parent))
         dist[field_name] = value
-        checked, err = schema.check_distribution(dist)
+        checked, err = check_distribution(dist)
         if err:
             raise ScenarioError(f"{source} {path}: {err}")
         schema.set_path(cfg, parent, checked)
