@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-PRELOAD = ["cardsim.model.simulation.simulation", "cardsim.log.store.pipeline", "cardsim.audit.verify",
+PRELOAD = ["cardsim.model.simulation", "cardsim.log.pipeline", "cardsim.audit.verify",
            "cardsim.audit.replay", "cardsim.planning.sweep"]
 _ctx = None
 

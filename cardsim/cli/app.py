@@ -124,9 +124,9 @@ def run(
     else:
         from rich.console import Console
 
-        from cardsim.model.summary import render, render_thresholds
+        from cardsim.report.text import render_summary, render_thresholds
         console = Console()
-        render(summary, console)
+        render_summary(summary, console)
         render_thresholds(checks, console)
         if out is not None:
             typer.echo(f"log: {out}")
@@ -240,8 +240,8 @@ def replay(
             else:
                 from rich.console import Console
 
-                from cardsim.model.summary import render
-                render(summary, Console())
+                from cardsim.report.text import render_summary
+                render_summary(summary, Console())
             raise typer.Exit(0)
         filters = rp.Filters(channel, province, time_from, time_to, card, limit)
         total = _count_rows(log)
