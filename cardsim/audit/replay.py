@@ -238,7 +238,7 @@ class MerchantChecks:
         return [(r[0], self.checker.merchant_status(r)) for r in rows]
 
     def finish(self) -> None:
-        return None
+        self.checker.close()
 
 
 def _statuses(pool: ShardedPool) -> dict:

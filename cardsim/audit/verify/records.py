@@ -117,6 +117,10 @@ class RecordChecker:
         key = subject_key(self.alg, pub)
         return CardKey(bad="bad_public_key") if key is None else CardKey(key, nb, na)
 
+    def close(self) -> None:
+        """Close the checker's read-only connection to the log."""
+        self.conn.close()
+
     def merchant_status(self, row: tuple) -> str | None:
         """What a merchant node checks cryptographically before accepting a card (replay): the
         card's certificate, its validity and the card's signature. A reason code, or None."""
@@ -256,4 +260,5 @@ class RecordWorker:
         self.checker.check(items, self.tally)
 
     def finish(self) -> Tally:
+        self.checker.close()
         return self.tally
