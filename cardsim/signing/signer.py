@@ -3,9 +3,9 @@ in stand-in) on every online decision, the issuer's certificate for every card a
 each issuer's signature over its loss reports (:func:`sign_blacklists`).
 
 :class:`RecordSigner` runs in the signing worker processes. Each worker owns the cards whose number
-falls in its shard (``shard_of``), so a card's key is derived and its certificate issued exactly
-once per log, whatever the number of workers; every signature is deterministic, so the log is the
-same byte for byte with one worker or many.
+falls in its shard (``workers.shard_of``), so a card's key is derived and its certificate issued
+exactly once per log, whatever the number of workers; every signature is deterministic, so the log
+is the same byte for byte with one worker or many.
 """
 
 from __future__ import annotations
@@ -35,11 +35,6 @@ _AUTHORISER = INDEX["authoriser"]
 _ISSUER_ID = INDEX["issuer_id"]
 _SEQ = INDEX["seq"]
 MODEL_ROW_LEN = _PLAIN = INDEX["unpredictable_number"] + 1   # a model row; longer: an attack
-
-
-def shard_of(card_id: str, workers: int) -> int:
-    """The worker that signs for this card (stable across runs and processes)."""
-    return int(card_id) % workers if card_id.isdigit() else 0
 
 
 @dataclass(frozen=True)
