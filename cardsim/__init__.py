@@ -43,6 +43,12 @@ _API = ("load_scenario", "run", "verify", "replay", "retime", "sweep", "report",
 
 __all__ = ["CHANNELS", "PROVINCES", "__version__", "CardsimError", *_API]
 
+# ``report`` names both the subpackage cardsim/report/ and the API function. The import system
+# binds a subpackage's name here only when it first loads it: load it now (a docstring, no
+# cost) and unbind the name, so ``cardsim.report`` is the API function (through __getattr__).
+importlib.import_module("cardsim.report")
+del globals()["report"]
+
 
 def __getattr__(name: str):
     if name in _API:

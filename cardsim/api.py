@@ -288,15 +288,17 @@ def _rules(log: str | Path, scenario: Scenario | str | Path | None, sets: Sequen
            mode: str) -> Scenario | None:
     """The scenario whose rules a replay or retime applies: ``scenario`` or the log's own, with
     ``sets`` applied; None for the log's own unchanged."""
-    check_sets(sets, mode)
     if isinstance(scenario, Scenario):
         if sets:
             raise CardsimError("sets: apply them when loading the scenario "
                                "(load_scenario(path, sets=...)) or pass the scenario's path")
         return scenario
     if scenario is not None:
-        return load(scenario, sets=tuple(sets))
-    return replay_mod.log_scenario(log, tuple(sets)) if sets else None
+        rules = load(scenario, sets=tuple(sets))
+    else:
+        rules = replay_mod.log_scenario(log, tuple(sets)) if sets else None
+    check_sets(sets, mode)          # after loading: an unknown key is reported as unknown
+    return rules
 
 
 def _filters(channel: str | None, province: str | None, time_from: float | None,
