@@ -20,9 +20,10 @@ The Python API (``cardsim.api``, a worked example in docs/api.md) is exported fr
     import cardsim
     result = cardsim.run(cardsim.load_scenario("scenarios/weekday.toml"), "w.db", keys_dir="keys")
 
-Its functions load on first use (a module ``__getattr__``): every worker process imports this
-package, and importing the API eagerly (numpy, SimPy, cryptography, matplotlib's caller) measured
-about 0.4 s against a few milliseconds.
+Its functions load on first use (a module ``__getattr__``), measured to matter: importing
+``cardsim.api`` (numpy, SimPy, cryptography, sqlite-utils and every stage) took 0.45-0.85 s against
+about 5 ms for this package alone, which every worker process imports; and the CLI, calling the API
+through this package, imports in 0.2 s instead of 0.6 s for ``cardsim --help``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """The command line, through Typer's CliRunner: outputs, exit codes and every error class."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+import cardsim
 from cardsim import api
 from cardsim.cli.app import app
 from cardsim.errors import CardsimError
@@ -123,7 +126,7 @@ def test_the_exit_code_is_the_errors_own(monkeypatch, weekday_path):
 
     def boom(*_a, **_k):
         raise Unusual("x.toml: something unusual")
-    monkeypatch.setattr(api, "load_scenario", boom)
+    monkeypatch.setattr(cardsim, "load_scenario", boom)
     one_error(invoke("run", weekday_path), "x.toml: something unusual", code=5)
 
 
@@ -168,3 +171,11 @@ def test_retime_with_encrypted_keys(small_log, tmp_path, monkeypatch):
 def test_retime_passphrase_variable_must_be_set(small_log, tmp_path):
     one_error(invoke("retime", small_log, "--out", tmp_path / "s.db", "--keys", tmp_path / "k",
                      "--passphrase-env", "UNSET_VAR_X"), "--passphrase-env UNSET_VAR_X: environment")
+
+
+def test_help_and_version_do_not_load_the_simulator():
+    code = ("import sys; from cardsim.cli.app import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+            "CliRunner().invoke(app, ['version']); "
+            "assert not {'cardsim.api', 'simpy', 'cryptography'} & set(sys.modules), sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

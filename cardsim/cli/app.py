@@ -1,7 +1,8 @@
-"""The ``cardsim`` command line: a thin layer over :mod:`cardsim.api`.
+"""The ``cardsim`` command line: a thin layer over the Python API (``import cardsim``).
 
 Each command parses its options, calls the API function of the same name and renders the result;
-every check of the input and every threshold lives in the API. Conventions: ``--json`` prints one
+every check of the input and every threshold lives in the API. The API loads on the first call
+(``cardsim.__getattr__``), so ``--help`` and ``version`` do not import the simulator. Conventions: ``--json`` prints one
 JSON object alone on stdout; progress goes to stderr and only when stderr is a terminal and
 ``--quiet`` is not given. Exit codes: 0 ok, 1 the check found problems, 2 bad input (one line on
 stderr, no traceback: ``CardsimError.exit_code``).
@@ -11,20 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cardsim import api
+import cardsim
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
 from cardsim.model.summary import render, render_thresholds
 from cardsim.report.text import render_replay, render_sweep, render_verify
-from cardsim.signing.keys import passphrase_from_env
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discrete-event simulator of social-security one-card transactions "
@@ -52,7 +53,8 @@ def user_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress_bar(quiet: bool, label: str, hours: bool = False) -> Iterator[api.Progress | None]:
+def progress_bar(quiet: bool, label: str,
+                 hours: bool = False) -> Iterator[Callable[[float, float], None] | None]:
     """A rich progress bar on stderr fed by the API's ``progress(done, total)``, or None when
     ``--quiet`` or stderr is not a terminal. ``hours``: done and total are simulated seconds."""
     if quiet or not sys.stderr.isatty():
@@ -65,6 +67,17 @@ def progress_bar(quiet: bool, label: str, hours: bool = False) -> Iterator[api.P
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done / unit, total=total / unit)
+
+
+def read_passphrase(var: str | None) -> bytes | None:
+    """``--passphrase-env VAR``: the passphrase in that environment variable, as bytes."""
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise CardsimError(f"--passphrase-env {var}: environment variable is "
+                           f"{'not set' if value is None else 'empty'}")
+    return value.encode("utf-8")
 
 
 def print_json(obj: dict) -> None:
@@ -102,7 +115,7 @@ WORKERS_OPT = typer.Option(None, "--workers", min=1, help="Worker processes (def
 FORCE_OPT = typer.Option(False, "--force", help="Replace an existing --out file.")
 
 
-def show_run(result: api.RunResult, as_json: bool) -> None:
+def show_run(result: cardsim.RunResult, as_json: bool) -> None:
     """Print a run's (or retime's) summary and thresholds; exit 1 when a threshold fails."""
     if as_json:
         print_json(result.as_dict())
@@ -143,10 +156,10 @@ def run(
     blacklist exposure. Exit 1 when a scenario threshold fails.
     """
     with user_errors():
-        sc = api.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed)
+        sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed)
         with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
-            result = api.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
-                             passphrase=passphrase_from_env(passphrase_env), workers=workers,
+            result = cardsim.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
+                             passphrase=read_passphrase(passphrase_env), workers=workers,
                              progress=progress, notify=notice)
     show_run(result, as_json)
 
@@ -170,7 +183,7 @@ def verify(
     """
     with user_errors():
         with progress_bar(quiet, "verify") as progress:
-            result = api.verify(log, keys, workers=workers, ground_truth=ground_truth,
+            result = cardsim.verify(log, keys, workers=workers, ground_truth=ground_truth,
                                 progress=progress)
     if as_json:
         print_json(result.as_dict())
@@ -237,7 +250,7 @@ def replay(
         refuse("without --timing (see `cardsim retime`)", {
             "--out": out is not None, "--force": force, "--passphrase-env": passphrase_env is not None})
         with progress_bar(quiet, "replay") as progress:
-            result = api.replay(log, scenario, sets=sets or (), against=against, keys_dir=keys,
+            result = cardsim.replay(log, scenario, sets=sets or (), against=against, keys_dir=keys,
                                 check_signatures=not no_signatures, channel=channel,
                                 province=province, time_from=time_from, time_to=time_to,
                                 card=card, limit=limit, speed=speed, diff_out=diff_out,
@@ -279,8 +292,8 @@ def _retime(log: Path, scenario: Optional[Path], sets: Optional[List[str]], out:
             force: bool, keys: Path, passphrase_env: Optional[str], workers: Optional[int],
             as_json: bool, quiet: bool) -> None:
     with progress_bar(quiet, "retime", hours=True) as progress:
-        result = api.retime(log, scenario, sets=sets or (), out=out, force=force, keys_dir=keys,
-                            passphrase=passphrase_from_env(passphrase_env), workers=workers,
+        result = cardsim.retime(log, scenario, sets=sets or (), out=out, force=force, keys_dir=keys,
+                            passphrase=read_passphrase(passphrase_env), workers=workers,
                             progress=progress, notify=notice)
     show_run(result, as_json)
 
@@ -313,7 +326,7 @@ def sweep(
     """
     with user_errors():
         with progress_bar(quiet, f"sweep {scenario.stem}") as progress:
-            result = api.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
+            result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
                                workers=workers, scheduler=scheduler, csv=csv_out,
                                progress=progress)
     if as_json:
@@ -333,7 +346,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (offline: charts inlined as SVG) for a run or a sweep."""
     with user_errors():
-        path = api.report(source, out)
+        path = cardsim.report(source, out)
     typer.echo(f"report: {path}")
 
 
@@ -355,7 +368,7 @@ def keys_init(
     the run's log. --force also deletes the card register (cards.db) of the keys it replaces.
     """
     with user_errors():
-        written = api.init_keys(dir, algorithm, passphrase_from_env(passphrase_env), force)
+        written = cardsim.init_keys(dir, algorithm, read_passphrase(passphrase_env), force)
     typer.echo(f"wrote {len(written) // 2} keys and certificates ({algorithm}) to {dir}/; card "
                "and terminal keys derive from the issuers' and merchants' keys as runs use them")
 
