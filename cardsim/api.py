@@ -87,8 +87,9 @@ NO_EFFECT: dict[str, tuple[tuple[str, str], ...]] = {
 class RunResult:
     """What :func:`run` and :func:`retime` return.
 
-    ``summary`` is the run summary (docs/summary.md); ``thresholds`` the scenario's ``[thresholds]``
-    evaluated against it, each ``{metric, op, limit, value, passed}``; ``log`` the log written, or None.
+    ``summary`` is the run summary (docs/summary.md); ``thresholds`` the scenario's
+    ``[thresholds]`` evaluated against it, each ``{metric, op, limit, value, passed}``; ``log``
+    the log written, or None.
     """
 
     summary: dict
@@ -138,7 +139,8 @@ class SweepResult:
     @property
     def passed(self) -> bool:
         """True when every threshold of every combination holds on its confidence bound."""
-        return all(c["passed"] for combo in self.summary["combinations"] for c in combo["thresholds"])
+        combos = self.summary["combinations"]
+        return all(c["passed"] for combo in combos for c in combo["thresholds"])
 
 
 # --- scenarios, keys ----------------------------------------------------------------------------
@@ -178,8 +180,9 @@ def _keys_dir(keys_dir: str | Path | None, create_keys: bool) -> Path:
     if keys_dir is not None:
         return Path(keys_dir)
     if not create_keys:
-        raise CardsimError("keys_dir: a signed log needs keys: pass keys_dir=DIR (created there on "
-                           "first use), create_keys=True (keys/ in the current directory) or sign=False")
+        raise CardsimError("keys_dir: a signed log needs keys: pass keys_dir=DIR (created there "
+                           "on first use), create_keys=True (keys/ in the current directory) "
+                           "or sign=False")
     return Path("keys")
 
 
@@ -381,7 +384,7 @@ def _retime(path, rules, out, force, keys_dir, passphrase, workers, progress) ->
     return retime_mod.replay_timing(path, rules, out, force, keys_dir, workers, progress)
 
 
-# --- sweep, report, logs ---------------------------------------------------------------------------
+# --- sweep, report, logs -------------------------------------------------------------------------
 
 def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, scale: float = 1.0,
           seed: int | None = None, workers: int | None = None, scheduler: str | None = None,

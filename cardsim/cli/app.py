@@ -2,9 +2,10 @@
 
 Each command parses its options, calls the API function of the same name and renders the result;
 every check of the input and every threshold lives in the API. The API loads on the first call
-(``cardsim.__getattr__``), so ``--help`` and ``version`` do not import the simulator. Conventions: ``--json`` prints one
-JSON object alone on stdout; progress goes to stderr and only when stderr is a terminal and
-``--quiet`` is not given. Exit codes: 0 ok, 1 the check found problems, 2 bad input (one line on
+(``cardsim.__getattr__``), so ``--help`` and ``version`` do not import the simulator.
+
+Conventions: ``--json`` prints one JSON object alone on stdout; progress goes to stderr and only
+when stderr is a terminal and ``--quiet`` is not given. Exit codes: 0 ok, 1 the check found problems, 2 bad input (one line on
 stderr, no traceback: ``CardsimError.exit_code``).
 """
 
