@@ -167,7 +167,7 @@ def test_speed_paces_the_replay(outage_log, keys_dir):
 def test_timing_replay_reproduces_the_run_and_answers_what_if(tmp_path, keys_dir):
     sc = load(ROOT / "scenarios" / "weekday.toml",
               sets=["simulation.duration_hours=6", "simulation.start_hour=7"], scale=0.1)
-    original = api.run(sc, out=tmp_path / "w.db", keys_dir=keys_dir)
+    original = api.run(sc, out=tmp_path / "w.db", keys_dir=keys_dir).summary
     same = replay_timing(tmp_path / "w.db")
     assert same["transactions"] == original["transactions"]
     assert same["utilisation"] == original["utilisation"]

@@ -19,7 +19,7 @@ def quick(request):
 
 
 def test_every_record_signed_chained_and_checkpointed(tmp_path, quick, keys_dir):
-    s = api.run(quick, out=tmp_path / "r.db", keys_dir=keys_dir, workers=2)
+    s = api.run(quick, out=tmp_path / "r.db", keys_dir=keys_dir, workers=2).summary
     got = check(tmp_path / "r.db", (keys_dir / "root-ca.pem").read_bytes())
     assert got["records"] == s["transactions"] > 1000
     assert got["final"] == s["transactions"]
@@ -76,7 +76,7 @@ def test_no_private_key_material_in_the_log(tmp_path, quick, keys_dir):
 
 
 def test_unsigned_logs(tmp_path, quick, keys_dir):
-    s = api.run(quick, out=tmp_path / "u.db", sign=False)
+    s = api.run(quick, out=tmp_path / "u.db", sign=False).summary
     con = sqlite3.connect(tmp_path / "u.db")
     assert con.execute("SELECT count(*) FROM transactions WHERE card_sig IS NULL").fetchone()[0] == s["transactions"]
     assert con.execute("SELECT signed FROM runs").fetchone()[0] == 0
@@ -90,17 +90,15 @@ def test_first_use_creates_keys(tmp_path, quick):
     assert len(notes) == 1
 
 
-def test_run_with_encrypted_keys(tmp_path, quick, monkeypatch):
+def test_run_with_encrypted_keys(tmp_path, quick):
     from cardsim.errors import CardsimError
     from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "k", passphrase=b"pa55")
-    monkeypatch.setenv("CARDSIM_PASS", "pa55")
-    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")
+    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase=b"pa55")
     assert check(tmp_path / "e.db", (tmp_path / "k" / "root-ca.pem").read_bytes())["records"] > 0
     with pytest.raises(CardsimError, match="encrypted; pass --passphrase-env"):
         api.run(quick, out=tmp_path / "f.db", keys_dir=tmp_path / "k")
-    monkeypatch.setenv("CARDSIM_PASS", "wrong")
     with pytest.raises(CardsimError, match="wrong passphrase"):
-        api.run(quick, out=tmp_path / "g.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")
+        api.run(quick, out=tmp_path / "g.db", keys_dir=tmp_path / "k", passphrase=b"wrong")
     assert not (tmp_path / "g.db").exists() or sqlite3.connect(tmp_path / "g.db").execute(
         "SELECT completed FROM runs").fetchone()[0] == 0

@@ -19,13 +19,15 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Iterator
 
 import sqlite_utils
 
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
+from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.log.container import open_container
-from cardsim.records.record import COLUMN_NAMES, COLUMNS
+from cardsim.records.record import COLUMN_NAMES, COLUMNS, Record
 from cardsim.signing.upload import MERCHANT_TOTALS_COLUMNS, UPLOAD_COLUMNS
 
 _SQLTYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
@@ -219,6 +221,74 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
     if row is None:
         raise CardsimError(f"{path}: not a cardsim log (runs table is empty)")
     return dict(zip(names, row))
+
+
+def log_scenario_of(run: dict, path: str | Path = "log") -> Scenario:
+    """The scenario a log was written from: its runs row's effective configuration, re-validated."""
+    return from_config_json(run.get("config_json") or "", f"{path} (runs.config_json)",
+                            name=run.get("scenario_name") or "log")
+
+
+class Log:
+    """An existing log opened read-only: its runs row, its scenario and its transactions.
+
+    A context manager: ``with Log.open(path) as log: ...`` closes the connection at the end.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, run: dict):
+        self.path = path
+        self._conn = conn
+        #: The ``runs`` row as a dict, column name -> value (docs/log-format.md).
+        self.run = run
+        self._scenario: Scenario | None = None
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Log":
+        """Open the log at ``path``; a :class:`CardsimError` says why it is not a usable log."""
+        conn = open_log(path)
+        try:
+            run = read_run(conn, path)
+        except CardsimError:
+            conn.close()
+            raise
+        return cls(Path(path), conn, run)
+
+    @property
+    def scenario(self) -> Scenario:
+        """The log's own scenario (``runs.config_json``), validated when first read."""
+        if self._scenario is None:
+            self._scenario = log_scenario_of(self.run, self.path)
+        return self._scenario
+
+    @property
+    def summary(self) -> dict | None:
+        """The run summary (docs/summary.md), or None when the run did not complete."""
+        text = self.run.get("summary_json")
+        return json.loads(text) if text else None
+
+    def last_seq(self) -> int:
+        """The highest ``seq`` (the record count of an intact log); 0 when none is readable."""
+        try:
+            return self._conn.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
+        except sqlite3.Error:
+            return 0
+
+    def transactions(self) -> Iterator[Record]:
+        """Every transaction in log (``seq``) order, as :data:`Record` named tuples."""
+        cur = self._conn.execute(f"SELECT {','.join(COLUMN_NAMES)} FROM transactions ORDER BY seq")
+        try:
+            yield from map(Record._make, cur)
+        except (sqlite3.Error, UnicodeDecodeError) as e:
+            raise CardsimError(f"{self.path}: unreadable transactions: {one_line(e)}") from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Log":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
