@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from cardsim.attacks.injection import attack_signature, attacker_for, record_ground_truth
 from cardsim.signing import keys as keymod
 from cardsim.model.simulation import Simulation
 from cardsim.log.pipeline import LogSink
@@ -46,32 +47,22 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
             ensure_keys(keys_dir, passphrase_env, notify)
             spec = SignSpec(str(keys_dir), keymod.passphrase_from_env(passphrase_env),
                             {p: pop_key for p, pop_key in _population_keys(scenario).items()},
-                            scenario.epoch)
+                            scenario.epoch, attack_signature)
         sink = LogSink(out, scenario, force=force, spec=spec,
                        workers=workers if workers else default_workers())
     sim = Simulation(scenario, sink=sink, progress=progress)
+    attacker = attacker_for(sim)
     try:
-        summary = sim.run()
+        summary = sim.run(attacker=attacker)
         if sink is not None:
             sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
             sink = None
-            _inject_post_run(scenario, sim, out)
+            record_ground_truth(out, scenario.config["attacks"], attacker,
+                                sim.streams.rng("attacks/post-run"))
         return summary
     finally:
         if sink is not None:
             sink.abort()
-
-
-def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
-    """Record in-run attacks and apply post-run ones (scenario [attacks]); see cardsim.attacks.injection."""
-    from cardsim.attacks.injection import tamper_log, write_ground_truth
-    acfg = scenario.config["attacks"]
-    truth = list(sim.attacker.truth) if sim.attacker else []
-    if any(acfg[k] for k in ("tampered_records", "deleted_records", "reordered_records",
-                             "truncated_records")):
-        truth += tamper_log(out, acfg, sim.streams.rng("attacks/post-run"), {t[1] for t in truth})
-    if truth or any(acfg.values()):
-        write_ground_truth(out, truth)
 
 
 def _population_keys(scenario: Scenario) -> dict:

@@ -4,10 +4,15 @@ An attacker can clone a card whose keys it extracted, sign with keys of its own,
 certificates with keys of its own, use lost or expired cards at terminals that let them through,
 and edit, delete, reorder or cut a log file. It cannot make a valid issuer or hub signature.
 
-- In-run attacks (:class:`Attacker`) emit records through the model at random simulated times;
-  the signing workers sign them as the attacker would (``attack_signature``), and the log owner
-  chains and checkpoints them like every other record: they are what the nodes accepted.
+- In-run attacks (:class:`Attacker`, the simulation's ``attacker`` hook) emit records through
+  ``Simulation.inject`` at random simulated times, each marked with its kind; the signing workers
+  sign the marked rows as the attacker would (:func:`attack_signature`, the signers'
+  ``attack_signer`` hook), and the log owner chains and checkpoints them like every other record:
+  they are what the nodes accepted.
 - Post-run attacks (:func:`tamper_log`) edit the finished SQLite file.
+
+``cardsim.api`` plugs both hooks in (:func:`attacker_for`, ``SignSpec.attack_signer``); nothing
+below it imports this package.
 
 Every injection is written to the ``ground_truth`` table, which ``cardsim verify`` never reads;
 :func:`compare` matches it against a verification report.
@@ -20,14 +25,31 @@ from pathlib import Path
 
 import numpy as np
 
-from cardsim.records.record import APPROVED, INDEX, OFFLINE, TERMINAL, issuer_id_for
+from cardsim.config.schema import IN_RUN_ATTACKS
+from cardsim.errors import CardsimError
+from cardsim.records.encoding import card_cert_body
+from cardsim.records.record import (APPROVED, OFFLINE, TERMINAL, columns_getter, issuer_id_for,
+                                    tx_id_for)
+from cardsim.signing.certificate import Certificate
+from cardsim.signing.keys import DerivedKeys, issuer_name
+from cardsim.signing.signer import RecordSigner, card_message
 
+#: Attacks on the finished log file (the others are in-run: config.schema.IN_RUN_ATTACKS).
+POST_RUN_ATTACKS = ("tampered_records", "deleted_records", "reordered_records", "truncated_records")
 GROUND_TRUTH_COLUMNS = {"id": int, "attack": str, "seq": int, "tx_id": str, "detail": str,
                         "expect_seq": int}
-#: Marker appended to a model row (after unpredictable_number) for the signing workers.
-MARK = "attack"
 #: The attacker's own key material: fixed, outside the trust chain.
 ATTACKER_SECRET = b"cardsim/attacker/not-an-issuer-key/v1".ljust(32, b"\0")[:32]
+_card = columns_getter("card_id", "card_province")
+
+
+def attacker_for(sim) -> "Attacker | None":
+    """The in-run attacker of ``sim``'s scenario (for ``Simulation.run(attacker=...)``), or None
+    when the scenario injects no in-run attack."""
+    acfg = sim.cfg["attacks"]
+    if not any(acfg[k] for k in IN_RUN_ATTACKS):
+        return None
+    return Attacker(sim, acfg, sim.streams.rng("attacks"))
 
 
 class Attacker:
@@ -78,8 +100,8 @@ class Attacker:
                 sp.terminal_ids[k][0], tprov, merchant.merchant_id, issuer_id_for(prov), amount,
                 None, atc, OFFLINE, APPROVED, None, TERMINAL, None, balance,
                 merchant.upload_time(now), 5.0, now)
-        sim._emit(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
-        self.truth.append((kind, sim.seq, f"T{sim.seq:010d}", detail, sim.seq))
+        seq = sim.inject(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
+        self.truth.append((kind, seq, tx_id_for(seq), detail, seq))
 
     def _cloned_cards(self, clone: int) -> None:
         if clone not in self.clones:
@@ -134,37 +156,50 @@ class Attacker:
                    "approved offline after the blacklist reached the terminal", card.category)
 
 
-def attack_signature(kind: str, row: tuple, signer) -> tuple:
-    """How the attacker signs a marked row in a signing worker: (card_sig, certificate or None).
-
-    ``signer`` is the worker's :class:`cardsim.signing.signer.RecordSigner`.
-    """
-    from cardsim.records.encoding import card_cert_body
-    from cardsim.signing.keys import DerivedKeys, issuer_name
-    from cardsim.signing.signer import card_message
-
-    alg = signer.alg
-    card_id = row[INDEX["card_id"]]
-    province = row[INDEX["card_province"]]
-    msg = card_message(row)
+def attack_signature(kind: str, row: tuple, signer: RecordSigner
+                     ) -> tuple[bytes | None, Certificate | None]:
+    """How the attacker signs a row marked ``kind`` in a signing process (the signers'
+    ``attack_signer`` hook): (card signature or None for the genuine card key, the certificate
+    the attacker brings or None)."""
+    card_id, province = _card(row)
     if kind == "foreign_key_records":
-        key, _pub = DerivedKeys(alg, ATTACKER_SECRET, b"cardsim/attacker/v1").get(card_id)
-        return alg.sign(key, msg), None
+        return _foreign_key(card_id, signer, card_message(row)), None
     if kind == "forged_certificates":
-        key, pub = DerivedKeys(alg, ATTACKER_SECRET, b"cardsim/attacker/v1").get(card_id)
-        forger = alg.from_seed(ATTACKER_SECRET)
-        body = card_cert_body(card_id, province, alg.name, pub, signer.spec.epoch - 86400,
-                              signer.spec.epoch + 10 * 365 * 86400, issuer_name(province))
-        return alg.sign(key, msg), (card_id, "card", issuer_name(province), alg.name, body,
-                                    alg.sign(forger, body))
+        return _forged(card_id, province, signer, card_message(row))
     if kind == "expired_card_uses":
-        key, pub = signer.cards[province].get(card_id)
-        nb = signer.spec.epoch - 11 * 365 * 86400
-        body = card_cert_body(card_id, province, alg.name, pub, nb, nb + 10 * 365 * 86400,
-                              issuer_name(province))
-        return alg.sign(key, msg), (card_id, "card", issuer_name(province), alg.name, body,
-                                    alg.sign(signer.issuer_keys[issuer_name(province)], body))
+        return _expired(card_id, province, signer, card_message(row))
     return None, None   # clones and revoked cards sign with the genuine card key
+
+
+def _attacker_keys(signer: RecordSigner) -> DerivedKeys:
+    return DerivedKeys(signer.alg, ATTACKER_SECRET, b"cardsim/attacker/v1")
+
+
+def _foreign_key(card_id: str, signer: RecordSigner, msg: bytes) -> bytes:
+    key, _pub = _attacker_keys(signer).get(card_id)
+    return signer.alg.sign(key, msg)
+
+
+def _forged(card_id: str, province: str, signer: RecordSigner, msg: bytes) -> tuple:
+    """The card signs with the attacker's key, certified by the attacker's key."""
+    alg = signer.alg
+    key, pub = _attacker_keys(signer).get(card_id)
+    forger = alg.from_seed(ATTACKER_SECRET)
+    body = card_cert_body(card_id, province, alg.name, pub, signer.epoch - 86400,
+                          signer.epoch + 10 * 365 * 86400, issuer_name(province))
+    return alg.sign(key, msg), Certificate(card_id, "card", issuer_name(province), alg.name, body,
+                                           alg.sign(forger, body))
+
+
+def _expired(card_id: str, province: str, signer: RecordSigner, msg: bytes) -> tuple:
+    """The genuine card key, with a genuine certificate that expired before the run."""
+    alg = signer.alg
+    key, pub = signer.card_key(card_id, province)
+    nb = signer.epoch - 11 * 365 * 86400
+    body = card_cert_body(card_id, province, alg.name, pub, nb, nb + 10 * 365 * 86400,
+                          issuer_name(province))
+    return alg.sign(key, msg), Certificate(card_id, "card", issuer_name(province), alg.name, body,
+                                           alg.sign(signer.issuer_key(province), body))
 
 
 def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: set[int]) -> list[tuple]:
@@ -197,6 +232,7 @@ def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: 
             con.execute(f"UPDATE transactions SET {col} = {expr} WHERE seq = ?", (s,))
             truth.append(("tampered_records", s, _tx(con, s), what, s))
         for s in pick(acfg["reordered_records"]):
+            tx = _tx(con, s)
             a = con.execute("SELECT * FROM transactions WHERE seq = ?", (s,)).fetchone()
             b = con.execute("SELECT * FROM transactions WHERE seq = ?", (s + 1,)).fetchone()
             taken.add(s + 1)
@@ -204,7 +240,7 @@ def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: 
             con.execute("UPDATE transactions SET tx_id = 'swap' || seq WHERE seq IN (?, ?)", (s, s + 1))
             con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*b[1:], s))
             con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*a[1:], s + 1))
-            truth.append(("reordered_records", s, a[1], f"swapped with seq {s + 1}", s))
+            truth.append(("reordered_records", s, tx, f"swapped with seq {s + 1}", s))
         for s in pick(acfg["deleted_records"]):
             tx = _tx(con, s)
             con.execute("DELETE FROM transactions WHERE seq = ?", (s,))
@@ -217,6 +253,18 @@ def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: 
             truth.append(("truncated_records", cut, None, f"{k} records and the final checkpoint cut", 0))
     con.close()
     return truth
+
+
+def record_ground_truth(path: str | Path, acfg: dict, attacker: Attacker | None,
+                        rng: np.random.Generator) -> None:
+    """After a run that wrote ``path``: apply the post-run attacks of ``acfg`` (the scenario's
+    ``[attacks]``) and write the ground truth of every attack, ``attacker``'s in-run ones first
+    (a ``ground_truth`` table, empty too, whenever the scenario names an attack)."""
+    truth = list(attacker.truth) if attacker is not None else []
+    if any(acfg[k] for k in POST_RUN_ATTACKS):
+        truth += tamper_log(path, acfg, rng, {t[1] for t in truth})
+    if truth or any(acfg.values()):
+        write_ground_truth(path, truth)
 
 
 def _tx(con, seq: int) -> str | None:
@@ -236,7 +284,6 @@ def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
 
 def compare(path: str | Path, report) -> dict:
     """Detection per attack kind and false positives: the findings against the ground truth."""
-    from cardsim.errors import CardsimError
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         rows = con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()

@@ -34,7 +34,7 @@ from cardsim.signing.keys import (HUB, KeyRing, all_names, cert_der, issuer_name
                    merchant_name)
 from cardsim.log.store import LogWriter
 from cardsim.records.record import INDEX
-from cardsim.signing.signer import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of, sign_blacklists
+from cardsim.signing.signer import RecordSigner, SignSpec, shard_of, sign_blacklists
 from cardsim.signing.upload import Batches, TerminalSigner
 
 _DUMP = pickle.dumps
@@ -55,7 +55,8 @@ def _worker_main(inbox, outbox, spec: SignSpec) -> None:
                 signer.close()               # cards issued in this run join the register
                 outbox.send_bytes(_DUMP(None, _PROTO))
                 return
-            outbox.send_bytes(_DUMP(signer.sign(msg), _PROTO))
+            rows, marks = msg
+            outbox.send_bytes(_DUMP(signer.sign(rows, marks), _PROTO))
     except (BrokenPipeError, ConnectionResetError):
         return
     except Exception as e:  # reported by the writer to the simulation
@@ -95,7 +96,7 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                 if ended:
                     break
                 rows = sorted((r for part in got for r in part[0]), key=_SEQ)
-                certs = [c[1:] for c in sorted((c for part in got for c in part[1]), key=_SEQ)]
+                certs = [c for _, c in sorted((c for part in got for c in part[1]), key=_SEQ)]
                 chained = chain.extend(rows)
                 batches.add_rows(chained)
                 uploads, tcerts = terminals.sign(batches.close(chained[-1][_TIME]) if chained else [])
@@ -110,7 +111,7 @@ def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: byte
                 return
             if kind != "rows":
                 break
-            writer.write([r[:_PLAIN] + blank for r in payload])
+            writer.write([r + blank for r in payload])
         summary, wall, blacklist, end_time, metrics = payload
         final, uploads, tcerts, lists, totals = [], [], [], [], []
         if chain is not None:     # the terminals upload what they hold; the hub signs the end
@@ -178,18 +179,20 @@ class LogSink:
             w_in.close()
             w_out.close()
 
-    def __call__(self, rows: list[tuple]) -> None:
+    def __call__(self, rows: list[tuple], marks: dict[int, str]) -> None:
+        """One batch of model rows, and the marks (seq -> attack kind) of the rows an attacker
+        injected: every worker gets the batch's marks with its part of the rows."""
         try:
             if self.workers:
                 if self.workers == 1:
-                    self._inboxes[0].send_bytes(_DUMP(rows, _PROTO))
+                    self._inboxes[0].send_bytes(_DUMP((rows, marks), _PROTO))
                     return
                 shards: list[list] = [[] for _ in range(self.workers)]
                 n = self.workers
                 for r in rows:
                     shards[shard_of(r[7], n)].append(r)   # r[7]: card_id
                 for conn, part in zip(self._inboxes, shards):
-                    conn.send_bytes(_DUMP(part, _PROTO))
+                    conn.send_bytes(_DUMP((part, marks), _PROTO))
             else:
                 self._control.send_bytes(_DUMP(("rows", rows), _PROTO))
         except (BrokenPipeError, ConnectionResetError, EOFError):

@@ -32,14 +32,14 @@ record hash also holds the chain link, so an upload attests the records' order i
 from __future__ import annotations
 
 from cardsim.records import encoding as E
+from cardsim.records.record import columns_getter
+from cardsim.signing.certificate import Certificate
 from cardsim.signing.keys import TERMINAL_VALIDITY, KeyRing, merchant_name, terminal_keys
-from cardsim.records.record import INDEX
 
-_TERMINAL = INDEX["terminal_id"]
-_MERCHANT = INDEX["merchant_id"]
-_UPLOADED = INDEX["uploaded_at"]
-_SEQ = INDEX["seq"]
-_HASH = INDEX["record_hash"]
+# Performance shortcut: the writer's per-record loop reads rows through getters built once from
+# the column names (record.columns_getter).
+_batch_key = columns_getter("terminal_id", "uploaded_at")
+_batch_entry = columns_getter("merchant_id", "seq", "record_hash")
 
 #: The ``uploads`` table: its columns and types, in order.
 UPLOAD_COLUMNS = {"upload": int, "terminal_id": str, "merchant_id": str, "number": int,
@@ -72,13 +72,14 @@ class Batches:
         inlined (performance shortcut: the writer's hot loop, once per record)."""
         opened = self.open
         for r in rows:
-            key = (r[_TERMINAL], r[_UPLOADED])
+            key = _batch_key(r)
+            merchant, seq, record_hash = _batch_entry(r)
             b = opened.get(key)
             if b is None:
-                opened[key] = [r[_MERCHANT], [r[_SEQ]], [r[_HASH]]]
+                opened[key] = [merchant, [seq], [record_hash]]
             else:
-                b[1].append(r[_SEQ])
-                b[2].append(r[_HASH])
+                b[1].append(seq)
+                b[2].append(record_hash)
 
     def close(self, now: float | None) -> list[tuple]:
         """Close every batch uploaded before ``now`` (all of them when ``now`` is None)."""
@@ -118,14 +119,15 @@ class TerminalSigner:
                 self._ring.private[merchant_name(merchant_id)])
         return d
 
-    def certificate(self, terminal_id: str, merchant_id: str, pub: bytes) -> tuple:
-        """The ``certificates`` row of a terminal: (subject, kind, issuer, algorithm, body, sig)."""
+    def certificate(self, terminal_id: str, merchant_id: str, pub: bytes) -> Certificate:
+        """The terminal's certificate, signed by its merchant."""
         nb, na = TERMINAL_VALIDITY
         body = E.terminal_cert_body(terminal_id, merchant_id, self.alg.name, pub, nb, na)
         sig = self.alg.sign(self._merchant_keys[merchant_id], body)
-        return (terminal_id, "terminal", merchant_name(merchant_id), self.alg.name, body, sig)
+        return Certificate(terminal_id, "terminal", merchant_name(merchant_id), self.alg.name, body,
+                           sig)
 
-    def sign(self, closed: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    def sign(self, closed: list[tuple]) -> tuple[list[tuple], list[Certificate]]:
         """Closed batches -> (``uploads`` rows, terminal certificates first needed by them)."""
         uploads, certs = [], []
         sign = self.alg.sign
