@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from cardsim.attacks.injection import attack_signature, attacker_for, record_ground_truth
+from cardsim.attacks.injection import attack_signature, attacker_for, compare, record_ground_truth
 from cardsim.signing import keys as keymod
 from cardsim.model.simulation import Simulation
 from cardsim.log.pipeline import LogSink
@@ -63,6 +63,12 @@ def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
     finally:
         if sink is not None:
             sink.abort()
+
+
+def ground_truth(path: str | Path, report) -> dict:
+    """How a verification ``report`` of the log at ``path`` fares against the attacks the run
+    injected (its ``ground_truth`` table): detection per attack kind and false positives."""
+    return compare(path, report)
 
 
 def _population_keys(scenario: Scenario) -> dict:

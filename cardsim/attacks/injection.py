@@ -273,12 +273,16 @@ def _tx(con, seq: int) -> str | None:
 
 
 def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
+    """The ``ground_truth`` table (``GROUND_TRUTH_COLUMNS``; ``id`` numbers the rows)."""
+    sql = {int: "INTEGER", str: "TEXT"}
+    columns = ", ".join(f"{name} {sql[t]}" + (" PRIMARY KEY" if name == "id" else "")
+                        for name, t in GROUND_TRUTH_COLUMNS.items())
+    names = [n for n in GROUND_TRUTH_COLUMNS if n != "id"]
     con = sqlite3.connect(path)
     with con:
-        con.execute("CREATE TABLE IF NOT EXISTS ground_truth (id INTEGER PRIMARY KEY, attack TEXT, "
-                    "seq INTEGER, tx_id TEXT, detail TEXT, expect_seq INTEGER)")
-        con.executemany("INSERT INTO ground_truth (attack, seq, tx_id, detail, expect_seq) "
-                        "VALUES (?,?,?,?,?)", rows)
+        con.execute(f"CREATE TABLE IF NOT EXISTS ground_truth ({columns})")
+        con.executemany(f"INSERT INTO ground_truth ({', '.join(names)}) "
+                        f"VALUES ({','.join('?' * len(names))})", rows)
     con.close()
 
 

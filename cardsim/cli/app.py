@@ -160,8 +160,7 @@ def verify(
                                      progress=progress)
         truth = None
         if ground_truth:
-            from cardsim.attacks.injection import compare
-            truth = compare(log, report)
+            truth = api.ground_truth(log, report)
     out = report.as_dict()
     if truth is not None:
         out["ground_truth"] = truth

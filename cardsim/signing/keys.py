@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
@@ -285,9 +285,3 @@ def load_trust_anchor(directory: str | Path) -> x509.Certificate:
 def cert_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
-
-def public_key_of(cert: x509.Certificate):
-    k = cert.public_key()
-    if not isinstance(k, (ed25519.Ed25519PublicKey, ec.EllipticCurvePublicKey)):
-        raise CardsimError("certificate key is neither Ed25519 nor ECDSA")
-    return k

@@ -31,6 +31,8 @@ record hash also holds the chain link, so an upload attests the records' order i
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from cardsim.records import encoding as E
 from cardsim.records.record import columns_getter
 from cardsim.signing.certificate import Certificate
@@ -49,11 +51,21 @@ MERCHANT_TOTALS_COLUMNS = {"merchant_id": str, "terminals": int, "uploads": int,
                            "terminals_digest": bytes, "signature": bytes}
 
 
+class Batch(NamedTuple):
+    """A closed upload batch: one terminal's records uploaded at one moment, in ``seq`` order."""
+
+    terminal_id: str
+    uploaded_at: float
+    merchant_id: str
+    seqs: list[int]
+    record_hashes: list[bytes]
+
+
 class Batches:
     """Open upload batches, keyed by (terminal_id, uploaded_at), and the rule that closes them.
 
-    A batch is ``[merchant_id, [seq], [record_hash]]``; closed batches come out as
-    ``(terminal_id, uploaded_at, merchant_id, seqs, record_hashes)``.
+    An open batch is ``[merchant_id, [seq], [record_hash]]``; closed ones come out as
+    :class:`Batch`.
     """
 
     def __init__(self) -> None:
@@ -81,7 +93,7 @@ class Batches:
                 b[1].append(seq)
                 b[2].append(record_hash)
 
-    def close(self, now: float | None) -> list[tuple]:
+    def close(self, now: float | None) -> list[Batch]:
         """Close every batch uploaded before ``now`` (all of them when ``now`` is None)."""
         if now is None:
             keys = list(self.open)
@@ -91,7 +103,7 @@ class Batches:
         out = []
         for k in keys:
             merchant, seqs, hashes = self.open.pop(k)
-            out.append((k[0], k[1], merchant, seqs, hashes))
+            out.append(Batch(k[0], k[1], merchant, seqs, hashes))
         return out
 
 
@@ -127,7 +139,7 @@ class TerminalSigner:
         return Certificate(terminal_id, "terminal", merchant_name(merchant_id), self.alg.name, body,
                            sig)
 
-    def sign(self, closed: list[tuple]) -> tuple[list[tuple], list[Certificate]]:
+    def sign(self, closed: list[Batch]) -> tuple[list[tuple], list[Certificate]]:
         """Closed batches -> (``uploads`` rows, terminal certificates first needed by them)."""
         uploads, certs = [], []
         sign = self.alg.sign
