@@ -28,8 +28,8 @@ import numpy as np
 from cardsim.config.schema import IN_RUN_ATTACKS
 from cardsim.errors import CardsimError
 from cardsim.records.encoding import card_cert_body
-from cardsim.records.record import (APPROVED, OFFLINE, TERMINAL, columns_getter, issuer_id_for,
-                                    tx_id_for)
+from cardsim.records.record import (APPROVED, MODEL_COLUMN_NAMES, OFFLINE, TERMINAL, columns_getter,
+                                    issuer_id_for, tx_id_for)
 from cardsim.signing.certificate import Certificate
 from cardsim.signing.keys import DerivedKeys, issuer_name
 from cardsim.signing.signer import RecordSigner, card_message
@@ -41,6 +41,9 @@ GROUND_TRUTH_COLUMNS = {"id": int, "attack": str, "seq": int, "tx_id": str, "det
 #: The attacker's own key material: fixed, outside the trust chain.
 ATTACKER_SECRET = b"cardsim/attacker/not-an-issuer-key/v1".ljust(32, b"\0")[:32]
 _card = columns_getter("card_id", "card_province")
+#: The columns of a row the model emits that its caller gives (seq, tx_id and the unpredictable
+#: number are the model's).
+_TAIL_COLUMNS = MODEL_COLUMN_NAMES[2:-1]
 
 
 def attacker_for(sim) -> "Attacker | None":
@@ -84,7 +87,7 @@ class Attacker:
         pop = self.sim.population[prov]
         for _ in range(200):
             serial = int(self.rng.integers(0, pop.active))
-            card = pop._cards[serial]
+            card = pop.used(serial)
             if card is not None and card.atc > pop.peek(serial).atc:
                 return card
         return None
@@ -96,10 +99,16 @@ class Attacker:
         sp = sim.points[tprov]["metro"]
         k = int(self.rng.integers(0, len(sp.banks)))
         merchant = sp.merchant
-        tail = (now, now, 0.0, "transit", "metro", card_id, prov, category,
-                sp.terminal_ids[k][0], tprov, merchant.merchant_id, issuer_id_for(prov), amount,
-                None, atc, OFFLINE, APPROVED, None, TERMINAL, None, balance,
-                merchant.upload_time(now), 5.0, now)
+        record = {   # an offline metro tap the terminal approved
+            "sim_time": now, "arrival_time": now, "wait_s": 0.0, "channel": "transit",
+            "service": "metro", "card_id": card_id, "card_province": prov, "category": category,
+            "terminal_id": sp.terminal_ids[k][0], "terminal_province": tprov,
+            "merchant_id": merchant.merchant_id, "issuer_id": issuer_id_for(prov),
+            "amount_fen": amount, "concession": None, "atc": atc, "mode": OFFLINE,
+            "outcome": APPROVED, "reason": None, "authoriser": TERMINAL, "auth_latency_s": None,
+            "balance_fen": balance, "uploaded_at": merchant.upload_time(now), "trip_km": 5.0,
+            "decided_at": now}
+        tail = tuple(record[name] for name in _TAIL_COLUMNS)
         seq = sim.inject(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
         self.truth.append((kind, seq, tx_id_for(seq), detail, seq))
 
