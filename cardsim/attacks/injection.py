@@ -211,55 +211,88 @@ def _expired(card_id: str, province: str, signer: RecordSigner, msg: bytes) -> t
                                            alg.sign(signer.issuer_key(province), body))
 
 
+#: The edits of tampered records, in turn: (column, new value as SQL, what it does).
+_EDITS = (("amount_fen", "amount_fen + 100", "amount raised by 1 yuan"),
+          ("outcome", "CASE outcome WHEN 'approved' THEN 'declined' ELSE 'approved' END", "outcome flipped"),
+          ("card_id", "substr(card_id, 1, 11) || ((substr(card_id, 12) + 1) % 10)", "card number changed"),
+          ("sim_time", "sim_time + 1.0", "time moved by 1 s"))
+
+
+def _pick(rng: np.random.Generator, taken: set[int], k: int, lo: int, hi: int,
+          gap: int = 2) -> list[int]:
+    """Up to ``k`` seqs in [lo, hi) more than ``gap`` away from every seq taken (they are taken)."""
+    out: list[int] = []
+    for _ in range(50 * k + 50):
+        if len(out) == k or hi <= lo:
+            break
+        s = int(rng.integers(lo, hi))
+        if all(abs(s - x) > gap for x in taken):
+            out.append(s)
+            taken.add(s)
+    return out
+
+
+def _tamper(con, seqs: list[int]) -> list[tuple]:
+    truth = []
+    for i, s in enumerate(seqs):
+        col, expr, what = _EDITS[i % len(_EDITS)]
+        con.execute(f"UPDATE transactions SET {col} = {expr} WHERE seq = ?", (s,))
+        truth.append(("tampered_records", s, _tx(con, s), what, s))
+    return truth
+
+
+def _reorder(con, seqs: list[int], taken: set[int]) -> list[tuple]:
+    """Swap each record with the next one (every column but seq)."""
+    cols = [r[1] for r in con.execute("PRAGMA table_info(transactions)")][1:]
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    select = f"SELECT {', '.join(cols)} FROM transactions WHERE seq = ?"
+    truth = []
+    for s in seqs:
+        tx = _tx(con, s)
+        a = con.execute(select, (s,)).fetchone()
+        b = con.execute(select, (s + 1,)).fetchone()
+        taken.add(s + 1)
+        con.execute("UPDATE transactions SET tx_id = 'swap' || seq WHERE seq IN (?, ?)", (s, s + 1))
+        con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*b, s))
+        con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*a, s + 1))
+        truth.append(("reordered_records", s, tx, f"swapped with seq {s + 1}", s))
+    return truth
+
+
+def _delete(con, seqs: list[int]) -> list[tuple]:
+    truth = []
+    for s in seqs:
+        tx = _tx(con, s)
+        con.execute("DELETE FROM transactions WHERE seq = ?", (s,))
+        truth.append(("deleted_records", s, tx, "deleted", s + 1))
+    return truth
+
+
+def _truncate(con, n: int, k: int) -> list[tuple]:
+    """Cut the last ``k`` records and the checkpoints that cover them."""
+    if not k:
+        return []
+    cut = max(1, n - k + 1)
+    con.execute("DELETE FROM transactions WHERE seq >= ?", (cut,))
+    con.execute("DELETE FROM checkpoints WHERE final = 1 OR count >= ?", (cut,))
+    return [("truncated_records", cut, None, f"{k} records and the final checkpoint cut", 0)]
+
+
 def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: set[int]) -> list[tuple]:
     """Post-run attacks on the finished log file; returns their ground truth rows."""
     con = sqlite3.connect(path)
-    truth: list[tuple] = []
     n = con.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
-    cols = [r[1] for r in con.execute("PRAGMA table_info(transactions)")]
     taken = set(exclude)
+    hi = n - acfg["truncated_records"] - 2
 
-    def pick(k: int, lo: int = 2, hi: int | None = None, gap: int = 2) -> list[int]:
-        hi = hi or n - acfg["truncated_records"] - 2
-        out: list[int] = []
-        for _ in range(50 * k + 50):
-            if len(out) == k or hi <= lo:
-                break
-            s = int(rng.integers(lo, hi))
-            if all(abs(s - x) > gap for x in taken):
-                out.append(s)
-                taken.add(s)
-        return out
+    def pick(kind: str) -> list[int]:
+        return _pick(rng, taken, acfg[kind], 2, hi)
 
     with con:
-        edits = (("amount_fen", "amount_fen + 100", "amount raised by 1 yuan"),
-                 ("outcome", "CASE outcome WHEN 'approved' THEN 'declined' ELSE 'approved' END", "outcome flipped"),
-                 ("card_id", "substr(card_id, 1, 11) || ((substr(card_id, 12) + 1) % 10)", "card number changed"),
-                 ("sim_time", "sim_time + 1.0", "time moved by 1 s"))
-        for i, s in enumerate(pick(acfg["tampered_records"])):
-            col, expr, what = edits[i % len(edits)]
-            con.execute(f"UPDATE transactions SET {col} = {expr} WHERE seq = ?", (s,))
-            truth.append(("tampered_records", s, _tx(con, s), what, s))
-        for s in pick(acfg["reordered_records"]):
-            tx = _tx(con, s)
-            a = con.execute("SELECT * FROM transactions WHERE seq = ?", (s,)).fetchone()
-            b = con.execute("SELECT * FROM transactions WHERE seq = ?", (s + 1,)).fetchone()
-            taken.add(s + 1)
-            sets = ", ".join(f"{c} = ?" for c in cols[1:])
-            con.execute("UPDATE transactions SET tx_id = 'swap' || seq WHERE seq IN (?, ?)", (s, s + 1))
-            con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*b[1:], s))
-            con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*a[1:], s + 1))
-            truth.append(("reordered_records", s, tx, f"swapped with seq {s + 1}", s))
-        for s in pick(acfg["deleted_records"]):
-            tx = _tx(con, s)
-            con.execute("DELETE FROM transactions WHERE seq = ?", (s,))
-            truth.append(("deleted_records", s, tx, "deleted", s + 1))
-        k = acfg["truncated_records"]
-        if k:
-            cut = max(1, n - k + 1)
-            con.execute("DELETE FROM transactions WHERE seq >= ?", (cut,))
-            con.execute("DELETE FROM checkpoints WHERE final = 1 OR count >= ?", (cut,))
-            truth.append(("truncated_records", cut, None, f"{k} records and the final checkpoint cut", 0))
+        truth = _tamper(con, pick("tampered_records"))
+        truth += _reorder(con, pick("reordered_records"), taken)
+        truth += _delete(con, pick("deleted_records"))
+        truth += _truncate(con, n, acfg["truncated_records"])
     con.close()
     return truth
 
@@ -295,34 +328,45 @@ def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
     con.close()
 
 
-def compare(path: str | Path, report) -> dict:
-    """Detection per attack kind and false positives: the findings against the ground truth."""
+def _ground_truth_rows(path: str | Path) -> list[tuple]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()
+        return con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()
     except sqlite3.Error:
         raise CardsimError(f"{path}: no ground_truth table (the scenario injected no attacks)") from None
     finally:
         con.close()
-    found = {}
+
+
+def _expected_seqs(attack: str, expect: int) -> set[int]:
+    """Where a verifier should report an attack: a reordering at the pair and the record chained
+    after it; anything else at ``expect_seq``."""
+    if attack == "reordered_records":
+        return {expect, expect + 1, expect + 2}
+    return {expect}
+
+
+def _detected(attack: str, expected: set[int], found: dict[int, list[str]]) -> bool:
+    if attack == "truncated_records":          # a log-level finding: the checkpoints
+        return "checkpoints" in found.get(0, [])
+    return any(s in found for s in expected)
+
+
+def compare(path: str | Path, report) -> dict:
+    """Detection per attack kind and false positives: the findings against the ground truth."""
+    rows = _ground_truth_rows(path)
+    found: dict[int, list[str]] = {}
     for f in report.findings:
         found.setdefault(f.seq, []).append(f.check)
-    by_attack = {}
-    explained = set()
-    post_run = False
+    by_attack: dict[str, dict[str, int]] = {}
+    explained: set[int] = set()
     for attack, seq, expect in rows:
         c = by_attack.setdefault(attack, {"injected": 0, "detected": 0})
+        expected = _expected_seqs(attack, expect)
         c["injected"] += 1
-        expect_set = {expect}
-        if attack == "reordered_records":   # the pair, and the record chained after it
-            expect_set |= {expect + 1, expect + 2}
-        if attack in ("tampered_records", "deleted_records", "reordered_records", "truncated_records"):
-            post_run = True
-        hit = any(s in found for s in expect_set)
-        if attack == "truncated_records":
-            hit = "checkpoints" in found.get(0, [])
-        c["detected"] += int(hit)
-        explained |= expect_set
+        c["detected"] += int(_detected(attack, expected, found))
+        explained |= expected
+    post_run = any(attack in POST_RUN_ATTACKS for attack, _, _ in rows)   # log-level findings: theirs
     false_pos = sorted(s for s in found if s not in explained and not (s == 0 and post_run))
     return {"by_attack": by_attack, "false_positives": len(false_pos),
             "false_positive_seqs": false_pos[:100],

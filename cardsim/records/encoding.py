@@ -107,6 +107,26 @@ def encode(role: int, values) -> bytes:
     return b"".join(out)
 
 
+def _decode_value(data: bytes, pos: int) -> tuple:
+    """One value at ``pos``: (value, position after it)."""
+    t = data[pos]
+    pos += 1
+    if t == 0:
+        return None, pos
+    if t == 1:
+        return _I64.unpack_from(data, pos)[0], pos + 8
+    if t == 2:
+        return _F64.unpack_from(data, pos)[0], pos + 8
+    if t not in (3, 4):
+        raise EncodingError(f"unknown type byte {t}")
+    (n,) = _U32.unpack_from(data, pos)
+    pos += 4
+    raw = data[pos:pos + n]
+    if len(raw) != n:
+        raise EncodingError("truncated value")
+    return (raw.decode("utf-8") if t == 3 else bytes(raw)), pos + n
+
+
 def decode(data: bytes) -> tuple[int, list]:
     """Inverse of :func:`encode`; raises :class:`EncodingError` on anything but a canonical
     message (wrong magic or version, truncated, trailing bytes, unknown type byte)."""
@@ -119,26 +139,8 @@ def decode(data: bytes) -> tuple[int, list]:
     values: list = []
     try:
         for _ in range(count):
-            t = data[pos]
-            pos += 1
-            if t == 0:
-                values.append(None)
-            elif t == 1:
-                values.append(_I64.unpack_from(data, pos)[0])
-                pos += 8
-            elif t == 2:
-                values.append(_F64.unpack_from(data, pos)[0])
-                pos += 8
-            elif t in (3, 4):
-                (n,) = _U32.unpack_from(data, pos)
-                pos += 4
-                raw = data[pos:pos + n]
-                if len(raw) != n:
-                    raise EncodingError("truncated value")
-                values.append(raw.decode("utf-8") if t == 3 else bytes(raw))
-                pos += n
-            else:
-                raise EncodingError(f"unknown type byte {t}")
+            value, pos = _decode_value(data, pos)
+            values.append(value)
     except (IndexError, struct.error, UnicodeDecodeError) as e:
         raise EncodingError(f"malformed message: {e}") from None
     if pos != len(data):
