@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Callable, Sequence
 
-from cardsim.attacks.injection import compare, tamper_log, write_ground_truth
+from cardsim.attacks.injection import attack_signature, attacker_for, compare, record_ground_truth
 from cardsim.audit import replay as replay_mod
 from cardsim.audit import retime as retime_mod
 from cardsim.audit import verify as verify_mod
@@ -231,7 +231,7 @@ def run(scenario: Scenario | str | Path, out: str | Path | None = None, *, force
     if out is not None and sign:
         d = _keys_dir(keys_dir, create_keys)
         ensure_keys(d, passphrase, notify)
-        spec = SignSpec(str(d), passphrase, _population_keys(sc), sc.epoch)
+        spec = SignSpec(str(d), passphrase, _population_keys(sc), sc.epoch, attack_signature)
     summary = _simulate(sc, out, force, spec, workers, _per_step(progress, sc.duration_s))
     return _checked(summary, sc, out)
 
@@ -243,27 +243,20 @@ def _simulate(scenario: Scenario, out, force: bool, spec: SignSpec | None, worke
     if out is not None:
         sink = LogSink(out, scenario, force=force, spec=spec, workers=workers or default_workers())
     sim = Simulation(scenario, sink=sink, progress=progress)
+    attacker = attacker_for(sim)
     try:
-        summary = sim.run()
+        summary = sim.run(attacker=attacker)
         if sink is not None:
             sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
             sink = None
-            _inject_post_run(scenario, sim, out)
+            record_ground_truth(out, scenario.config["attacks"], attacker,
+                                sim.streams.rng("attacks/post-run"))
         return summary
     finally:
         if sink is not None:
             sink.abort()
 
 
-def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
-    """Record in-run attacks and apply post-run ones (scenario [attacks]); see cardsim.attacks."""
-    acfg = scenario.config["attacks"]
-    truth = list(sim.attacker.truth) if sim.attacker else []
-    if any(acfg[k] for k in ("tampered_records", "deleted_records", "reordered_records",
-                             "truncated_records")):
-        truth += tamper_log(out, acfg, sim.streams.rng("attacks/post-run"), {t[1] for t in truth})
-    if truth or any(acfg.values()):
-        write_ground_truth(out, truth)
 
 
 # --- verify, replay, retime -----------------------------------------------------------------------

@@ -156,13 +156,16 @@ class ShardedPool:
             conn.close()
         self.outputs = []
 
-    def submit(self, items: list) -> None:
-        """Send one batch: each worker gets its shard (possibly empty), one pickle each."""
+    def submit(self, items: list, shared: Any = None) -> None:
+        """Send one batch: each worker gets its shard (possibly empty), one pickle each. With
+        ``shared``, every worker's ``handle`` receives ``(shard, shared)`` instead of the shard
+        (e.g. the batch's attack marks, which any shard may need)."""
         if self.local is not None:
-            self._pending.append([self.local.handle(items)])
+            self._pending.append([self.local.handle(items if shared is None else (items, shared))])
             return
         if self.n == 1:        # performance shortcut: no split for one worker
-            self.inboxes[0].send_bytes(pickle.dumps(items, _PROTO))
+            payload = items if shared is None else (items, shared)
+            self.inboxes[0].send_bytes(pickle.dumps(payload, _PROTO))
             return
         shards: list[list] = [[] for _ in range(self.n)]
         card, n = self.card, self.n
@@ -170,7 +173,7 @@ class ShardedPool:
             cid = card(item)
             shards[int(cid) % n if cid.isdigit() else 0].append(item)   # shard_of, inlined: hot
         for conn, part in zip(self.inboxes, shards):
-            conn.send_bytes(pickle.dumps(part, _PROTO))
+            conn.send_bytes(pickle.dumps(part if shared is None else (part, shared), _PROTO))
 
     def collect(self) -> list:
         """The results of the oldest batch not yet collected, one per worker in worker order."""

@@ -43,9 +43,6 @@ ATTACKS_IMPORTERS = {"cardsim.api"}
 #: branches merge (a stale entry fails ``test_known_violations_still_exist``). Each entry is
 #: (importing module, imported module).
 KNOWN: set[tuple[str, str]] = {
-    # attack injection reached from the simulation and the signer (to become explicit hooks)
-    ("cardsim.model.simulation", "cardsim.attacks.injection"),
-    ("cardsim.signing.signer", "cardsim.attacks.injection"),
     # retime re-implements the API's log lifecycle by calling into it
     ("cardsim.audit.retime", "cardsim.api"),
 }

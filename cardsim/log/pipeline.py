@@ -36,7 +36,7 @@ from cardsim.signing.keys import (HUB, KeyRing, all_names, cert_der, issuer_name
                    merchant_name)
 from cardsim.log.store import LogWriter
 from cardsim.records.record import INDEX
-from cardsim.signing.signer import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, sign_blacklists
+from cardsim.signing.signer import RecordSigner, SignSpec, sign_blacklists
 from cardsim.signing.upload import Batches, TerminalSigner
 
 _DUMP = pickle.dumps
@@ -53,8 +53,10 @@ class _Signing:
     def __init__(self, spec: SignSpec):
         self.signer = RecordSigner(spec)
 
-    def handle(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-        return self.signer.sign(rows)
+    def handle(self, batch: tuple[list[tuple], dict]) -> tuple[list[tuple], list[tuple]]:
+        """``batch``: (this shard's rows, the whole batch's attack marks)."""
+        rows, marks = batch
+        return self.signer.sign(rows, marks)
 
     def finish(self) -> None:
         self.signer.close()               # cards issued in this run join the register
@@ -76,7 +78,7 @@ class _SignedLog:
     def write(self, writer: LogWriter, got: list) -> None:
         """One batch: every worker's (signed rows, certificates) part."""
         rows = sorted((r for part in got for r in part[0]), key=_SEQ)
-        certs = [c[1:] for c in sorted((c for part in got for c in part[1]), key=_SEQ)]
+        certs = [c for _, c in sorted((c for part in got for c in part[1]), key=_SEQ)]
         chained = self.chain.extend(rows)
         self.batches.add_rows(chained)
         closed = self.batches.close(chained[-1][_TIME]) if chained else []
@@ -119,7 +121,7 @@ def _finish_payload(control, writer: LogWriter) -> tuple | None:
             return None
         if kind != "rows":
             return payload
-        writer.write([r[:_PLAIN] + blank for r in payload])
+        writer.write([r + blank for r in payload])
 
 
 def _write_log(control, parts: list, writer: LogWriter, spec: SignSpec | None, genesis: bytes,
@@ -192,10 +194,12 @@ class LogSink:
         if self.pool is not None:
             self.pool.release_outputs()
 
-    def __call__(self, rows: list[tuple]) -> None:
+    def __call__(self, rows: list[tuple], marks: dict[int, str]) -> None:
+        """One batch of model rows, and the marks (seq -> attack kind) of the rows an attacker
+        injected: every worker gets the batch's marks with its part of the rows."""
         try:
             if self.pool is not None:
-                self.pool.submit(rows)
+                self.pool.submit(rows, marks)
             else:
                 self._control.send_bytes(_DUMP(("rows", rows), _PROTO))
         except (BrokenPipeError, ConnectionResetError, EOFError):
