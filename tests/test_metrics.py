@@ -73,3 +73,8 @@ def test_metrics_table_and_warmup(tmp_path, keys_dir, weekday_path):
     assert s["waits"]["metro"]["count"] + s["waits"]["bus"]["count"] < waits_all   # warm-up excluded
     u = con.execute("SELECT max(value) FROM metrics WHERE metric='utilisation'").fetchone()[0]
     assert 0 < u <= 1
+
+
+def test_table_metrics_are_metrics():
+    from cardsim.config.metrics import METRICS, TABLE_METRICS
+    assert set(TABLE_METRICS) <= METRICS

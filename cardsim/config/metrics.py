@@ -140,3 +140,10 @@ def evaluate(summary: dict, thresholds: list[Threshold]) -> list[dict]:
         results.append({"metric": t.metric, "op": t.op, "limit": t.limit, "value": round(v, 6),
                         "passed": t.holds(v)})
     return results
+
+
+#: The metrics a sweep's table and report show first (every other metric is in --json and --csv).
+TABLE_METRICS = ("wait.metro.p95", "wait.bus.p95", "wait.scenic_gate.p95", "wait.gov_window.p95",
+                 "throughput.transit", "throughput.tourism", "throughput.government",
+                 "decline_rate.government", "utilisation.issuer-sichuan",
+                 "blacklist_exposure.amount_fen", "clearing.net_yuan.sichuan")

@@ -22,7 +22,8 @@ from pathlib import Path
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
-from cardsim.planning.sweep import TABLE_METRICS, load_sweep
+from cardsim.config.metrics import TABLE_METRICS
+from cardsim.planning.sweep import load_sweep
 
 
 def _plt():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from cardsim.planning.sweep import TABLE_METRICS
+from cardsim.config.metrics import TABLE_METRICS
 
 PASS, FAIL = "[green]pass[/green]", "[red]FAIL[/red]"
 
