@@ -1,69 +1,369 @@
-"""The Python API behind the CLI. Each function does the real work of one command."""
+"""The Python API: everything the command line does, for scripts and notebooks.
+
+``import cardsim`` gives these functions (see ``cardsim/__init__.py``); ``docs/api.md`` is a worked
+example. The CLI (``cardsim.cli.app``) is a thin layer over them: every check of the user's input
+(scenario keys, replay filters, ``--set`` keys that would have no effect, thresholds) is made here,
+so a notebook gets the same checks and the same one-line :class:`CardsimError` messages.
+
+Nothing here writes private keys unless asked: a signed log needs an explicit ``keys_dir`` (keys
+are created there on first use) or ``create_keys=True`` (``keys/`` in the current directory).
+Passphrases are ``bytes``.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-from cardsim.signing import keys as keymod
-from cardsim.model.card import population_keys
-from cardsim.log.session import simulate
+from cardsim.attacks.injection import attack_signature, attacker_for, compare, record_ground_truth
+from cardsim.audit import replay as replay_mod
+from cardsim.audit import retime as retime_mod
+from cardsim.audit import verify as verify_mod
+from cardsim.audit.replay import NODES, Filters, ReplayResult
+from cardsim.audit.verify import Report
+from cardsim.config.metrics import evaluate, thresholds_of
+from cardsim.config.scenario import Scenario, load, parse_set
+from cardsim.domain import CHANNELS, PROVINCES
+from cardsim.errors import CardsimError
+from cardsim.log.session import Hooks, ensure_keys, simulate
+from cardsim.log.store import Log
 from cardsim.model.simulation import Simulation
-from cardsim.config.scenario import Scenario
+from cardsim.model.card import population_keys
+from cardsim.planning import sweep as sweep_mod
+from cardsim.report.html import write_report
+from cardsim.signing import keys as keymod
+
+__all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
+           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError"]
+
+#: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
+#: replay, runs for sweep.
+Progress = Callable[[float, float], None]
+
+#: Scenario keys (``fnmatch`` patterns, a ``*`` for the province) whose ``--set`` cannot change
+#: the result of a mode, and why: an error rather than a what-if that silently changes nothing.
+NO_EFFECT: dict[str, tuple[tuple[str, str], ...]] = {
+    "replay": (
+        ("simulation", "replay keeps the log's clock, seed and dates"),
+        ("demand", "replay decides the logged transactions; try `cardsim retime`"),
+        ("attacks", "replay injects nothing"),
+        ("hub", "capacities and latencies matter only to timing; try `cardsim retime`"),
+        ("provinces.*.cards", "the cards are the log's cards"),
+        ("provinces.*.*_share", "the cards are the log's cards"),
+        ("provinces.*.balance_m??_fen", "the cards are the log's cards"),
+        ("provinces.*.fares.senior_quota_*", "a card's quota comes with the log's cards"),
+        ("provinces.*.lost_per_day", "loss reports are the log's"),
+        ("provinces.*.terminals", "capacities matter only to timing; try `cardsim retime`"),
+        ("provinces.*.points", "capacities matter only to timing; try `cardsim retime`"),
+        ("provinces.*.point_skew", "the logged terminals are kept"),
+        ("provinces.*.service_time", "service times matter only to timing; try `cardsim retime`"),
+        ("provinces.*.patience_s", "the logged customers are kept; try `cardsim retime`"),
+        ("provinces.*.upload_interval_s", "upload times do not change a decision"),
+        ("provinces.*.metro.trip_km", "replay uses each record's logged trip length"),
+        ("provinces.*.issuer.servers", "time-outs are taken as recorded; try `cardsim retime`"),
+        ("provinces.*.issuer.latency_s", "time-outs are taken as recorded; try `cardsim retime`"),
+        ("provinces.*.issuer.timeout_s", "time-outs are taken as recorded; try `cardsim retime`"),
+    ),
+    "retime": (
+        ("simulation.seed", "retime keeps the log's seed"),
+        ("simulation.duration_hours", "retime keeps the log's span"),
+        ("simulation.start_hour", "retime keeps the log's span"),
+        ("demand", "the arrivals are the log's"),
+        ("attacks", "retime injects nothing"),
+        ("provinces.*.cards", "the cards are the log's cards"),
+        ("provinces.*.*_share", "the cards are the log's cards"),
+        ("provinces.*.balance_m??_fen", "the cards are the log's cards"),
+        ("provinces.*.lost_per_day", "loss reports are the log's"),
+        ("provinces.*.metro.trip_km", "retime uses each record's logged trip length"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run` and :func:`retime` return.
+
+    ``summary`` is the run summary (docs/summary.md); ``thresholds`` the scenario's
+    ``[thresholds]`` evaluated against it, each ``{metric, op, limit, value, passed}``; ``log``
+    the log written, or None.
+    """
+
+    summary: dict
+    thresholds: tuple[dict, ...]
+    log: Path | None
+
+    @property
+    def passed(self) -> bool:
+        """True when every threshold holds (the CLI exits 1 otherwise)."""
+        return all(c["passed"] for c in self.thresholds)
+
+    def as_dict(self) -> dict:
+        """The summary with its evaluated thresholds: the object ``cardsim run --json`` prints."""
+        return {**self.summary, "thresholds": list(self.thresholds)}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What :func:`verify` returns: the verifier's report and, when asked for, how its findings
+    compare with the attacks the run injected (``ground_truth``, else None)."""
+
+    report: Report
+    ground_truth: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every check holds (and, with ground truth, every injected attack was detected)."""
+        gt = self.ground_truth
+        return self.report.ok and (gt is None or gt["all_detected"])
+
+    def as_dict(self) -> dict:
+        """The object ``cardsim verify --json`` prints."""
+        out = self.report.as_dict()
+        if self.ground_truth is not None:
+            out["ground_truth"] = self.ground_truth
+        return out
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`sweep` returns: ``summary`` is the object ``cardsim sweep --json`` prints
+    (``combinations``, each with its metrics' means and 95% intervals and its thresholds)."""
+
+    summary: dict
+    csv: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when every threshold of every combination holds on its confidence bound."""
+        combos = self.summary["combinations"]
+        return all(c["passed"] for combo in combos for c in combo["thresholds"])
+
+
+# --- scenarios, keys ----------------------------------------------------------------------------
+
+def load_scenario(path: str | Path, sets: Sequence[str] = (), scale: float = 1.0,
+                  seed: int | None = None) -> Scenario:
+    """Read and validate a scenario file; ``sets`` are ``"key.path=value"`` overrides, ``scale``
+    multiplies population and demand, ``seed`` replaces ``simulation.seed``."""
+    return load(path, sets=tuple(sets), scale=scale, seed=seed)
+
+
+def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase: bytes | None = None,
+              force: bool = False) -> list[Path]:
+    """Create the root CA, the issuer CAs, the merchants' and the hub's keys in ``directory``
+    (private keys encrypted with ``passphrase`` when given); returns the files written."""
+    return keymod.init_keys(directory, algorithm, passphrase, force)
 
 
 def default_workers() -> int:
+    """Worker processes when none are asked for: one per core."""
     return max(1, os.cpu_count() or 1)
 
 
-def ensure_keys(keys_dir: str | Path, passphrase_env: str | None = None,
-                notify: Callable[[str], None] | None = None) -> bool:
-    """Create the key hierarchy when ``keys_dir`` holds none; True when it did."""
-    d = Path(keys_dir)
-    if d.is_dir() and keymod.keys_present(d):
-        return False
-    keymod.init_keys(d, passphrase=keymod.passphrase_from_env(passphrase_env))
-    if notify:
-        notify(f"created keys in {d}/ (first use; see `cardsim keys init --help`)")
-    return True
+def _keys_dir(keys_dir: str | Path | None, create_keys: bool) -> Path:
+    if keys_dir is not None:
+        return Path(keys_dir)
+    if not create_keys:
+        raise CardsimError("keys_dir: a signed log needs keys: pass keys_dir=DIR (created there "
+                           "on first use), create_keys=True (keys/ in the current directory) "
+                           "or sign=False")
+    return Path("keys")
 
 
-def run(scenario: Scenario, out: str | Path | None = None, force: bool = False,
-        progress: Callable[[float], None] | None = None, sign: bool = True,
-        keys_dir: str | Path = "keys", passphrase_env: str | None = None,
-        workers: int | None = None, notify: Callable[[str], None] | None = None) -> dict:
-    """Simulate ``scenario``; write the log to ``out`` (if given); return the summary.
+def _per_step(progress: Progress | None, total: float) -> Callable[[float], None] | None:
+    """Adapt ``progress(done, total)`` to the one-argument callback the stages call."""
+    return None if progress is None else (lambda done: progress(done, total))
+
+
+def _records(log: str | Path) -> int:
+    """The log's record count, for a progress total."""
+    with Log.open(log) as lg:
+        return lg.last_seq()
+
+
+def _as_scenario(scenario: Scenario | str | Path) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load(scenario)
+
+
+def _checked(summary: dict, scenario: Scenario, out: str | Path | None) -> RunResult:
+    checks = tuple(evaluate(summary, thresholds_of(scenario.config)))
+    return RunResult(summary, checks, Path(out) if out is not None else None)
+
+
+# --- run ------------------------------------------------------------------------------------------
+
+def run(scenario: Scenario | str | Path, out: str | Path | None = None, *, force: bool = False,
+        sign: bool = True, keys_dir: str | Path | None = None, create_keys: bool = False,
+        passphrase: bytes | None = None, workers: int | None = None,
+        progress: Progress | None = None,
+        notify: Callable[[str], None] | None = None) -> RunResult:
+    """Simulate ``scenario`` (a :class:`Scenario` or a file); write the log to ``out`` if given.
 
     With ``sign`` (the default) every record is signed by its card (and issuer, online), chained and
-    checkpointed, using ``workers`` signing processes (default: all cores). The log's
+    checkpointed by ``workers`` signing processes (default: all cores), with the keys in
+    ``keys_dir``. ``force`` replaces an existing ``out``. ``progress(done, total)`` follows the
+    simulated seconds; ``notify(message)`` hears about keys created on first use. The log's
     ``runs.completed`` becomes 1 only when the run ends normally.
     """
-    summary, sim = simulate(scenario, out=out, force=force, keys_dir=keys_dir,
-                            passphrase=keymod.passphrase_from_env(passphrase_env),
-                            workers=workers or default_workers(), progress=progress, sign=sign,
-                            notify=notify)
+    sc = _as_scenario(scenario)
+    keys = _keys_dir(keys_dir, create_keys) if out is not None and sign else None
+    summary, _ = simulate(sc, out=out, force=force, keys_dir=keys or "keys", passphrase=passphrase,
+                          workers=workers or default_workers(),
+                          progress=_per_step(progress, sc.duration_s), sign=sign, notify=notify,
+                          hooks=ATTACKS)
+    return _checked(summary, sc, out)
+
+
+def _record_attacks(out: Path, scenario: Scenario, sim: Simulation, attacker) -> None:
+    """After a log is complete: its in-run attacks' ground truth, and the post-run ones applied."""
+    record_ground_truth(out, scenario.config["attacks"], attacker, sim.streams.rng("attacks/post-run"))
+
+
+#: The scenario's ``[attacks]``, plugged into every run (each hook does nothing when none is set).
+ATTACKS = Hooks(attack_signature, attacker_for, _record_attacks)
+
+
+
+
+# --- verify, replay, retime -----------------------------------------------------------------------
+
+def verify(log: str | Path, keys_dir: str | Path = "keys", *, workers: int | None = None,
+           ground_truth: bool = False, progress: Progress | None = None) -> VerifyResult:
+    """Verify a log (certificates, signatures, ATCs, chain, checkpoints, uploads), trusting only
+    ``keys_dir``/root-ca.pem. ``ground_truth`` also compares the findings with the attacks the run
+    injected. ``progress(done, total)`` counts the records checked."""
+    step = _per_step(progress, _records(log)) if progress else None
+    report_ = verify_mod.verify(log, keys_dir, workers=workers or default_workers(), progress=step)
+    return VerifyResult(report_, compare(log, report_) if ground_truth else None)
+
+
+def check_sets(sets: Sequence[str], mode: str) -> None:
+    """Refuse a ``--set`` key that cannot change the result of ``mode`` (see :data:`NO_EFFECT`)."""
+    for item in sets:
+        key = parse_set(item)[0]
+        for pattern, why in NO_EFFECT[mode]:
+            if fnmatchcase(key, pattern) or fnmatchcase(key, pattern + ".*"):
+                raise CardsimError(f"--set {key}: has no effect in {mode} ({why})")
+
+
+def _rules(log: str | Path, scenario: Scenario | str | Path | None, sets: Sequence[str],
+           mode: str) -> Scenario | None:
+    """The scenario whose rules a replay or retime applies: ``scenario`` or the log's own, with
+    ``sets`` applied; None for the log's own unchanged."""
+    if isinstance(scenario, Scenario):
+        if sets:
+            raise CardsimError("sets: apply them when loading the scenario "
+                               "(load_scenario(path, sets=...)) or pass the scenario's path")
+        return scenario
+    if scenario is not None:
+        rules = load(scenario, sets=tuple(sets))
+    else:
+        rules = replay_mod.log_scenario(log, tuple(sets)) if sets else None
+    check_sets(sets, mode)          # after loading: an unknown key is reported as unknown
+    return rules
+
+
+def _filters(channel: str | None, province: str | None, time_from: float | None,
+             time_to: float | None, card: str | None, limit: int | None) -> Filters:
+    if channel is not None and channel not in CHANNELS:
+        raise CardsimError(f"--channel: must be one of {', '.join(CHANNELS)}, got {channel!r}")
+    if province is not None and province not in PROVINCES:
+        raise CardsimError(f"--province: must be one of {', '.join(PROVINCES)}, got {province!r}")
+    if time_from is not None and time_to is not None and time_from >= time_to:
+        raise CardsimError(f"--from {time_from:g}: must be before --to {time_to:g}")
+    if limit is not None and limit < 0:
+        raise CardsimError(f"--limit: must be >= 0, got {limit}")
+    return Filters(channel, province, time_from, time_to, card, limit)
+
+
+def _nodes(against: str | Sequence[str]) -> tuple[str, ...]:
+    items = against.split(",") if isinstance(against, str) else against
+    return tuple(a.strip() for a in items if a.strip())
+
+
+def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
+           sets: Sequence[str] = (), against: str | Sequence[str] = NODES,
+           keys_dir: str | Path = "keys", check_signatures: bool = True,
+           channel: str | None = None, province: str | None = None,
+           time_from: float | None = None, time_to: float | None = None, card: str | None = None,
+           limit: int | None = None, speed: float | None = None,
+           diff_out: str | Path | None = None, workers: int | None = None,
+           progress: Progress | None = None) -> ReplayResult:
+    """Replay a log against fresh merchant and issuer nodes and report what diverges.
+
+    The rules are ``scenario``'s (a :class:`Scenario` or a file) or the log's own, with ``sets``
+    (``"key.path=value"``) applied; a key that cannot change a replayed decision is an error.
+    ``against`` names the nodes that re-decide (``"merchant,issuer"`` or a subset). The filters
+    (``channel``, terminal ``province``, simulated ``time_from`` <= t < ``time_to``, ``card``,
+    ``limit``) choose the records replayed; the others are taken as recorded. ``speed`` paces the
+    replay on the wall clock; ``diff_out`` writes every divergence to a CSV file.
+    """
+    filters = _filters(channel, province, time_from, time_to, card, limit)
+    rules = _rules(log, scenario, sets, "replay")
+    step = _per_step(progress, _records(log)) if progress else None
+    return replay_mod.replay(log, rules, _nodes(against), keys_dir=keys_dir,
+                             workers=workers or default_workers(), filters=filters,
+                             check_signatures=check_signatures, speed=speed, diff_out=diff_out,
+                             progress=step)
+
+
+def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
+           sets: Sequence[str] = (), out: str | Path | None = None, force: bool = False,
+           keys_dir: str | Path | None = None, create_keys: bool = False,
+           passphrase: bytes | None = None, workers: int | None = None,
+           progress: Progress | None = None,
+           notify: Callable[[str], None] | None = None) -> RunResult:
+    """Trace-driven what-if: run the log's arrivals through the simulation clock under
+    ``scenario``'s capacities and rules (or the log's own, with ``sets`` applied).
+
+    Returns a :class:`RunResult` like :func:`run`, its thresholds those of the scenario applied.
+    ``out`` writes the new run's signed log, with the keys in ``keys_dir`` as for :func:`run`.
+    """
+    with Log.open(log) as lg:
+        log_sc = lg.scenario
+    rules = _rules(log, scenario, sets, "retime")
+    keys = None
     if out is not None:
-        _inject_post_run(scenario, sim, out)
-    return summary
+        keys = _keys_dir(keys_dir, create_keys)
+        ensure_keys(keys, passphrase, notify)
+    summary = retime_mod.retime(log, rules, out=out, force=force, keys_dir=keys or "keys",
+                                passphrase=passphrase, workers=workers or default_workers(),
+                                progress=_per_step(progress, log_sc.duration_s))
+    return _checked(summary, rules or log_sc, out)
 
 
-def _inject_post_run(scenario: Scenario, sim: Simulation, out) -> None:
-    """Record in-run attacks and apply post-run ones (scenario [attacks]); see cardsim.attacks.injection."""
-    from cardsim.attacks.injection import tamper_log, write_ground_truth
-    acfg = scenario.config["attacks"]
-    truth = list(sim.attacker.truth) if sim.attacker else []
-    if any(acfg[k] for k in ("tampered_records", "deleted_records", "reordered_records",
-                             "truncated_records")):
-        truth += tamper_log(out, acfg, sim.streams.rng("attacks/post-run"), {t[1] for t in truth})
-    if truth or any(acfg.values()):
-        write_ground_truth(out, truth)
+# --- sweep, report, logs -------------------------------------------------------------------------
+
+def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, scale: float = 1.0,
+          seed: int | None = None, workers: int | None = None, scheduler: str | None = None,
+          csv: str | Path | None = None, progress: Progress | None = None) -> SweepResult:
+    """Run every combination of ``sets`` (``"key.path=v1,v2,..."``), each ``replications`` times
+    with independent streams, and summarise each metric as a mean with a 95% interval.
+
+    Everything is validated before the first run. ``scheduler`` runs on a Dask cluster; ``csv``
+    also writes every metric of every combination to that file. Sweeps write no logs.
+    """
+    plan = sweep_mod.plan(scenario, replications, list(sets), scale=scale, seed=seed)
+    if csv is not None and not Path(csv).parent.exists():
+        raise CardsimError(f"--csv {csv}: directory {Path(csv).parent} does not exist")
+    result = sweep_mod.run_sweep(plan, workers=workers or default_workers(), scheduler=scheduler,
+                                 progress=_per_step(progress, len(plan.tasks())))
+    if csv is not None:
+        sweep_mod.write_csv(result, csv)
+    return SweepResult(result, Path(csv) if csv is not None else None)
 
 
-def _population_keys(scenario: Scenario) -> dict:
-    return population_keys(scenario.seed)
+def report(source: str | Path, out: str | Path | None = None) -> Path:
+    """Write one self-contained HTML report for a log (.db) or a sweep result (.json); returns
+    the file written (default: the source's name with .html)."""
+    return write_report(source, out)
 
 
-def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase_env: str | None = None,
-              force: bool = False) -> list[Path]:
-    return keymod.init_keys(directory, algorithm, keymod.passphrase_from_env(passphrase_env), force)
+def open_log(path: str | Path) -> Log:
+    """Open a log read-only: ``.run`` (the runs row), ``.scenario``, ``.summary`` and
+    ``.transactions()`` (:class:`cardsim.records.record.Record` named tuples, in log order).
+    Use it as a context manager, or call ``.close()``."""
+    return Log.open(path)

@@ -24,10 +24,11 @@ def test_extend_links_records_and_checkpoints_every_n():
         head = E.link(head, r[-1])
     assert c.head == head and c.count == 7
     cps = c.take()
-    assert [cp[1] for cp in cps] == [3, 6] and c.take() == []
+    assert [cp.count for cp in cps] == [3, 6] and c.take() == []
+    assert [cp.sim_time for cp in cps] == [3.0, 6.0]                  # the last chained record's
     final = c.checkpoint(7.0, final=1)
     assert final[:5] == (3, 7, head, 7.0, 1)
-    assert final[6] == b"sig:" + E.sha256(E.checkpoint_message(b"g" * 32, 7, head, 7.0, 1))
+    assert final.signature == b"sig:" + E.sha256(E.checkpoint_message(b"g" * 32, 7, head, 7.0, 1))
 
 
 def test_a_record_hash_does_not_depend_on_the_records_before_it():

@@ -1,19 +1,25 @@
 """The command line, through Typer's CliRunner: outputs, exit codes and every error class."""
 
 import json
+import subprocess
+import sys
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
+import cardsim
+from cardsim import api
 from cardsim.cli.app import app
+from cardsim.errors import CardsimError
 
-from conftest import QUICK
+from conftest import QUICK, ROOT
 
 runner = CliRunner()
 
 
 def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+    return runner.invoke(app, [str(a) for a in args], prog_name="cardsim")
 
 
 def quick(weekday_path, *extra):
@@ -23,12 +29,25 @@ def quick(weekday_path, *extra):
     return invoke(*args, *extra)
 
 
+def commands(group=None, prefix=()):
+    """Every command and subcommand path of the Typer app, read from the app itself."""
+    group = group or typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        yield prefix + (name,)
+        if hasattr(cmd, "commands"):     # a group (Typer vendors its own click)
+            yield from commands(cmd, prefix + (name,))
+
+
 def test_help_for_every_command():
-    r = invoke("--help")
-    assert r.exit_code == 0 and "run" in r.output
-    for cmd in ("run", "version"):
-        r = invoke(cmd, "--help")
-        assert r.exit_code == 0 and "Usage" in r.output
+    paths = sorted(commands())
+    assert {("run",), ("retime",), ("keys",), ("keys", "init")} <= set(paths)
+    top = invoke("--help")
+    assert top.exit_code == 0
+    for path in paths:
+        if len(path) == 1:
+            assert path[0] in top.output
+        r = invoke(*path, "--help")
+        assert r.exit_code == 0 and "Usage" in r.output and f"cardsim {' '.join(path)}" in r.output, path
 
 
 def test_run_json_is_alone_on_stdout(weekday_path, tmp_path):
@@ -85,3 +104,76 @@ def test_bad_input_is_one_line_exit_2(tmp_path, weekday_path, args, message):
 def test_version():
     r = invoke("version")
     assert r.exit_code == 0 and r.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def small_log(tmp_path_factory, keys_dir):
+    out = tmp_path_factory.mktemp("cli") / "w.db"
+    sc = api.load_scenario(ROOT / "scenarios" / "weekday.toml", sets=QUICK, scale=0.05)
+    api.run(sc, out, keys_dir=keys_dir, workers=2)
+    return out
+
+
+def one_error(r, message, code=2):
+    assert r.exit_code == code and r.stdout == "", r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cardsim: error: ") and message in lines[0], r.stderr
+
+
+def test_the_exit_code_is_the_errors_own(monkeypatch, weekday_path):
+    class Unusual(CardsimError):
+        exit_code = 5
+
+    def boom(*_a, **_k):
+        raise Unusual("x.toml: something unusual")
+    monkeypatch.setattr(cardsim, "load_scenario", boom)
+    one_error(invoke("run", weekday_path), "x.toml: something unusual", code=5)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--from", "100", "--to", "50"], "--from 100: must be before --to 50"),
+    (["--set", "provinces.sichuan.metro.terminals=9"],
+     "--set provinces.sichuan.metro.terminals: has no effect in replay"),
+    (["--out", "x.db"], "--out: has no effect without --timing"),
+    (["--timing", "--channel", "transit"], "--channel: has no effect with --timing"),
+    (["--timing", "--set", "demand.transit.peak_per_hour=1"], "has no effect in retime"),
+])
+def test_replay_input_errors(small_log, keys_dir, args, message):
+    one_error(invoke("replay", small_log, "--keys", keys_dir, *args), message)
+
+
+def test_retime_evaluates_thresholds_and_exits_1_on_a_breach(small_log, keys_dir, tmp_path,
+                                                            weekday_path):
+    r = invoke("retime", small_log, "--json", "--quiet", "--workers", "1")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["thresholds"] == [] and s["trace"]["log"] == str(small_log)
+    (tmp_path / "t.toml").write_text(weekday_path.read_text()
+                                     + '\n[thresholds]\n"wait.gov_window.p95" = "< 0"\n')
+    r = invoke("retime", small_log, "--scenario", tmp_path / "t.toml", "--quiet", "--workers", "1",
+               "--out", tmp_path / "r.db", "--keys", keys_dir)
+    assert r.exit_code == 1 and "FAIL" in r.stdout and "wait.gov_window.p95" in r.stdout
+    assert f"log: {tmp_path / 'r.db'}" in r.stdout
+    r = invoke("replay", small_log, "--timing", "--json", "--quiet", "--scenario", tmp_path / "t.toml")
+    assert r.exit_code == 1 and json.loads(r.stdout)["thresholds"][0]["passed"] is False
+
+
+def test_retime_with_encrypted_keys(small_log, tmp_path, monkeypatch):
+    api.init_keys(tmp_path / "k", passphrase=b"pa55")
+    monkeypatch.setenv("CARDSIM_PASS", "pa55")
+    r = invoke("retime", small_log, "--quiet", "--workers", "1", "--out", tmp_path / "r.db",
+               "--keys", tmp_path / "k", "--passphrase-env", "CARDSIM_PASS")
+    assert r.exit_code == 0, r.output
+
+
+def test_retime_passphrase_variable_must_be_set(small_log, tmp_path):
+    one_error(invoke("retime", small_log, "--out", tmp_path / "s.db", "--keys", tmp_path / "k",
+                     "--passphrase-env", "UNSET_VAR_X"), "--passphrase-env UNSET_VAR_X: environment")
+
+
+def test_help_and_version_do_not_load_the_simulator():
+    code = ("import sys; from cardsim.cli.app import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+            "CliRunner().invoke(app, ['version']); "
+            "assert not {'cardsim.api', 'simpy', 'cryptography'} & set(sys.modules), sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

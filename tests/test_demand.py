@@ -62,7 +62,7 @@ class _Fixed:
 
 def test_a_demand_source_replaces_the_scenario_demand():
     rows = []
-    sim = Simulation(loads("[simulation]\nduration_hours = 1\nwarmup_hours = 0\n"), sink=rows.extend,
+    sim = Simulation(loads("[simulation]\nduration_hours = 1\nwarmup_hours = 0\n"), sink=lambda batch, _marks: rows.extend(batch),
                      demand=_Fixed())
     s = sim.run()
     col = {n: i for i, n in enumerate(MODEL_COLUMN_NAMES)}

@@ -54,7 +54,7 @@ def test_open_log_rejects_other_sqlite(tmp_path):
 def test_digest_sees_any_edit(tmp_path, quick_scenario):
     from cardsim import api
     p = tmp_path / "x.db"
-    api.run(quick_scenario, out=p)
+    api.run(quick_scenario, out=p, create_keys=True)
     d = digest(p)
     con = sqlite3.connect(p)
     con.execute("UPDATE transactions SET amount_fen = amount_fen + 1 WHERE seq = 7")

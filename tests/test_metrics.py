@@ -63,7 +63,7 @@ def test_run_exits_1_when_a_threshold_fails(tmp_path, weekday_path):
 def test_metrics_table_and_warmup(tmp_path, keys_dir, weekday_path):
     sc = load(weekday_path, sets=["simulation.duration_hours=6", "simulation.start_hour=6",
                                   "simulation.warmup_hours=2"], scale=0.05)
-    s = api.run(sc, out=tmp_path / "m.db", keys_dir=keys_dir)
+    s = api.run(sc, out=tmp_path / "m.db", keys_dir=keys_dir).summary
     con = sqlite3.connect(tmp_path / "m.db")
     total = con.execute("SELECT sum(value) FROM metrics WHERE metric='transactions'").fetchone()[0]
     assert total == s["transactions"]
@@ -73,3 +73,8 @@ def test_metrics_table_and_warmup(tmp_path, keys_dir, weekday_path):
     assert s["waits"]["metro"]["count"] + s["waits"]["bus"]["count"] < waits_all   # warm-up excluded
     u = con.execute("SELECT max(value) FROM metrics WHERE metric='utilisation'").fetchone()[0]
     assert 0 < u <= 1
+
+
+def test_table_metrics_are_metrics():
+    from cardsim.config.metrics import METRICS, TABLE_METRICS
+    assert set(TABLE_METRICS) <= METRICS

@@ -23,13 +23,13 @@ def test_same_seed_same_log_different_seed_different(tmp_path, weekday_path):
     outs = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         sc = load(weekday_path, sets=QUICK, scale=0.05, seed=seed)
-        api.run(sc, out=tmp_path / f"{name}.db")
+        api.run(sc, out=tmp_path / f"{name}.db", create_keys=True)
         outs.append(digest(tmp_path / f"{name}.db"))
     assert outs[0] == outs[1] != outs[2]
 
 
 def test_log_agrees_with_summary_and_invariants(tmp_path, quick_scenario):
-    s = api.run(quick_scenario, out=tmp_path / "r.db")
+    s = api.run(quick_scenario, out=tmp_path / "r.db", create_keys=True).summary
     rs = rows(tmp_path / "r.db")
     assert len(rs) == s["transactions"] > 1000
     assert [r["seq"] for r in rs] == list(range(1, len(rs) + 1))
@@ -58,7 +58,7 @@ def test_log_agrees_with_summary_and_invariants(tmp_path, quick_scenario):
 
 
 def test_atc_rises_and_balances_follow_fares(tmp_path, quick_scenario):
-    api.run(quick_scenario, out=tmp_path / "r.db")
+    api.run(quick_scenario, out=tmp_path / "r.db", create_keys=True)
     last_atc, last_balance = {}, {}
     for r in rows(tmp_path / "r.db"):
         c = r["card_id"]
@@ -104,7 +104,7 @@ def test_blacklist_exposure_grows_with_the_push_delay(quick_scenario):
 
 
 def test_cross_province_clearing_matches_the_log(tmp_path, quick_scenario):
-    s = api.run(quick_scenario, out=tmp_path / "r.db")
+    s = api.run(quick_scenario, out=tmp_path / "r.db", create_keys=True).summary
     con = sqlite3.connect(tmp_path / "r.db")
     for pair, fen in s["clearing"]["gross_fen"].items():
         a, b = pair.split("->")

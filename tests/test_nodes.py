@@ -213,7 +213,7 @@ def outage_run(tmp_path_factory):
 
 def simulated(sc) -> list[Record]:
     out: list[tuple] = []
-    Simulation(sc, sink=out.extend).run()
+    Simulation(sc, sink=lambda batch, _marks: out.extend(batch)).run()
     return [record(r) for r in out]
 
 

@@ -5,9 +5,11 @@ import sqlite3
 
 import pytest
 
+from cardsim.model.card import population_keys
 from cardsim import api
 from cardsim.signing.keys import KeyRing, init_keys, private_secret
 from cardsim.log.store import digest
+from cardsim.records.record import columns_getter
 from cardsim.signing.register import FILE, CardRegister
 from cardsim.config.scenario import load
 
@@ -79,8 +81,8 @@ def test_a_warm_register_spares_key_derivation_and_certificate_signing(tmp_path,
     keys = tmp_path / "k"
     init_keys(keys)
     rows = []
-    Simulation(quick, sink=rows.extend).run()
-    spec = SignSpec(str(keys), None, api._population_keys(quick), quick.epoch)
+    Simulation(quick, sink=lambda batch, _marks: rows.extend(batch)).run()
+    spec = SignSpec(str(keys), None, population_keys(quick.seed), quick.epoch)
     cold = RecordSigner(spec)
     a = cold.sign(rows)
     cold.close()
@@ -88,11 +90,11 @@ def test_a_warm_register_spares_key_derivation_and_certificate_signing(tmp_path,
     warm = RecordSigner(spec)
     calls = []
     sign = warm.alg.sign
-    warm.alg = type(warm.alg)(warm.alg.name, warm.alg.code)     # count the signatures it makes
+    warm.alg = type(warm.alg)(warm.alg.name)     # count the signatures it makes
     object.__setattr__(warm.alg, "sign", lambda k, m: calls.append(1) or sign(k, m))
     b = warm.sign(rows)
     assert b == a                                              # the same rows and certificates
     assert sum(d.derived for d in warm.cards.values()) == 0    # no public key derived again
-    from cardsim.records.record import INDEX
-    online = sum(1 for r in rows if r[INDEX["authoriser"]] in ("issuer", "standin"))
+    authoriser = columns_getter("authoriser")
+    online = sum(1 for r in rows if authoriser(r) in ("issuer", "standin"))
     assert len(calls) == len(rows) + online                    # no certificate signed again

@@ -1,7 +1,6 @@
 """Reports: self-contained HTML, every chart present; rendered in a real headless browser."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -70,9 +69,7 @@ def test_cli_report_errors(tmp_path):
 
 
 def render(html_path, tmp_path):
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("headless Chromium is required in CI (.ci/run installs Debian's chromium)")
+    if CHROMIUM is None:       # a failure under CARDSIM_REQUIRE_ALL=1 (conftest.py), as in CI
         pytest.skip("no chromium on this machine (.ci/run installs it)")
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",

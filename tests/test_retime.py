@@ -23,7 +23,7 @@ def weekday_log(tmp_path_factory, keys_dir):
     """A signed log at scale 0.1 and its run's summary."""
     path = tmp_path_factory.mktemp("retime") / "w.db"
     summary = api.run(load(ROOT / "scenarios" / "weekday.toml", sets=SETS, scale=0.1), out=path,
-                      keys_dir=keys_dir, workers=2)
+                      keys_dir=keys_dir, workers=2).summary
     return path, summary
 
 

@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cardsim.config import schema
+from cardsim.config.checks import check_value
 from cardsim.errors import ScenarioError
 from cardsim.config.scenario import load, loads, parse_set
 
@@ -153,3 +154,26 @@ def test_start_date():
     assert sc.config["simulation"]["start_date"] == "2021-08-17"
     assert sc.epoch == 1629129600          # 2021-08-17 00:00 China Standard Time
     assert "must be a date YYYY-MM-DD" in err('[simulation]\nstart_date = "17/08/2021"\n')
+
+
+@pytest.mark.parametrize("kind, value, expected", [
+    ("int", True, (None, "must be an integer, got true")),
+    ("int", 7, (7, None)),
+    ("float", 2, (2.0, None)),
+    ("float", float("nan"), (None, "must be a number, got nan")),
+    ("float", 11.0, (None, "must be <= 10, got 11.0")),
+    ("ints", [1, 2.5], (None, "item 1 must be an integer, got 2.5")),
+    ("ints", [1, -2], (None, "item 1 must be a number >= 0, got -2")),
+    ("floats", [1, 2], ([1.0, 2.0], None)),
+    ("floats", [1, 2, 3], (None, "must have 2 items, got 3")),
+    ("date", "2025-02-30", (None, "must be a date YYYY-MM-DD, got '2025-02-30'")),
+    ("windows", [[1, 2], [3]], (None, "item 1 must be [start_hour, end_hour] with 0 <= start < end, got [3]")),
+    ("windows", [[1, 2]], ([[1.0, 2.0]], None)),
+    ("distribution", {"dist": "uniform", "low": 3, "high": 1},
+     (None, "uniform needs low <= high, got low=3, high=1")),
+    ("distribution", {"dist": "gamma", "mean": 1, "cv": 0},
+     (None, "gamma needs cv > 0 (use deterministic for no variation)")),
+])
+def test_each_key_kind_is_checked(kind, value, expected):
+    key = schema.Key("x", kind, None, "", "", min=0, max=10, length=2 if kind == "floats" else None)
+    assert check_value(key, value) == expected

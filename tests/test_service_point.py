@@ -24,7 +24,7 @@ def arrivals(n, lam, mu, seed=3):
     return np.cumsum(rng.exponential(1 / lam, n)).tolist(), rng.exponential(1 / mu, n).tolist()
 
 
-def resource_waits(times, services, c):
+def resource_waits(times, service_times, c):
     env = simpy.Environment()
     res = simpy.Resource(env, capacity=c)
     waits = []
@@ -36,18 +36,18 @@ def resource_waits(times, services, c):
             waits.append(env.now - t)
             yield env.timeout(s)
 
-    for t, s in zip(times, services):
+    for t, s in zip(times, service_times):
         env.process(customer(t, s))
     env.run()
     return waits
 
 
 def test_gatebank_matches_simpy_resource_exactly():
-    times, services = arrivals(5000, 2.0, 1.0)
+    times, service_times = arrivals(5000, 2.0, 1.0)
     bank = GateBank(3)
-    ours = [bank.admit(t, s)[0] - t for t, s in zip(times, services)]
+    ours = [bank.admit(t, s)[0] - t for t, s in zip(times, service_times)]
     # SimPy serves in request order, which here is arrival order: same start times
-    assert ours == pytest.approx(resource_waits(times, services, 3), abs=1e-9)
+    assert ours == pytest.approx(resource_waits(times, service_times, 3), abs=1e-9)
 
 
 def test_gatebank_busy_time_is_clipped_to_the_window():
@@ -59,9 +59,9 @@ def test_gatebank_busy_time_is_clipped_to_the_window():
 
 @pytest.mark.parametrize("lam,mu,c", [(2.0, 1.0, 3), (0.9, 1.0, 1), (7.0, 0.5, 16)])
 def test_gatebank_mean_wait_agrees_with_erlang_c(lam, mu, c):
-    times, services = arrivals(400_000, lam, mu, seed=11)
+    times, service_times = arrivals(400_000, lam, mu, seed=11)
     bank = GateBank(c)
-    waits = [bank.admit(t, s)[0] - t for t, s in zip(times, services)]
+    waits = [bank.admit(t, s)[0] - t for t, s in zip(times, service_times)]
     expected = erlang_c_wait(lam, mu, c)
     assert np.mean(waits[20_000:]) == pytest.approx(expected, rel=0.08)
 
@@ -90,7 +90,7 @@ def test_model_metro_point_agrees_with_erlang_c():
 
 def test_windowbank_mm_c_through_simpy():
     lam, mu, c = 1.5, 1.0, 2
-    times, services = arrivals(100_000, lam, mu, seed=5)
+    times, service_times = arrivals(100_000, lam, mu, seed=5)
     env = simpy.Environment()
     bank = WindowBank(env, c)
     waits = []
@@ -107,7 +107,7 @@ def test_windowbank_mm_c_through_simpy():
         bank.give_back(i)
         bank.resource.release(req)
 
-    for t, s in zip(times, services):
+    for t, s in zip(times, service_times):
         env.process(customer(t, s))
     env.run()
     assert np.mean(waits[5000:]) == pytest.approx(erlang_c_wait(lam, mu, c), rel=0.1)

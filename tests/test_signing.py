@@ -2,8 +2,10 @@ import sqlite3
 
 import pytest
 
+from cardsim.model.card import population_keys
 from cardsim import api
 from cardsim.log.store import digest
+from cardsim.records.record import MODEL_COLUMN_NAMES, columns_getter
 from cardsim.config.scenario import load
 
 from logcheck import check
@@ -19,7 +21,7 @@ def quick(request):
 
 
 def test_every_record_signed_chained_and_checkpointed(tmp_path, quick, keys_dir):
-    s = api.run(quick, out=tmp_path / "r.db", keys_dir=keys_dir, workers=2)
+    s = api.run(quick, out=tmp_path / "r.db", keys_dir=keys_dir, workers=2).summary
     got = check(tmp_path / "r.db", (keys_dir / "root-ca.pem").read_bytes())
     assert got["records"] == s["transactions"] > 1000
     assert got["final"] == s["transactions"]
@@ -76,7 +78,7 @@ def test_no_private_key_material_in_the_log(tmp_path, quick, keys_dir):
 
 
 def test_unsigned_logs(tmp_path, quick, keys_dir):
-    s = api.run(quick, out=tmp_path / "u.db", sign=False)
+    s = api.run(quick, out=tmp_path / "u.db", sign=False).summary
     con = sqlite3.connect(tmp_path / "u.db")
     assert con.execute("SELECT count(*) FROM transactions WHERE card_sig IS NULL").fetchone()[0] == s["transactions"]
     assert con.execute("SELECT signed FROM runs").fetchone()[0] == 0
@@ -90,17 +92,111 @@ def test_first_use_creates_keys(tmp_path, quick):
     assert len(notes) == 1
 
 
-def test_run_with_encrypted_keys(tmp_path, quick, monkeypatch):
+def test_run_with_encrypted_keys(tmp_path, quick):
     from cardsim.errors import CardsimError
     from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "k", passphrase=b"pa55")
-    monkeypatch.setenv("CARDSIM_PASS", "pa55")
-    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")
+    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase=b"pa55")
     assert check(tmp_path / "e.db", (tmp_path / "k" / "root-ca.pem").read_bytes())["records"] > 0
     with pytest.raises(CardsimError, match="encrypted; pass --passphrase-env"):
         api.run(quick, out=tmp_path / "f.db", keys_dir=tmp_path / "k")
-    monkeypatch.setenv("CARDSIM_PASS", "wrong")
     with pytest.raises(CardsimError, match="wrong passphrase"):
-        api.run(quick, out=tmp_path / "g.db", keys_dir=tmp_path / "k", passphrase_env="CARDSIM_PASS")
+        api.run(quick, out=tmp_path / "g.db", keys_dir=tmp_path / "k", passphrase=b"wrong")
     assert not (tmp_path / "g.db").exists() or sqlite3.connect(tmp_path / "g.db").execute(
         "SELECT completed FROM runs").fetchone()[0] == 0
+
+
+# --- attack injection through explicit hooks ----------------------------------------------------
+
+_seq, _card_id = columns_getter("seq"), columns_getter("card_id")
+
+
+def _model_rows(scenario):
+    from cardsim.model.simulation import Simulation
+    rows = []
+    Simulation(scenario, sink=lambda batch, _marks: rows.extend(batch)).run()
+    return rows
+
+
+class _Injector:
+    """An attacker hook of the test's own: at t = 1800 s, one more record like the last one."""
+
+    def __init__(self, sim_ref):
+        self.sim_ref = sim_ref
+        self.seq = None
+
+    def process(self, env):
+        yield env.timeout(1800.0)
+        sim = self.sim_ref[0]
+        last = dict(zip(MODEL_COLUMN_NAMES, sim.buffer[-1]))
+        tail = tuple(last.values())[2:-1]               # the row but seq, tx_id and UN
+        self.seq = sim.inject(tail, last["channel"], last["terminal_province"],
+                              last["card_province"], "approved", None, last["amount_fen"], "probe")
+
+
+def test_injected_rows_carry_their_mark_beside_the_row_not_in_it(quick):
+    from cardsim.model.simulation import Simulation
+    ref = []
+    injector = _Injector(ref)
+    rows, seen = [], []
+
+    def sink(batch, marks):
+        rows.extend(batch)
+        seen.append(({_seq(r) for r in batch}, dict(marks)))
+    sim = Simulation(quick, sink=sink)
+    ref.append(sim)
+    sim.run(attacker=injector)
+    assert injector.seq is not None
+    assert {len(r) for r in rows} == {len(MODEL_COLUMN_NAMES)}          # no in-band flag
+    marked = [(seqs, marks) for seqs, marks in seen if marks]
+    assert marked == [(next(s for s, _ in seen if injector.seq in s), {injector.seq: "probe"})]
+
+
+def test_the_attack_signer_hook_signs_marked_rows_only(quick, keys_dir):
+    from cardsim.signing.certificate import Certificate
+    from cardsim.signing.signer import RecordSigner, SignSpec, card_message
+    rows = _model_rows(quick)[:300]
+    calls = []
+
+    def hook(kind, row, signer):
+        calls.append((kind, row))
+        key, _pub = signer.card_key("510000000001", "sichuan")        # some other card's key
+        cert = Certificate(_card_id(row), "card", "issuer-sichuan", signer.alg.name, b"body", b"sig")
+        return signer.alg.sign(key, card_message(row)), cert
+    base = SignSpec(str(keys_dir), None, population_keys(quick.seed), quick.epoch)
+    plain, _ = RecordSigner(base).sign(rows)
+    marked_seq = _seq(rows[123])
+    spec = SignSpec(base.keys_dir, None, base.card_keys, base.epoch, attack_signer=hook)
+    out, certs = RecordSigner(spec).sign(rows, {marked_seq: "foreign_key_records"})
+    assert calls == [("foreign_key_records", rows[123])]
+    assert out[:123] == plain[:123] and out[124:] == plain[124:]
+    assert out[123][:-2] == rows[123] and out[123][-1] is None
+    assert out[123][-2] != plain[123][-2]                                 # the hook's signature
+    assert (marked_seq, Certificate(_card_id(rows[123]), "card", "issuer-sichuan", "ed25519", b"body",
+                                    b"sig")) in certs
+
+
+def test_a_marked_row_without_an_attack_signer_is_an_error(quick, keys_dir):
+    from cardsim.signing.signer import RecordSigner, SignSpec
+    rows = _model_rows(quick)[:5]
+    signer = RecordSigner(SignSpec(str(keys_dir), None, population_keys(quick.seed), quick.epoch))
+    with pytest.raises(RuntimeError, match="no attack signer"):
+        signer.sign(rows, {_seq(rows[2]): "cloned_cards"})
+
+
+def test_model_signing_and_log_do_not_import_attacks():
+    import subprocess
+    import sys
+    code = ("import sys, cardsim.model.simulation, cardsim.log.pipeline, cardsim.signing.signer, "
+            "cardsim.audit.verify; "
+            "print(sorted(m for m in sys.modules if m.startswith('cardsim.attacks')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_certificate_and_checkpoint_rows_follow_their_tables():
+    from cardsim.log.chain import Checkpoint
+    from cardsim.log.store import CERT_COLUMNS, CHECKPOINT_COLUMNS
+    from cardsim.signing.certificate import Certificate
+    assert Certificate._fields == tuple(CERT_COLUMNS)
+    assert Checkpoint._fields == tuple(CHECKPOINT_COLUMNS)

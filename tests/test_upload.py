@@ -5,15 +5,15 @@ import pytest
 
 from cardsim.records import encoding as E
 from cardsim.signing.keys import KeyRing, merchant_name
-from cardsim.records.record import COLUMN_NAMES, INDEX
+from cardsim.records.record import COLUMN_NAMES, Record
 from cardsim.signing.upload import Batches, TerminalSigner
+
+_BLANK = Record(*[None] * len(COLUMN_NAMES))
 
 
 def row(seq, terminal, uploaded_at, merchant="sichuan-metro"):
-    r = [None] * len(COLUMN_NAMES)
-    r[INDEX["seq"]], r[INDEX["terminal_id"]], r[INDEX["uploaded_at"]] = seq, terminal, uploaded_at
-    r[INDEX["merchant_id"]], r[INDEX["record_hash"]] = merchant, E.sha256(str(seq).encode())
-    return tuple(r)
+    return _BLANK._replace(seq=seq, terminal_id=terminal, uploaded_at=uploaded_at,
+                           merchant_id=merchant, record_hash=E.sha256(str(seq).encode()))
 
 
 def test_batches_close_in_upload_time_then_terminal_order():
@@ -21,10 +21,12 @@ def test_batches_close_in_upload_time_then_terminal_order():
     b.add_rows([row(1, "B", 900.0), row(2, "A", 900.0), row(3, "B", 900.0), row(4, "A", 1800.0)])
     assert b.close(900.0) == []                       # not yet later than the upload time
     closed = b.close(900.5)
-    assert [(c[0], c[1], c[3]) for c in closed] == [("A", 900.0, [2]), ("B", 900.0, [1, 3])]
-    assert closed[1][4] == [E.sha256(b"1"), E.sha256(b"3")]
+    assert [(c.terminal_id, c.uploaded_at, c.seqs) for c in closed] == [("A", 900.0, [2]),
+                                                                         ("B", 900.0, [1, 3])]
+    assert closed[1].record_hashes == [E.sha256(b"1"), E.sha256(b"3")]
+    assert closed[1].merchant_id == "sichuan-metro"
     b.add("A", 1800.0, "sichuan-metro", 5, b"h")
-    assert [(c[0], c[1], c[3]) for c in b.close(None)] == [("A", 1800.0, [4, 5])]
+    assert [(c.terminal_id, c.uploaded_at, c.seqs) for c in b.close(None)] == [("A", 1800.0, [4, 5])]
     assert b.open == {}
 
 

@@ -4,10 +4,15 @@ An attacker can clone a card whose keys it extracted, sign with keys of its own,
 certificates with keys of its own, use lost or expired cards at terminals that let them through,
 and edit, delete, reorder or cut a log file. It cannot make a valid issuer or hub signature.
 
-- In-run attacks (:class:`Attacker`) emit records through the model at random simulated times;
-  the signing workers sign them as the attacker would (``attack_signature``), and the log owner
-  chains and checkpoints them like every other record: they are what the nodes accepted.
+- In-run attacks (:class:`Attacker`, the simulation's ``attacker`` hook) emit records through
+  ``Simulation.inject`` at random simulated times, each marked with its kind; the signing workers
+  sign the marked rows as the attacker would (:func:`attack_signature`, the signers'
+  ``attack_signer`` hook), and the log owner chains and checkpoints them like every other record:
+  they are what the nodes accepted.
 - Post-run attacks (:func:`tamper_log`) edit the finished SQLite file.
+
+``cardsim.api`` plugs both hooks in (:func:`attacker_for`, ``SignSpec.attack_signer``); nothing
+below it imports this package.
 
 Every injection is written to the ``ground_truth`` table, which ``cardsim verify`` never reads;
 :func:`compare` matches it against a verification report.
@@ -20,14 +25,36 @@ from pathlib import Path
 
 import numpy as np
 
-from cardsim.records.record import APPROVED, INDEX, OFFLINE, TERMINAL, issuer_id_for
+from cardsim.config.schema import IN_RUN_ATTACKS
+from cardsim.errors import CardsimError
+from cardsim.log.container import connect_readonly
+from cardsim.log.store import GROUND_TRUTH_SQL
+from cardsim.records.encoding import card_cert_body
+from cardsim.records.record import (APPROVED, MODEL_COLUMN_NAMES, OFFLINE, TERMINAL, columns_getter,
+                                    issuer_id_for, tx_id_for)
+from cardsim.signing.certificate import Certificate
+from cardsim.signing.keys import DerivedKeys, issuer_name
+from cardsim.signing.signer import RecordSigner, card_message
 
+#: Attacks on the finished log file (the others are in-run: config.schema.IN_RUN_ATTACKS).
+POST_RUN_ATTACKS = ("tampered_records", "deleted_records", "reordered_records", "truncated_records")
 GROUND_TRUTH_COLUMNS = {"id": int, "attack": str, "seq": int, "tx_id": str, "detail": str,
                         "expect_seq": int}
-#: Marker appended to a model row (after unpredictable_number) for the signing workers.
-MARK = "attack"
 #: The attacker's own key material: fixed, outside the trust chain.
 ATTACKER_SECRET = b"cardsim/attacker/not-an-issuer-key/v1".ljust(32, b"\0")[:32]
+_card = columns_getter("card_id", "card_province")
+#: The columns of a row the model emits that its caller gives (seq, tx_id and the unpredictable
+#: number are the model's).
+_TAIL_COLUMNS = MODEL_COLUMN_NAMES[2:-1]
+
+
+def attacker_for(sim) -> "Attacker | None":
+    """The in-run attacker of ``sim``'s scenario (for ``Simulation.run(attacker=...)``), or None
+    when the scenario injects no in-run attack."""
+    acfg = sim.cfg["attacks"]
+    if not any(acfg[k] for k in IN_RUN_ATTACKS):
+        return None
+    return Attacker(sim, acfg, sim.streams.rng("attacks"))
 
 
 class Attacker:
@@ -62,7 +89,7 @@ class Attacker:
         pop = self.sim.population[prov]
         for _ in range(200):
             serial = int(self.rng.integers(0, pop.active))
-            card = pop._cards[serial]
+            card = pop.used(serial)
             if card is not None and card.atc > pop.peek(serial).atc:
                 return card
         return None
@@ -74,12 +101,18 @@ class Attacker:
         sp = sim.points[tprov]["metro"]
         k = int(self.rng.integers(0, len(sp.banks)))
         merchant = sp.merchant
-        tail = (now, now, 0.0, "transit", "metro", card_id, prov, category,
-                sp.terminal_ids[k][0], tprov, merchant.merchant_id, issuer_id_for(prov), amount,
-                None, atc, OFFLINE, APPROVED, None, TERMINAL, None, balance,
-                merchant.upload_time(now), 5.0, now)
-        sim._emit(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
-        self.truth.append((kind, sim.seq, f"T{sim.seq:010d}", detail, sim.seq))
+        record = {   # an offline metro tap the terminal approved
+            "sim_time": now, "arrival_time": now, "wait_s": 0.0, "channel": "transit",
+            "service": "metro", "card_id": card_id, "card_province": prov, "category": category,
+            "terminal_id": sp.terminal_ids[k][0], "terminal_province": tprov,
+            "merchant_id": merchant.merchant_id, "issuer_id": issuer_id_for(prov),
+            "amount_fen": amount, "concession": None, "atc": atc, "mode": OFFLINE,
+            "outcome": APPROVED, "reason": None, "authoriser": TERMINAL, "auth_latency_s": None,
+            "balance_fen": balance, "uploaded_at": merchant.upload_time(now), "trip_km": 5.0,
+            "decided_at": now}
+        tail = tuple(record[name] for name in _TAIL_COLUMNS)
+        seq = sim.inject(tail, "transit", tprov, prov, APPROVED, None, amount, mark=kind)
+        self.truth.append((kind, seq, tx_id_for(seq), detail, seq))
 
     def _cloned_cards(self, clone: int) -> None:
         if clone not in self.clones:
@@ -134,89 +167,148 @@ class Attacker:
                    "approved offline after the blacklist reached the terminal", card.category)
 
 
-def attack_signature(kind: str, row: tuple, signer) -> tuple:
-    """How the attacker signs a marked row in a signing worker: (card_sig, certificate or None).
-
-    ``signer`` is the worker's :class:`cardsim.signing.signer.RecordSigner`.
-    """
-    from cardsim.records.encoding import card_cert_body
-    from cardsim.signing.keys import DerivedKeys, issuer_name
-    from cardsim.signing.signer import card_message
-
-    alg = signer.alg
-    card_id = row[INDEX["card_id"]]
-    province = row[INDEX["card_province"]]
-    msg = card_message(row)
+def attack_signature(kind: str, row: tuple, signer: RecordSigner
+                     ) -> tuple[bytes | None, Certificate | None]:
+    """How the attacker signs a row marked ``kind`` in a signing process (the signers'
+    ``attack_signer`` hook): (card signature or None for the genuine card key, the certificate
+    the attacker brings or None)."""
+    card_id, province = _card(row)
     if kind == "foreign_key_records":
-        key, _pub = DerivedKeys(alg, ATTACKER_SECRET, b"cardsim/attacker/v1").get(card_id)
-        return alg.sign(key, msg), None
+        return _foreign_key(card_id, signer, card_message(row)), None
     if kind == "forged_certificates":
-        key, pub = DerivedKeys(alg, ATTACKER_SECRET, b"cardsim/attacker/v1").get(card_id)
-        forger = alg.from_seed(ATTACKER_SECRET)
-        body = card_cert_body(card_id, province, alg.name, pub, signer.spec.epoch - 86400,
-                              signer.spec.epoch + 10 * 365 * 86400, issuer_name(province))
-        return alg.sign(key, msg), (card_id, "card", issuer_name(province), alg.name, body,
-                                    alg.sign(forger, body))
+        return _forged(card_id, province, signer, card_message(row))
     if kind == "expired_card_uses":
-        key, pub = signer.cards[province].get(card_id)
-        nb = signer.spec.epoch - 11 * 365 * 86400
-        body = card_cert_body(card_id, province, alg.name, pub, nb, nb + 10 * 365 * 86400,
-                              issuer_name(province))
-        return alg.sign(key, msg), (card_id, "card", issuer_name(province), alg.name, body,
-                                    alg.sign(signer.issuer_keys[issuer_name(province)], body))
+        return _expired(card_id, province, signer, card_message(row))
     return None, None   # clones and revoked cards sign with the genuine card key
+
+
+def _attacker_keys(signer: RecordSigner) -> DerivedKeys:
+    return DerivedKeys(signer.alg, ATTACKER_SECRET, b"cardsim/attacker/v1")
+
+
+def _foreign_key(card_id: str, signer: RecordSigner, msg: bytes) -> bytes:
+    key, _pub = _attacker_keys(signer).get(card_id)
+    return signer.alg.sign(key, msg)
+
+
+def _forged(card_id: str, province: str, signer: RecordSigner, msg: bytes) -> tuple:
+    """The card signs with the attacker's key, certified by the attacker's key."""
+    alg = signer.alg
+    key, pub = _attacker_keys(signer).get(card_id)
+    forger = alg.from_seed(ATTACKER_SECRET)
+    body = card_cert_body(card_id, province, alg.name, pub, signer.epoch - 86400,
+                          signer.epoch + 10 * 365 * 86400, issuer_name(province))
+    return alg.sign(key, msg), Certificate(card_id, "card", issuer_name(province), alg.name, body,
+                                           alg.sign(forger, body))
+
+
+def _expired(card_id: str, province: str, signer: RecordSigner, msg: bytes) -> tuple:
+    """The genuine card key, with a genuine certificate that expired before the run."""
+    alg = signer.alg
+    key, pub = signer.card_key(card_id, province)
+    nb = signer.epoch - 11 * 365 * 86400
+    body = card_cert_body(card_id, province, alg.name, pub, nb, nb + 10 * 365 * 86400,
+                          issuer_name(province))
+    return alg.sign(key, msg), Certificate(card_id, "card", issuer_name(province), alg.name, body,
+                                           alg.sign(signer.issuer_key(province), body))
+
+
+#: The edits of tampered records, in turn: (column, new value as SQL, what it does).
+_EDITS = (("amount_fen", "amount_fen + 100", "amount raised by 1 yuan"),
+          ("outcome", "CASE outcome WHEN 'approved' THEN 'declined' ELSE 'approved' END", "outcome flipped"),
+          ("card_id", "substr(card_id, 1, 11) || ((substr(card_id, 12) + 1) % 10)", "card number changed"),
+          ("sim_time", "sim_time + 1.0", "time moved by 1 s"))
+
+
+def _pick(rng: np.random.Generator, taken: set[int], k: int, lo: int, hi: int,
+          gap: int = 2) -> list[int]:
+    """Up to ``k`` seqs in [lo, hi) more than ``gap`` away from every seq taken (they are taken)."""
+    out: list[int] = []
+    for _ in range(50 * k + 50):
+        if len(out) == k or hi <= lo:
+            break
+        s = int(rng.integers(lo, hi))
+        if all(abs(s - x) > gap for x in taken):
+            out.append(s)
+            taken.add(s)
+    return out
+
+
+def _tamper(con, seqs: list[int]) -> list[tuple]:
+    truth = []
+    for i, s in enumerate(seqs):
+        col, expr, what = _EDITS[i % len(_EDITS)]
+        con.execute(f"UPDATE transactions SET {col} = {expr} WHERE seq = ?", (s,))
+        truth.append(("tampered_records", s, _tx(con, s), what, s))
+    return truth
+
+
+def _reorder(con, seqs: list[int], taken: set[int]) -> list[tuple]:
+    """Swap each record with the next one (every column but seq)."""
+    cols = [r[1] for r in con.execute("PRAGMA table_info(transactions)")][1:]
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    select = f"SELECT {', '.join(cols)} FROM transactions WHERE seq = ?"
+    truth = []
+    for s in seqs:
+        tx = _tx(con, s)
+        a = con.execute(select, (s,)).fetchone()
+        b = con.execute(select, (s + 1,)).fetchone()
+        taken.add(s + 1)
+        con.execute("UPDATE transactions SET tx_id = 'swap' || seq WHERE seq IN (?, ?)", (s, s + 1))
+        con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*b, s))
+        con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*a, s + 1))
+        truth.append(("reordered_records", s, tx, f"swapped with seq {s + 1}", s))
+    return truth
+
+
+def _delete(con, seqs: list[int]) -> list[tuple]:
+    truth = []
+    for s in seqs:
+        tx = _tx(con, s)
+        con.execute("DELETE FROM transactions WHERE seq = ?", (s,))
+        truth.append(("deleted_records", s, tx, "deleted", s + 1))
+    return truth
+
+
+def _truncate(con, n: int, k: int) -> list[tuple]:
+    """Cut the last ``k`` records and the checkpoints that cover them."""
+    if not k:
+        return []
+    cut = max(1, n - k + 1)
+    con.execute("DELETE FROM transactions WHERE seq >= ?", (cut,))
+    con.execute("DELETE FROM checkpoints WHERE final = 1 OR count >= ?", (cut,))
+    return [("truncated_records", cut, None, f"{k} records and the final checkpoint cut", 0)]
 
 
 def tamper_log(path: str | Path, acfg: dict, rng: np.random.Generator, exclude: set[int]) -> list[tuple]:
     """Post-run attacks on the finished log file; returns their ground truth rows."""
     con = sqlite3.connect(path)
-    truth: list[tuple] = []
     n = con.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
-    cols = [r[1] for r in con.execute("PRAGMA table_info(transactions)")]
     taken = set(exclude)
+    hi = n - acfg["truncated_records"] - 2
 
-    def pick(k: int, lo: int = 2, hi: int | None = None, gap: int = 2) -> list[int]:
-        hi = hi or n - acfg["truncated_records"] - 2
-        out: list[int] = []
-        for _ in range(50 * k + 50):
-            if len(out) == k or hi <= lo:
-                break
-            s = int(rng.integers(lo, hi))
-            if all(abs(s - x) > gap for x in taken):
-                out.append(s)
-                taken.add(s)
-        return out
+    def pick(kind: str) -> list[int]:
+        return _pick(rng, taken, acfg[kind], 2, hi)
 
     with con:
-        edits = (("amount_fen", "amount_fen + 100", "amount raised by 1 yuan"),
-                 ("outcome", "CASE outcome WHEN 'approved' THEN 'declined' ELSE 'approved' END", "outcome flipped"),
-                 ("card_id", "substr(card_id, 1, 11) || ((substr(card_id, 12) + 1) % 10)", "card number changed"),
-                 ("sim_time", "sim_time + 1.0", "time moved by 1 s"))
-        for i, s in enumerate(pick(acfg["tampered_records"])):
-            col, expr, what = edits[i % len(edits)]
-            con.execute(f"UPDATE transactions SET {col} = {expr} WHERE seq = ?", (s,))
-            truth.append(("tampered_records", s, _tx(con, s), what, s))
-        for s in pick(acfg["reordered_records"]):
-            a = con.execute("SELECT * FROM transactions WHERE seq = ?", (s,)).fetchone()
-            b = con.execute("SELECT * FROM transactions WHERE seq = ?", (s + 1,)).fetchone()
-            taken.add(s + 1)
-            sets = ", ".join(f"{c} = ?" for c in cols[1:])
-            con.execute("UPDATE transactions SET tx_id = 'swap' || seq WHERE seq IN (?, ?)", (s, s + 1))
-            con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*b[1:], s))
-            con.execute(f"UPDATE transactions SET {sets} WHERE seq = ?", (*a[1:], s + 1))
-            truth.append(("reordered_records", s, a[1], f"swapped with seq {s + 1}", s))
-        for s in pick(acfg["deleted_records"]):
-            tx = _tx(con, s)
-            con.execute("DELETE FROM transactions WHERE seq = ?", (s,))
-            truth.append(("deleted_records", s, tx, "deleted", s + 1))
-        k = acfg["truncated_records"]
-        if k:
-            cut = max(1, n - k + 1)
-            con.execute("DELETE FROM transactions WHERE seq >= ?", (cut,))
-            con.execute("DELETE FROM checkpoints WHERE final = 1 OR count >= ?", (cut,))
-            truth.append(("truncated_records", cut, None, f"{k} records and the final checkpoint cut", 0))
+        truth = _tamper(con, pick("tampered_records"))
+        truth += _reorder(con, pick("reordered_records"), taken)
+        truth += _delete(con, pick("deleted_records"))
+        truth += _truncate(con, n, acfg["truncated_records"])
     con.close()
     return truth
+
+
+def record_ground_truth(path: str | Path, acfg: dict, attacker: Attacker | None,
+                        rng: np.random.Generator) -> None:
+    """After a run that wrote ``path``: apply the post-run attacks of ``acfg`` (the scenario's
+    ``[attacks]``) and write the ground truth of every attack, ``attacker``'s in-run ones first
+    (a ``ground_truth`` table, empty too, whenever the scenario names an attack)."""
+    truth = list(attacker.truth) if attacker is not None else []
+    if any(acfg[k] for k in POST_RUN_ATTACKS):
+        truth += tamper_log(path, acfg, rng, {t[1] for t in truth})
+    if truth or any(acfg.values()):
+        write_ground_truth(path, truth)
 
 
 def _tx(con, seq: int) -> str | None:
@@ -225,44 +317,57 @@ def _tx(con, seq: int) -> str | None:
 
 
 def write_ground_truth(path: str | Path, rows: list[tuple]) -> None:
+    """The ``ground_truth`` table (its definition is the log format's, ``GROUND_TRUTH_SQL``;
+    ``id`` numbers the rows)."""
+    names = [n for n in GROUND_TRUTH_COLUMNS if n != "id"]
     con = sqlite3.connect(path)
     with con:
-        con.execute("CREATE TABLE IF NOT EXISTS ground_truth (id INTEGER PRIMARY KEY, attack TEXT, "
-                    "seq INTEGER, tx_id TEXT, detail TEXT, expect_seq INTEGER)")
-        con.executemany("INSERT INTO ground_truth (attack, seq, tx_id, detail, expect_seq) "
-                        "VALUES (?,?,?,?,?)", rows)
+        if not con.execute("SELECT 1 FROM sqlite_schema WHERE name = 'ground_truth'").fetchone():
+            con.execute(GROUND_TRUTH_SQL)
+        con.executemany(f"INSERT INTO ground_truth ({', '.join(names)}) "
+                        f"VALUES ({','.join('?' * len(names))})", rows)
     con.close()
 
 
-def compare(path: str | Path, report) -> dict:
-    """Detection per attack kind and false positives: the findings against the ground truth."""
-    from cardsim.errors import CardsimError
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def _ground_truth_rows(path: str | Path) -> list[tuple]:
+    con = connect_readonly(path)
     try:
-        rows = con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()
+        return con.execute("SELECT attack, seq, expect_seq FROM ground_truth ORDER BY id").fetchall()
     except sqlite3.Error:
         raise CardsimError(f"{path}: no ground_truth table (the scenario injected no attacks)") from None
     finally:
         con.close()
-    found = {}
+
+
+def _expected_seqs(attack: str, expect: int) -> set[int]:
+    """Where a verifier should report an attack: a reordering at the pair and the record chained
+    after it; anything else at ``expect_seq``."""
+    if attack == "reordered_records":
+        return {expect, expect + 1, expect + 2}
+    return {expect}
+
+
+def _detected(attack: str, expected: set[int], found: dict[int, list[str]]) -> bool:
+    if attack == "truncated_records":          # a log-level finding: the checkpoints
+        return "checkpoints" in found.get(0, [])
+    return any(s in found for s in expected)
+
+
+def compare(path: str | Path, report) -> dict:
+    """Detection per attack kind and false positives: the findings against the ground truth."""
+    rows = _ground_truth_rows(path)
+    found: dict[int, list[str]] = {}
     for f in report.findings:
         found.setdefault(f.seq, []).append(f.check)
-    by_attack = {}
-    explained = set()
-    post_run = False
+    by_attack: dict[str, dict[str, int]] = {}
+    explained: set[int] = set()
     for attack, seq, expect in rows:
         c = by_attack.setdefault(attack, {"injected": 0, "detected": 0})
+        expected = _expected_seqs(attack, expect)
         c["injected"] += 1
-        expect_set = {expect}
-        if attack == "reordered_records":   # the pair, and the record chained after it
-            expect_set |= {expect + 1, expect + 2}
-        if attack in ("tampered_records", "deleted_records", "reordered_records", "truncated_records"):
-            post_run = True
-        hit = any(s in found for s in expect_set)
-        if attack == "truncated_records":
-            hit = "checkpoints" in found.get(0, [])
-        c["detected"] += int(hit)
-        explained |= expect_set
+        c["detected"] += int(_detected(attack, expected, found))
+        explained |= expected
+    post_run = any(attack in POST_RUN_ATTACKS for attack, _, _ in rows)   # log-level findings: theirs
     false_pos = sorted(s for s in found if s not in explained and not (s == 0 and post_run))
     return {"by_attack": by_attack, "false_positives": len(false_pos),
             "false_positive_seqs": false_pos[:100],

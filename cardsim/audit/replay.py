@@ -27,19 +27,23 @@ Cards are the log's cards: their initial state comes from the log's scenario and
 from __future__ import annotations
 
 import csv
-import pickle
 import time
 from dataclasses import dataclass, field
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import simpy
 
+from cardsim.audit.verify import Context, RecordChecker, Tally, record_context
 from cardsim.domain import PROVINCES
+from cardsim.signing.crypto import ALGORITHMS
+from cardsim.signing.keys import load_trust_anchor
 from cardsim.model.card import CODE_PROVINCE, Card, CardPopulation, population_key
 import sqlite3
 
-from cardsim.workers import start_workers
+from cardsim.workers import ShardedPool
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
 from cardsim.model.nodes import ONLINE_POINT, build_network
@@ -52,6 +56,10 @@ NODES = ("merchant", "issuer")
 MAX_DIVERGENCES = 100_000
 BATCH = 2000
 _I = INDEX
+# Measured hot loop (_loop reads every record): index constants, not Record fields.
+_CARD_AT, _TIME = INDEX["card_id"], INDEX["sim_time"]
+_CARD = itemgetter(_CARD_AT)
+_NCOLS = len(COLUMN_NAMES)
 _CERT_REASON = {"expired": "card_expired", "not_yet_valid": "card_expired",
                 "invalid": "bad_card_signature"}
 
@@ -211,60 +219,26 @@ class Nodes:
 
 # --- signature checks in worker processes (the merchant's cryptographic checks) ---------------
 
+class MerchantChecks:
+    """A pool worker (:class:`cardsim.workers.ShardedPool`): the merchant's cryptographic checks
+    of its card shard's records, as (seq, reason or None) pairs."""
+
+    def __init__(self, ctx: Context):
+        self.checker = RecordChecker(ctx)
+
+    def handle(self, rows: list) -> list[tuple[int, str | None]]:
+        return [(r[0], self.checker.merchant_status(r)) for r in rows]
+
+    def finish(self) -> None:
+        self.checker.close()
 
 
-def _sig_worker(conn, ctx) -> None:
-    from cardsim.audit.verify import RecordChecker
-    try:
-        checker = RecordChecker(ctx)
-        while True:
-            msg = pickle.loads(conn.recv_bytes())
-            if msg is None:
-                return
-            conn.send_bytes(pickle.dumps([(r[0], checker.merchant_status(r)) for r in msg]))
-    except (EOFError, BrokenPipeError):
-        return
-
-
-class _SigPool:
-    """Card certificate and signature checks, sharded by card across processes, one batch ahead."""
-
-    def __init__(self, ctx, workers: int):
-        self.workers = workers
-        self.local = None
-        if workers <= 1:
-            from cardsim.audit.verify import RecordChecker
-            self.local = RecordChecker(ctx)
-            return
-        self.pipes, self.procs = start_workers(_sig_worker, workers, ctx)
-
-    def submit(self, rows: list) -> Callable[[], dict]:
-        if self.local is not None:
-            res = {r[0]: self.local.merchant_status(r) for r in rows}
-            return lambda: res
-        shards = [[] for _ in range(self.workers)]
-        for r in rows:
-            cid = r[_I["card_id"]]
-            shards[int(cid) % self.workers if cid.isdigit() else 0].append(r)
-        for pipe, part in zip(self.pipes, shards):
-            pipe.send_bytes(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
-
-        def collect() -> dict:
-            out = {}
-            for pipe in self.pipes:
-                out.update(pickle.loads(pipe.recv_bytes()))
-            return out
-        return collect
-
-    def close(self) -> None:
-        if self.local is None:
-            for pipe in self.pipes:
-                try:
-                    pipe.send_bytes(pickle.dumps(None))
-                except OSError:
-                    pass
-            for p in self.procs:
-                p.join(5)
+def _statuses(pool: ShardedPool) -> dict:
+    """seq -> the merchant's reason to decline (or None), for the oldest batch submitted."""
+    out: dict = {}
+    for part in pool.collect():
+        out.update(part)
+    return out
 
 
 def replay(path: str | Path, rules: Scenario | None = None, against: tuple = NODES,
@@ -298,7 +272,8 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         signed = run.get("signed") == 1
         pool = None
         if check_signatures and signed and "merchant" in against:
-            pool = _SigPool(_context(conn, path, run, log_sc, keys_dir), workers)
+            pool = ShardedPool(partial(MerchantChecks, _context(conn, path, run, log_sc, keys_dir)),
+                               workers, _CARD, in_process=workers <= 1)
             result.signatures_checked = True
         writer = _DiffWriter(diff_out) if diff_out else None
         completed = False
@@ -306,8 +281,7 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
             _loop(conn, nodes, result, tuple(against), filters, pool, speed, writer, progress)
             completed = True
         finally:
-            if pool is not None:
-                pool.close()
+            _close(pool, completed)
             if writer is not None:
                 writer.close(completed)
     finally:
@@ -316,58 +290,80 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
     return result
 
 
-def _context(conn, path, run, log_sc: Scenario, keys_dir):
-    from cardsim.signing.crypto import ALGORITHMS
-    from cardsim.signing.keys import load_trust_anchor
-    from cardsim.audit.verify import Context, Tally, _check_ca_layer
+def _close(pool: ShardedPool | None, completed: bool) -> None:
+    """Finish the signature workers after a whole replay; stop them after an error or Ctrl-C."""
+    if pool is None:
+        return
+    if completed:
+        pool.close()
+    else:
+        pool.abort()
+
+
+def _context(conn, path, run, log_sc: Scenario, keys_dir) -> Context:
+    """The merchant's view of the CA layer: the log's certificates checked to the trusted root
+    (failures are verify's findings; here an unusable one makes its cards' records decline)."""
     root = load_trust_anchor(keys_dir)
-    alg = ALGORITHMS[run["algorithm"]]
-    t = Tally()
-    ca = _check_ca_layer(conn, root, alg, log_sc.epoch, log_sc.epoch + log_sc.duration_s, t)
-    pcfg = log_sc.config["provinces"]
-    return Context(str(path), alg.name, ca, log_sc.epoch,
-                   {p: pcfg[p]["blacklist_push_delay_s"] for p in PROVINCES},
-                   {p: pcfg[p]["blacklist_push_interval_s"] for p in PROVINCES})
+    return record_context(conn, str(path), ALGORITHMS[run["algorithm"]], log_sc, root, Tally())
 
 
-def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Filters, pool,
-          speed, writer, progress) -> None:
+@dataclass
+class _Pace:
+    """``--speed``: replayed records follow simulated time at ``speed`` times real time."""
+
+    speed: float
+    wall0: float = field(default_factory=time.perf_counter)
+    sim0: float | None = None
+
+    def wait(self, sim_time: float) -> None:
+        if self.sim0 is None:
+            self.sim0 = sim_time
+        lag = (sim_time - self.sim0) / self.speed - (time.perf_counter() - self.wall0)
+        if lag > 0:
+            time.sleep(lag)
+
+
+def _usable(rows: list) -> list:
+    """Rows with every column and a well-formed card number (others cannot be replayed)."""
+    return [r[:_NCOLS] for r in rows if len(r) >= _NCOLS and isinstance(r[_CARD_AT], str)
+            and r[_CARD_AT][:2] in CODE_PROVINCE and r[_CARD_AT].isdigit()]
+
+
+def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Filters,
+          pool: ShardedPool | None, speed, writer, progress) -> None:
+    """Every record in log order, the signature checks of batch b+1 running in the workers while
+    batch b is replayed."""
     cur = conn.execute("SELECT * FROM transactions ORDER BY seq")
-    ncols = len(COLUMN_NAMES)
-    pending = None     # (rows, collect) of the batch whose signatures are being checked
-    wall0, sim0 = time.perf_counter(), None
-    done = False
-    while not done:
-        rows = cur.fetchmany(BATCH)
-        if not rows:
-            done = True
-        rows = [r[:ncols] for r in rows if len(r) >= ncols and isinstance(r[_I["card_id"]], str)
-                and r[_I["card_id"]][:2] in CODE_PROVINCE and r[_I["card_id"]].isdigit()]
-        nxt = None
-        if rows:
-            chosen = [r for r in rows if filters.match(r)]
-            nxt = (rows, pool.submit(chosen) if pool is not None and chosen else (lambda: {}))
+    pace = _Pace(speed) if speed else None
+    pending = None     # the batch whose signatures are being checked
+    while True:
+        fetched = cur.fetchmany(BATCH)
+        rows = _usable(fetched)
+        if rows and pool is not None:
+            pool.submit([r for r in rows if filters.match(r)])
         if pending is not None:
-            prow, collect = pending
-            status = collect()
-            for row in prow:
-                result.records += 1
-                if not filters.match(row) or (filters.limit is not None and result.replayed >= filters.limit):
-                    nodes.follow(Record._make(row))
-                    result.skipped += 1
-                    continue
-                if speed:
-                    if sim0 is None:
-                        sim0 = row[_I["sim_time"]]
-                    lag = (row[_I["sim_time"]] - sim0) / speed - (time.perf_counter() - wall0)
-                    if lag > 0:
-                        time.sleep(lag)
-                _one(row, nodes, result, against, status.get(row[0]), writer)
-                if progress and result.records % BATCH == 0:
-                    progress(result.records)
-        pending = nxt
+            status = _statuses(pool) if pool is not None else {}
+            _replay_batch(pending, status, nodes, result, against, filters, pace, writer, progress)
+        pending = rows or None
+        if not fetched:
+            break
     if progress:
         progress(result.records)
+
+
+def _replay_batch(rows: list, status: dict, nodes: Nodes, result: ReplayResult, against: tuple,
+                  filters: Filters, pace: "_Pace | None", writer, progress) -> None:
+    for row in rows:
+        result.records += 1
+        if not filters.match(row) or (filters.limit is not None and result.replayed >= filters.limit):
+            nodes.follow(Record._make(row))
+            result.skipped += 1
+            continue
+        if pace is not None:
+            pace.wait(row[_TIME])
+        _one(row, nodes, result, against, status.get(row[0]), writer)
+        if progress and result.records % BATCH == 0:
+            progress(result.records)
 
 
 def _one(row, nodes: Nodes, result: ReplayResult, against, merchant_bad, writer) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from cardsim.audit.replay import read_log_scenario
+from cardsim.log.container import connect_readonly
 from cardsim.config.scenario import Scenario
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
@@ -76,7 +77,7 @@ class TraceDemand:
         sim.env.process(self._feed(sim))
 
     def _feed(self, sim: Simulation):
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        con = connect_readonly(self.path)
         try:
             losses = sorted((t, cid) for cid, t in con.execute(
                 "SELECT card_id, reported_at FROM blacklist") if isinstance(t, float))

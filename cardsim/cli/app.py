@@ -1,87 +1,133 @@
-"""The ``cardsim`` command line: a thin layer over :mod:`cardsim.api`.
+"""The ``cardsim`` command line: a thin layer over the Python API (``import cardsim``).
+
+Each command parses its options, calls the API function of the same name and renders the result;
+every check of the input and every threshold lives in the API. The API loads on the first call
+(``cardsim.__getattr__``), so ``--help`` and ``version`` do not import the simulator.
 
 Conventions: ``--json`` prints one JSON object alone on stdout; progress goes to stderr and only
-when stderr is a terminal and ``--quiet`` is not given. Exit codes: 0 ok, 1 the check found
-problems, 2 bad input (one line on stderr, no traceback).
+when stderr is a terminal and ``--quiet`` is not given. Exit codes: 0 ok, 1 the check found problems, 2 bad input (one line on
+stderr, no traceback: ``CardsimError.exit_code``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cardsim.domain import CHANNELS
-from cardsim.domain import PROVINCES
+import cardsim
 from cardsim.domain import __version__
-from cardsim import api
 from cardsim.errors import CardsimError, one_line
-from cardsim.config.scenario import load
+from cardsim.report.text import (render_replay, render_summary, render_sweep, render_thresholds,
+                                 render_verify)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discrete-event simulator of social-security one-card transactions "
                        "across Sichuan and Chongqing.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
+app.add_typer(keys_app, name="keys")
 
 
-def fail(message: str) -> None:
-    """Print one line on stderr and exit 2 (bad input)."""
+def fail(message: str, code: int = CardsimError.exit_code) -> None:
+    """Print one line on stderr and exit with ``code`` (bad input: 2)."""
     typer.echo(f"cardsim: error: {one_line(message)}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
+    """Turn a :class:`CardsimError` into one line and its exit code; Ctrl-C into exit 130."""
     try:
         yield
     except CardsimError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     except KeyboardInterrupt:
         typer.echo("cardsim: interrupted", err=True)
         raise typer.Exit(130) from None
 
 
-def show_progress(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
-
-
 @contextlib.contextmanager
-def sim_progress(enabled: bool, total_s: float, label: str):
-    """A rich progress bar on stderr in simulated hours, or a no-op."""
-    if not enabled:
+def progress_bar(quiet: bool, label: str,
+                 hours: bool = False) -> Iterator[Callable[[float, float], None] | None]:
+    """A rich progress bar on stderr fed by the API's ``progress(done, total)``, or None when
+    ``--quiet`` or stderr is not a terminal. ``hours``: done and total are simulated seconds."""
+    if quiet or not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    unit = 3600.0 if hours else 1.0
+    count = (TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h") if hours
+             else MofNCompleteColumn())
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), count, TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done / unit, total=total / unit)
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total_s / 3600.0)
-        yield lambda now: bar.update(task, completed=now / 3600.0)
+
+def read_passphrase(var: str | None) -> bytes | None:
+    """``--passphrase-env VAR``: the passphrase in that environment variable, as bytes."""
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise CardsimError(f"--passphrase-env {var}: environment variable is "
+                           f"{'not set' if value is None else 'empty'}")
+    return value.encode("utf-8")
 
 
-def print_json(obj) -> None:
+def print_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def notice(message: str) -> None:
+    typer.echo(f"cardsim: {message}", err=True)
+
+
+def refuse(mode: str, given: dict[str, bool]) -> None:
+    """Bad input: an option that has no effect in ``mode``."""
+    for flag, present in given.items():
+        if present:
+            raise CardsimError(f"{flag}: has no effect {mode}")
+
+
 SCENARIO_ARG = typer.Argument(..., help="Scenario file (TOML), e.g. scenarios/weekday.toml.")
+LOG_ARG = typer.Argument(..., help="A cardsim run's log (SQLite file).")
 SET_OPT = typer.Option(None, "--set", metavar="KEY.PATH=VALUE",
                        help="Override one scenario key (repeatable), validated like the file.")
+RULES_OPT = typer.Option(None, "--scenario", help="Apply this scenario's rules and capacities "
+                         "instead of the log's own.")
 SCALE_OPT = typer.Option(1.0, "--scale", help="Multiply population and demand (0.01 for a quick "
                                               "look, 10 for a stress run).")
 JSON_OPT = typer.Option(False, "--json", help="Print the report as one JSON object on stdout.")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-KEYS_OPT = typer.Option(Path("keys"), "--keys", help="Keys directory (see `cardsim keys init`).")
+KEYS_OPT = typer.Option(Path("keys"), "--keys", help="Keys directory (see `cardsim keys init`); "
+                        "keys are created there on first use.")
+ANCHOR_OPT = typer.Option(Path("keys"), "--keys", help="Keys directory holding the trust anchor "
+                          "root-ca.pem (no private key is needed).")
 PASS_OPT = typer.Option(None, "--passphrase-env", metavar="VAR",
                         help="Environment variable holding the passphrase of the private keys.")
 WORKERS_OPT = typer.Option(None, "--workers", min=1, help="Worker processes (default: all cores).")
+FORCE_OPT = typer.Option(False, "--force", help="Replace an existing --out file.")
 
-keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
-app.add_typer(keys_app, name="keys")
+
+def show_run(result: cardsim.RunResult, as_json: bool) -> None:
+    """Print a run's (or retime's) summary and thresholds; exit 1 when a threshold fails."""
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        console = Console()
+        render_summary(result.summary, console)
+        render_thresholds(list(result.thresholds), console)
+        if result.log is not None:
+            typer.echo(f"log: {result.log}")
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -92,7 +138,7 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="Override simulation.seed."),
     scale: float = SCALE_OPT,
     sets: Optional[List[str]] = SET_OPT,
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    force: bool = FORCE_OPT,
     keys: Path = KEYS_OPT,
     passphrase_env: Optional[str] = PASS_OPT,
     workers: Optional[int] = WORKERS_OPT,
@@ -108,37 +154,21 @@ def run(
 
     The summary gives transactions and throughput per channel and province, declines by reason,
     waits per service point type, node utilisation, issuer latency, cross-province clearing and
-    blacklist exposure.
+    blacklist exposure. Exit 1 when a scenario threshold fails.
     """
     with user_errors():
-        sc = load(scenario, sets=sets or (), scale=scale, seed=seed)
-        with sim_progress(show_progress(quiet), sc.duration_s, f"run {sc.name}") as progress:
-            summary = api.run(sc, out=out, force=force, progress=progress, sign=not no_sign,
-                              keys_dir=keys, passphrase_env=passphrase_env, workers=workers,
-                              notify=lambda m: typer.echo(f"cardsim: {m}", err=True))
-    from cardsim.config.metrics import evaluate, thresholds_of
-    checks = evaluate(summary, thresholds_of(sc.config))
-    summary["thresholds"] = checks
-    if as_json:
-        print_json(summary)
-    else:
-        from rich.console import Console
-
-        from cardsim.model.summary import render, render_thresholds
-        console = Console()
-        render(summary, console)
-        render_thresholds(checks, console)
-        if out is not None:
-            typer.echo(f"log: {out}")
-    if any(not c["passed"] for c in checks):
-        raise typer.Exit(1)
+        sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed)
+        with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
+            result = cardsim.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
+                             passphrase=read_passphrase(passphrase_env), workers=workers,
+                             progress=progress, notify=notice)
+    show_run(result, as_json)
 
 
 @app.command()
 def verify(
     log: Path = typer.Argument(..., help="The log to verify (a cardsim run's SQLite file)."),
-    keys: Path = typer.Option(Path("keys"), "--keys", help="Keys directory holding the trust "
-                              "anchor root-ca.pem (no private key is needed)."),
+    keys: Path = ANCHOR_OPT,
     workers: Optional[int] = WORKERS_OPT,
     ground_truth: bool = typer.Option(False, "--ground-truth", help="Also compare the findings "
                                       "with the attacks the run injected (its ground_truth table)."),
@@ -152,28 +182,15 @@ def verify(
 
     Exit 0 when every check holds, 1 when any fails, 2 when the log or keys are unusable.
     """
-    from cardsim.audit import verify as verifier
     with user_errors():
-        total = _count_rows(log)
-        with count_progress(show_progress(quiet), total, "verify") as progress:
-            report = verifier.verify(log, keys, workers=workers or api.default_workers(),
-                                     progress=progress)
-        truth = None
-        if ground_truth:
-            from cardsim.attacks.injection import compare
-            truth = compare(log, report)
-    out = report.as_dict()
-    if truth is not None:
-        out["ground_truth"] = truth
+        with progress_bar(quiet, "verify") as progress:
+            result = cardsim.verify(log, keys, workers=workers, ground_truth=ground_truth,
+                                progress=progress)
     if as_json:
-        print_json(out)
+        print_json(result.as_dict())
     else:
-        from rich.console import Console
-
-        from cardsim.report.text import render_verify
-        render_verify(out, Console(), max_findings)
-    failed = not report.ok or (truth is not None and not truth["all_detected"])
-    raise typer.Exit(1 if failed else 0)
+        render_verify(result.as_dict(), Console(), max_findings)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command()
@@ -200,11 +217,14 @@ def replay(
                                           "X times simulated time on the wall clock."),
     diff_out: Optional[Path] = typer.Option(None, "--diff-out", help="Write every divergence to "
                                             "this CSV file."),
-    timing: bool = typer.Option(False, "--timing", help="Trace-driven what-if: re-run the logged "
-                                "arrivals through the simulation clock under --scenario's "
-                                "capacities; prints a run summary."),
+    timing: bool = typer.Option(False, "--timing", help="The same as `cardsim retime` (kept as an "
+                                "alias): takes --scenario, --set, --out, --force, --keys, "
+                                "--passphrase-env, --workers, --json and --quiet."),
     out: Optional[Path] = typer.Option(None, "--out", help="With --timing: write the new run's log here."),
     force: bool = typer.Option(False, "--force", help="With --out: replace an existing file."),
+    passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", metavar="VAR",
+                                                 help="With --timing --out: environment variable "
+                                                      "holding the private keys' passphrase."),
     workers: Optional[int] = WORKERS_OPT,
     max_divergences: int = typer.Option(20, "--max-divergences", min=0, help="Divergences listed "
                                         "in the text report (all go to --json and --diff-out)."),
@@ -217,47 +237,66 @@ def replay(
     configured from the log's scenario or --scenario (with --set), and compared with the recorded
     outcome, reason and amount. Exit 0 when nothing diverges, 1 when anything does, 2 on bad input.
     """
-    from cardsim.audit import replay as rp
     with user_errors():
-        if channel is not None and channel not in CHANNELS:
-            raise CardsimError(f"--channel: must be one of {', '.join(CHANNELS)}, got {channel!r}")
-        if province is not None and province not in PROVINCES:
-            raise CardsimError(f"--province: must be one of {', '.join(PROVINCES)}, got {province!r}")
-        nodes = tuple(a.strip() for a in against.split(",") if a.strip())
-        rules = None
-        if scenario is not None:
-            rules = load(scenario, sets=sets or ())
-        elif sets:
-            rules = rp.log_scenario(log, sets)
         if timing:
-            from cardsim.audit.retime import retime
-            span = rp.log_scenario(log).duration_s
-            with sim_progress(show_progress(quiet), span, "replay --timing") as progress:
-                summary = retime(log, rules, out=out, force=force, keys_dir=keys,
-                                 workers=workers or api.default_workers(), progress=progress)
-            if as_json:
-                print_json(summary)
-            else:
-                from rich.console import Console
-
-                from cardsim.model.summary import render
-                render(summary, Console())
-            raise typer.Exit(0)
-        filters = rp.Filters(channel, province, time_from, time_to, card, limit)
-        total = _count_rows(log)
-        with count_progress(show_progress(quiet), total, "replay") as progress:
-            result = rp.replay(log, rules, nodes, keys_dir=keys, workers=workers or api.default_workers(),
-                               filters=filters, check_signatures=not no_signatures, speed=speed,
-                               diff_out=diff_out, progress=progress)
-    out_d = result.as_dict()
+            refuse("with --timing", {
+                "--against": against != "merchant,issuer", "--no-signatures": no_signatures,
+                "--channel": channel is not None, "--province": province is not None,
+                "--from": time_from is not None, "--to": time_to is not None,
+                "--card": card is not None, "--limit": limit is not None,
+                "--speed": speed is not None, "--diff-out": diff_out is not None,
+                "--max-divergences": max_divergences != 20})
+            _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet)
+            return
+        refuse("without --timing (see `cardsim retime`)", {
+            "--out": out is not None, "--force": force, "--passphrase-env": passphrase_env is not None})
+        with progress_bar(quiet, "replay") as progress:
+            result = cardsim.replay(log, scenario, sets=sets or (), against=against, keys_dir=keys,
+                                check_signatures=not no_signatures, channel=channel,
+                                province=province, time_from=time_from, time_to=time_to,
+                                card=card, limit=limit, speed=speed, diff_out=diff_out,
+                                workers=workers, progress=progress)
     if as_json:
-        print_json(out_d)
+        print_json(result.as_dict())
     else:
-        from rich.console import Console
-
-        from cardsim.report.text import render_replay
-        render_replay(out_d, Console(), max_divergences)
+        render_replay(result.as_dict(), Console(), max_divergences)
     raise typer.Exit(1 if result.diverged else 0)
+
+
+@app.command()
+def retime(
+    log: Path = LOG_ARG,
+    scenario: Optional[Path] = RULES_OPT,
+    sets: Optional[List[str]] = SET_OPT,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the new run's signed log "
+                                       "to this SQLite file."),
+    force: bool = FORCE_OPT,
+    keys: Path = KEYS_OPT,
+    passphrase_env: Optional[str] = PASS_OPT,
+    workers: Optional[int] = WORKERS_OPT,
+    as_json: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Trace-driven what-if: yesterday's real demand, tomorrow's capacity.
+
+    The log's arrivals are run through the simulation clock, at their logged times, under
+    --scenario's (or the log's own, with --set) terminals, service times, issuer and hub
+    capacities, outages and rules; queues, waits and utilisation follow. Prints a run summary and
+    the scenario's thresholds; exit 1 when one fails. A --set key that cannot change the result
+    (population, demand, the log's seed and span) is an error.
+    """
+    with user_errors():
+        _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet)
+
+
+def _retime(log: Path, scenario: Optional[Path], sets: Optional[List[str]], out: Optional[Path],
+            force: bool, keys: Path, passphrase_env: Optional[str], workers: Optional[int],
+            as_json: bool, quiet: bool) -> None:
+    with progress_bar(quiet, "retime", hours=True) as progress:
+        result = cardsim.retime(log, scenario, sets=sets or (), out=out, force=force, keys_dir=keys,
+                            passphrase=read_passphrase(passphrase_env), workers=workers,
+                            progress=progress, notify=notice)
+    show_run(result, as_json)
 
 
 @app.command()
@@ -286,25 +325,16 @@ def sweep(
     every combination). Thresholds in the scenario are tested on the interval's bound (upper for
     < and <=, lower for > and >=); exit 1 when any fails. Sweeps write no transaction logs.
     """
-    from cardsim.planning import sweep as sw
     with user_errors():
-        p = sw.plan(scenario, replications, sets or [], scale=scale, seed=seed)
-        n = len(p.tasks())
-        with count_progress(show_progress(quiet), n, f"sweep {p.scenario.name} ({n} runs)") as progress:
-            result = sw.run_sweep(p, workers=workers or api.default_workers(), scheduler=scheduler,
-                                  progress=progress)
-        if csv_out is not None:
-            if not csv_out.parent.exists():
-                raise CardsimError(f"--csv {csv_out}: directory {csv_out.parent} does not exist")
-            sw.write_csv(result, csv_out)
+        with progress_bar(quiet, f"sweep {scenario.stem}") as progress:
+            result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
+                               workers=workers, scheduler=scheduler, csv=csv_out,
+                               progress=progress)
     if as_json:
-        print_json(result)
+        print_json(result.summary)
     else:
-        from rich.console import Console
-
-        from cardsim.report.text import render_sweep
-        render_sweep(result, Console())
-    if any(not c["passed"] for combo in result["combinations"] for c in combo["thresholds"]):
+        render_sweep(result.summary, Console())
+    if not result.passed:
         raise typer.Exit(1)
 
 
@@ -316,36 +346,9 @@ def report(
                                        "(default: the source's name with .html)."),
 ) -> None:
     """Write one self-contained HTML report (offline: charts inlined as SVG) for a run or a sweep."""
-    from cardsim.report.html import write_report
     with user_errors():
-        path = write_report(source, out)
+        path = cardsim.report(source, out)
     typer.echo(f"report: {path}")
-
-
-def _count_rows(path: Path) -> int:
-    from cardsim.log.store import open_log
-    conn = open_log(path)
-    try:
-        return conn.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
-    except Exception:
-        return 0
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def count_progress(enabled: bool, total: int, label: str):
-    """A rich progress bar on stderr counting records, or a no-op."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.update(task, completed=n)
 
 
 @keys_app.command("init")
@@ -366,7 +369,7 @@ def keys_init(
     the run's log. --force also deletes the card register (cards.db) of the keys it replaces.
     """
     with user_errors():
-        written = api.init_keys(dir, algorithm, passphrase_env, force)
+        written = cardsim.init_keys(dir, algorithm, read_passphrase(passphrase_env), force)
     typer.echo(f"wrote {len(written) // 2} keys and certificates ({algorithm}) to {dir}/; card "
                "and terminal keys derive from the issuers' and merchants' keys as runs use them")
 

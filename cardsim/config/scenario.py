@@ -7,6 +7,7 @@ what was expected, e.g. ``scenarios/x.toml: demand.transit.peak_per_hour: must b
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
 import json
 import tomllib
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cardsim.config import schema
+from cardsim.config.checks import check_distribution, check_value
+from cardsim.config.metrics import parse_threshold
 from cardsim.errors import ScenarioError
 
 
@@ -33,7 +36,6 @@ class Scenario:
     @property
     def epoch(self) -> int:
         """Unix time of sim_time 0: start_date at 00:00 China Standard Time (UTC+8)."""
-        import datetime as dt
         d = dt.date.fromisoformat(self.config["simulation"]["start_date"])
         return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
 
@@ -79,22 +81,33 @@ def loads(text: str, source: str = "<scenario>", name: str = "scenario",
     for item in sets:
         path, value = parse_set(item)
         apply_set(cfg, path, value, source="--set")
-    if not (isinstance(scale, (int, float)) and scale > 0 and scale < 1e6):
-        raise ScenarioError(f"--scale: must be a number > 0, got {scale!r}")
-    if scale != 1.0:
-        for path in schema.SCALED_PATHS:
-            key = schema.KEY_INDEX[path]
-            v = schema.get_path(cfg, path) * scale
-            schema.set_path(cfg, path, max(1, round(v)) if key.kind == "int" else v)
-    if seed is not None:
-        if not (isinstance(seed, int) and 0 <= seed < 2**63):
-            raise ScenarioError(f"--seed: must be an integer from 0 to 2^63-1, got {seed!r}")
-        cfg["simulation"]["seed"] = seed
+    _apply_scale(cfg, scale)
+    _apply_seed(cfg, seed)
     where = f"{source} (with --set)" if sets else source
     for path, msg in schema.cross_checks(cfg):
         raise ScenarioError(f"{where}: {path}: {msg}")
     return Scenario(name=name, source=source, text=text, config=cfg,
                     seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets))
+
+
+def _apply_scale(cfg: dict, scale: float) -> None:
+    """Multiply the population and demand keys (``scales`` in the schema) by ``--scale``."""
+    if not (isinstance(scale, (int, float)) and scale > 0 and scale < 1e6):
+        raise ScenarioError(f"--scale: must be a number > 0, got {scale!r}")
+    if scale == 1.0:
+        return
+    for path in schema.SCALED_PATHS:
+        key = schema.KEY_INDEX[path]
+        v = schema.get_path(cfg, path) * scale
+        schema.set_path(cfg, path, max(1, round(v)) if key.kind == "int" else v)
+
+
+def _apply_seed(cfg: dict, seed: int | None) -> None:
+    if seed is None:
+        return
+    if not (isinstance(seed, int) and 0 <= seed < 2**63):
+        raise ScenarioError(f"--seed: must be an integer from 0 to 2^63-1, got {seed!r}")
+    cfg["simulation"]["seed"] = seed
 
 
 def from_config_json(config_json: str, source: str, name: str = "scenario", text: str = "") -> Scenario:
@@ -121,7 +134,7 @@ def _merge(cfg: dict, raw: dict, source: str, prefix: str) -> None:
             continue
         key = schema.KEY_INDEX.get(path)
         if key is not None:
-            value, err = schema.check_value(key, v)
+            value, err = check_value(key, v)
             if err:
                 raise ScenarioError(f"{source}: {path}: {err}")
             schema.set_path(cfg, path, value)
@@ -135,7 +148,6 @@ def _merge(cfg: dict, raw: dict, source: str, prefix: str) -> None:
 
 def _thresholds(table, source: str) -> dict:
     """Validate a ``[thresholds]`` table: metric name -> "op number" (cardsim.config.metrics)."""
-    from cardsim.config.metrics import parse_threshold
     if not isinstance(table, dict):
         raise ScenarioError(f"{source}: thresholds: must be a table of \"metric\" = \"< number\"")
     out = {}
@@ -177,7 +189,7 @@ def apply_set(cfg: dict, path: str, value: Any, source: str = "--set") -> None:
     """Set one key (or one field of a distribution) in a full configuration, validated."""
     key = schema.KEY_INDEX.get(path)
     if key is not None:
-        checked, err = schema.check_value(key, value)
+        checked, err = check_value(key, value)
         if err:
             raise ScenarioError(f"{source} {path}: {err}")
         schema.set_path(cfg, path, checked)
@@ -187,7 +199,7 @@ def apply_set(cfg: dict, path: str, value: Any, source: str = "--set") -> None:
     if pkey is not None and pkey.kind == "distribution":
         dist = copy.deepcopy(schema.get_path(cfg, parent))
         dist[field_name] = value
-        checked, err = schema.check_distribution(dist)
+        checked, err = check_distribution(dist)
         if err:
             raise ScenarioError(f"{source} {path}: {err}")
         schema.set_path(cfg, parent, checked)

@@ -10,7 +10,6 @@ multiplied by ``--scale`` (population and demand, never capacity).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,152 +305,58 @@ def get_path(cfg: dict, path: str) -> Any:
     return node
 
 
-# --- value checks: each returns (value, None) or (None, "what was expected") ------------------
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def check_value(key: Key, v: Any) -> tuple[Any, str | None]:
-    k = key.kind
-    if k == "int":
-        if not isinstance(v, int) or isinstance(v, bool):
-            return None, f"must be an integer, got {_show(v)}"
-        return _bounds(key, v)
-    if k == "float":
-        if not _is_num(v):
-            return None, f"must be a number, got {_show(v)}"
-        checked, err = _bounds(key, v)
-        return (None, err) if err else (float(v), None)
-    if k == "bool":
-        if not isinstance(v, bool):
-            return None, f"must be true or false, got {_show(v)}"
-        return v, None
-    if k == "str":
-        if not isinstance(v, str) or (key.choices and v not in key.choices):
-            return None, f"must be one of {', '.join(repr(c) for c in key.choices or ())}, got {_show(v)}"
-        return v, None
-    if k in ("floats", "ints"):
-        if not isinstance(v, list):
-            return None, f"must be a list of {'integers' if k == 'ints' else 'numbers'}, got {_show(v)}"
-        for i, x in enumerate(v):
-            if k == "ints" and (not isinstance(x, int) or isinstance(x, bool)):
-                return None, f"item {i} must be an integer, got {_show(x)}"
-            if not _is_num(x) or x < 0:
-                return None, f"item {i} must be a number >= 0, got {_show(x)}"
-        if key.length is not None and len(v) != key.length:
-            return None, f"must have {key.length} items, got {len(v)}"
-        return ([int(x) for x in v] if k == "ints" else [float(x) for x in v]), None
-    if k == "distribution":
-        return check_distribution(v)
-    if k == "date":
-        import datetime
-        if isinstance(v, datetime.date) and not isinstance(v, datetime.datetime):
-            return v.isoformat(), None
-        if isinstance(v, str):
-            try:
-                return datetime.date.fromisoformat(v).isoformat(), None
-            except ValueError:
-                pass
-        return None, f"must be a date YYYY-MM-DD, got {_show(v)}"
-    if k == "windows":
-        if not isinstance(v, list):
-            return None, f"must be a list of [start_hour, end_hour] pairs, got {_show(v)}"
-        out = []
-        for i, w in enumerate(v):
-            if (not isinstance(w, list) or len(w) != 2 or not all(_is_num(x) for x in w)
-                    or not 0 <= w[0] < w[1]):
-                return None, f"item {i} must be [start_hour, end_hour] with 0 <= start < end, got {_show(w)}"
-            out.append([float(w[0]), float(w[1])])
-        return out, None
-    raise AssertionError(f"unknown key kind {k}")  # pragma: no cover - schema bug
-
-
-def check_distribution(v: Any) -> tuple[Any, str | None]:
-    if not isinstance(v, dict):
-        return None, ("must be a table like { dist = \"lognormal\", mean = 2.0, cv = 0.3 }, "
-                      f"got {_show(v)}")
-    kind = v.get("dist")
-    if kind not in DISTRIBUTION_KINDS:
-        return None, f"dist must be one of {', '.join(sorted(DISTRIBUTION_KINDS))}, got {_show(kind)}"
-    required, optional = DISTRIBUTION_KINDS[kind]
-    fields = set(v) - {"dist"}
-    missing = required - fields
-    if missing:
-        return None, f"{kind} needs {', '.join(sorted(missing))}"
-    extra = fields - required - optional
-    if extra:
-        return None, f"{kind} takes {', '.join(sorted(required | optional))}, not {', '.join(sorted(extra))}"
-    out: dict = {"dist": kind}
-    for f in sorted(fields):
-        if not _is_num(v[f]) or v[f] < 0:
-            return None, f"{f} must be a number >= 0, got {_show(v[f])}"
-        out[f] = float(v[f])
-    if kind == "uniform" and out["low"] > out["high"]:
-        return None, f"uniform needs low <= high, got low={out['low']:g}, high={out['high']:g}"
-    if kind == "gamma" and out["cv"] == 0:
-        return None, "gamma needs cv > 0 (use deterministic for no variation)"
-    return out, None
-
-
-def _bounds(key: Key, v: float) -> tuple[Any, str | None]:
-    if key.min is not None and v < key.min:
-        return None, f"must be >= {key.min:g}, got {_show(v)}"
-    if key.max is not None and v > key.max:
-        return None, f"must be <= {key.max:g}, got {_show(v)}"
-    return v, None
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, str):
-        return repr(v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return repr(v)
-    if isinstance(v, dict):
-        return "a table"
-    return repr(v)
-
-
 def cross_checks(cfg: dict) -> list[tuple[str, str]]:
     """Rules that involve more than one key: a list of (path, message)."""
     errs: list[tuple[str, str]] = []
     for p in PROVINCES:
-        pc = cfg["provinces"][p]
-        if pc["senior_share"] + pc["student_share"] > 1.0:
-            errs.append((f"provinces.{p}.student_share",
-                         f"senior_share + student_share must be <= 1, got "
-                         f"{pc['senior_share']:g} + {pc['student_share']:g}"))
-        if pc["balance_min_fen"] > pc["balance_max_fen"]:
-            errs.append((f"provinces.{p}.balance_min_fen",
-                         f"must be <= balance_max_fen ({pc['balance_max_fen']}), got {pc['balance_min_fen']}"))
-        m = pc["metro"]
-        bands = m["band_km"]
-        if any(b >= c for b, c in zip(bands, bands[1:])):
-            errs.append((f"provinces.{p}.metro.band_km", f"must be strictly increasing, got {bands}"))
-        if len(m["band_fare_fen"]) != len(bands) + 1:
-            errs.append((f"provinces.{p}.metro.band_fare_fen",
-                         f"must have {len(bands) + 1} items (one more than band_km), "
-                         f"got {len(m['band_fare_fen'])}"))
-    demand = cfg["demand"]
+        errs += _province_checks(p, cfg["provinces"][p])
     for p in PROVINCES:
         for t in SERVICE_TYPES:
-            d = demand[SERVICE_CHANNEL[t]]
-            share = d["sichuan_share"] if p == "sichuan" else 1.0 - d["sichuan_share"]
-            if t == "metro":
-                share *= d["metro_share"]
-            elif t == "bus":
-                share *= 1.0 - d["metro_share"]
-            if share > 0 and d["peak_per_hour"] > 0 and max(d["profile"]) > 0 \
-                    and cfg["provinces"][p][t]["points"] == 0:
-                errs.append((f"provinces.{p}.{t}.points",
-                             f"must be >= 1: demand.{SERVICE_CHANNEL[t]} sends arrivals there"))
+            errs += _points_check(cfg, p, t)
     for c in CHANNELS:
-        d = demand[c]
+        d = cfg["demand"][c]
         if d["peak_per_hour"] > 0 and max(d["profile"]) <= 0:
             errs.append((f"demand.{c}.profile", "must have at least one hour > 0 when peak_per_hour > 0"))
     return errs
+
+
+def _province_checks(p: str, pc: dict) -> list[tuple[str, str]]:
+    errs = []
+    if pc["senior_share"] + pc["student_share"] > 1.0:
+        errs.append((f"provinces.{p}.student_share",
+                     f"senior_share + student_share must be <= 1, got "
+                     f"{pc['senior_share']:g} + {pc['student_share']:g}"))
+    if pc["balance_min_fen"] > pc["balance_max_fen"]:
+        errs.append((f"provinces.{p}.balance_min_fen",
+                     f"must be <= balance_max_fen ({pc['balance_max_fen']}), got {pc['balance_min_fen']}"))
+    bands = pc["metro"]["band_km"]
+    if any(b >= c for b, c in zip(bands, bands[1:])):
+        errs.append((f"provinces.{p}.metro.band_km", f"must be strictly increasing, got {bands}"))
+    if len(pc["metro"]["band_fare_fen"]) != len(bands) + 1:
+        errs.append((f"provinces.{p}.metro.band_fare_fen",
+                     f"must have {len(bands) + 1} items (one more than band_km), "
+                     f"got {len(pc['metro']['band_fare_fen'])}"))
+    return errs
+
+
+def _demand_share(demand: dict, province: str, service_type: str) -> float:
+    """The share of its channel's arrivals that go to ``service_type`` points in ``province``."""
+    d = demand[SERVICE_CHANNEL[service_type]]
+    share = d["sichuan_share"] if province == "sichuan" else 1.0 - d["sichuan_share"]
+    if service_type == "metro":
+        share *= d["metro_share"]
+    elif service_type == "bus":
+        share *= 1.0 - d["metro_share"]
+    return share
+
+
+def _points_check(cfg: dict, p: str, t: str) -> list[tuple[str, str]]:
+    """A service type that receives arrivals needs at least one point."""
+    d = cfg["demand"][SERVICE_CHANNEL[t]]
+    sends = _demand_share(cfg["demand"], p, t) > 0 and d["peak_per_hour"] > 0 and max(d["profile"]) > 0
+    if sends and cfg["provinces"][p][t]["points"] == 0:
+        return [(f"provinces.{p}.{t}.points", f"must be >= 1: demand.{SERVICE_CHANNEL[t]} sends arrivals there")]
+    return []
 
 
 SCALED_PATHS = tuple(path for path, key in KEY_INDEX.items() if key.scales)

@@ -20,11 +20,25 @@ rewrites one record and re-chains the rest fails exactly one terminal upload.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from typing import Callable, NamedTuple
 
-from cardsim.records.encoding import RECORD, checkpoint_message, encode, link
+from cardsim.records.encoding import checkpoint_message, link, record_message
+from cardsim.records.record import columns_getter
 
 CHECKPOINT_SIGNER = "hub"
+_sim_time = columns_getter("sim_time")
+
+
+class Checkpoint(NamedTuple):
+    """One row of the log's ``checkpoints`` table, in its column order (inserted as it is)."""
+
+    checkpoint: int          # 1, 2, ... in the log
+    count: int               # records chained so far
+    head: bytes              # the chain head after them
+    sim_time: float
+    final: int               # 1 for the checkpoint at the end of a run
+    signer: str
+    signature: bytes | None  # the hub's over encoding.checkpoint_message (None: unsigned)
 
 
 class Chain:
@@ -35,31 +49,32 @@ class Chain:
         self.every = every
         self._sign = sign
         self.number = 0                      # checkpoints made so far
-        self.checkpoints: list[tuple] = []   # made since the caller last took them
+        self.checkpoints: list[Checkpoint] = []   # made since the caller last took them
 
     def extend(self, rows: list[tuple]) -> list[tuple]:
-        """Rows without chain columns -> rows + (prev_hash, record_hash), in order."""
+        """Signed rows (every column but the chain's two) -> rows + (prev_hash, record_hash)."""
         out = []
         head, count, every = self.head, self.count, self.every
         sha = hashlib.sha256
         for row in rows:
-            rh = sha(encode(RECORD, row)).digest()
+            rh = sha(record_message(row)).digest()
             out.append(row + (head, rh))
             head = link(head, rh)
             count += 1
             if count % every == 0:
                 self.head, self.count = head, count
-                self.checkpoints.append(self.checkpoint(row[2], final=0))
+                self.checkpoints.append(self.checkpoint(_sim_time(row), final=0))
         self.head, self.count = head, count
         return out
 
-    def checkpoint(self, sim_time: float, final: int) -> tuple:
-        """(number, count, head, sim_time, final, signer, signature) for the chain as it stands."""
+    def checkpoint(self, sim_time: float, final: int) -> Checkpoint:
+        """The next checkpoint, over the chain as it stands."""
         msg = checkpoint_message(self.log_id, self.count, self.head, sim_time, final)
         sig = self._sign(msg) if self._sign else None
         self.number += 1
-        return (self.number, self.count, self.head, sim_time, final, CHECKPOINT_SIGNER, sig)
+        return Checkpoint(self.number, self.count, self.head, sim_time, final, CHECKPOINT_SIGNER,
+                          sig)
 
-    def take(self) -> list[tuple]:
+    def take(self) -> list[Checkpoint]:
         cps, self.checkpoints = self.checkpoints, []
         return cps

@@ -6,7 +6,7 @@
          └──────────────── control: finish (summary, blacklist) ──────────────────────────▶ writer
 
 - The simulation runs on one core and hands every batch to the workers, each taking the records of
-  its card shard (``signing.shard_of``), so signing uses the other cores.
+  its card shard (``workers.shard_of``), so signing uses the other cores.
 - The writer takes batch b's part from every worker in turn, merges them by ``seq``, extends the
   hash chain, signs the terminals' upload batches that the rows complete (``upload``), and commits
   the rows, the certificates they first need, any checkpoints and the uploads in one SQLite
@@ -15,112 +15,139 @@
 - If the simulation dies, workers and writer read end-of-file and stop; the writer never commits a
   batch it has not received whole, and the run stays marked incomplete.
 
-Batches travel pickled (about 0.7 us a row). Processes come from ``procs.context()``.
+Batches travel pickled (about 0.7 us a row). The signing workers are a
+:class:`cardsim.workers.ShardedPool` whose results go to the writer process.
 """
 
 from __future__ import annotations
 
 import pickle
 import traceback
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
 from cardsim.log.chain import Chain
 from cardsim.records.encoding import genesis_hash
-from cardsim.workers import context
+from cardsim.workers import ShardedPool, WorkerError, WorkerLost, context, receive, spawn
 from cardsim.errors import CardsimError
 from cardsim.domain import PROVINCES
 from cardsim.signing.keys import (HUB, KeyRing, all_names, cert_der, issuer_name, load_certificate, merchant_ids,
                    merchant_name)
 from cardsim.log.store import LogWriter
 from cardsim.records.record import INDEX
-from cardsim.signing.signer import MODEL_ROW_LEN as _PLAIN, RecordSigner, SignSpec, shard_of, sign_blacklists
+from cardsim.signing.signer import RecordSigner, SignSpec, sign_blacklists
 from cardsim.signing.upload import Batches, TerminalSigner
 
 _DUMP = pickle.dumps
 _PROTO = pickle.HIGHEST_PROTOCOL
 _SEQ = itemgetter(0)
 _TIME = INDEX["sim_time"]
+_CARD = itemgetter(INDEX["card_id"])
 
 
-def _worker_main(inbox, outbox, spec: SignSpec) -> None:
-    try:
-        signer = RecordSigner(spec)
-        while True:
-            try:
-                msg = pickle.loads(inbox.recv_bytes())
-            except EOFError:           # the simulation died: stop quietly
-                return
-            if msg is None:
-                signer.close()               # cards issued in this run join the register
-                outbox.send_bytes(_DUMP(None, _PROTO))
-                return
-            outbox.send_bytes(_DUMP(signer.sign(msg), _PROTO))
-    except (BrokenPipeError, ConnectionResetError):
-        return
-    except Exception as e:  # reported by the writer to the simulation
+class _Signing:
+    """A signing worker (a :class:`~cardsim.workers.ShardedPool` worker): signs its card shard's
+    rows; at the end, saves the cards it issued."""
+
+    def __init__(self, spec: SignSpec):
+        self.signer = RecordSigner(spec)
+
+    def handle(self, batch: tuple[list[tuple], dict]) -> tuple[list[tuple], list[tuple]]:
+        """``batch``: (this shard's rows, the whole batch's attack marks)."""
+        rows, marks = batch
+        return self.signer.sign(rows, marks)
+
+    def finish(self) -> None:
+        self.signer.close()               # cards issued in this run join the register
+
+
+class _SignedLog:
+    """The writer's signed half: merges the workers' parts, extends the hash chain, signs the
+    terminals' uploads and, at the end, the final checkpoint, totals and loss reports."""
+
+    def __init__(self, spec: SignSpec, genesis: bytes, every: int):
+        self.ring = ring = KeyRing.load(spec.keys_dir, spec.passphrase,
+                                        names=[HUB] + [issuer_name(p) for p in PROVINCES]
+                                        + [merchant_name(m) for m in merchant_ids()])
+        alg = ring.algorithm
+        hub_key = alg.signing_key(ring.private[HUB])   # libsodium for Ed25519
+        self.chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
+        self.batches, self.terminals = Batches(), TerminalSigner(ring)
+
+    def write(self, writer: LogWriter, got: list) -> None:
+        """One batch: every worker's (signed rows, certificates) part."""
+        rows = sorted((r for part in got for r in part[0]), key=_SEQ)
+        certs = [c for _, c in sorted((c for part in got for c in part[1]), key=_SEQ)]
+        chained = self.chain.extend(rows)
+        self.batches.add_rows(chained)
+        closed = self.batches.close(chained[-1][_TIME]) if chained else []
+        uploads, tcerts = self.terminals.sign(closed)
+        writer.write(chained, certs + tcerts, self.chain.take(), uploads)
+
+    def end(self, blacklist: list, end_time: float) -> tuple:
+        """(final checkpoints, uploads, terminal certificates, loss-report signatures, totals):
+        the terminals upload what they hold; the hub signs the end."""
+        final = [self.chain.checkpoint(end_time, final=1)]
+        uploads, tcerts = self.terminals.sign(self.batches.close(None))
+        totals = self.terminals.merchant_totals(merchant_ids())   # each merchant, its terminals
+        lists = sign_blacklists(self.ring, blacklist)             # each issuer, its loss reports
+        return final, uploads, tcerts, lists, totals
+
+
+def _signed_batches(control, parts: list, writer: LogWriter, signed: _SignedLog) -> bool:
+    """Write batches until every worker has finished; False when the run must stop here."""
+    while True:
         try:
-            outbox.send_bytes(_DUMP(("error", f"signing worker: {type(e).__name__}: {e}"), _PROTO))
-        except OSError:
-            pass
+            done, got = receive(parts)
+        except WorkerLost:
+            return False                       # a worker died: leave the run incomplete
+        except WorkerError as e:
+            control.send(("error", f"signing worker: {e}"))
+            return False
+        if done:
+            return True
+        signed.write(writer, got)
 
 
-def _writer_main(control, parts, path: str, spec: SignSpec | None, genesis: bytes,
+def _finish_payload(control, writer: LogWriter) -> tuple | None:
+    """Unsigned logs: rows come on the control pipe; both: then "finish". The finish payload, or
+    None when the simulation died."""
+    blank = (None, None, None, None)
+    while True:
+        try:
+            kind, payload = pickle.loads(control.recv_bytes())
+        except EOFError:
+            return None
+        if kind != "rows":
+            return payload
+        writer.write([r + blank for r in payload])
+
+
+def _write_log(control, parts: list, writer: LogWriter, spec: SignSpec | None, genesis: bytes,
+               every: int) -> None:
+    signed = _SignedLog(spec, genesis, every) if spec is not None else None
+    if signed is not None and not _signed_batches(control, parts, writer, signed):
+        return
+    payload = _finish_payload(control, writer)
+    if payload is None:
+        return
+    summary, wall, blacklist, end_time, metrics = payload
+    final, uploads, tcerts, lists, totals = [], [], [], [], []
+    if signed is not None:
+        final, uploads, tcerts, lists, totals = signed.end(blacklist, end_time)
+    writer.write_blacklist(blacklist, lists)
+    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals)
+    control.send(("ok", writer.written))
+
+
+def _writer_main(control, parts: list, path: str, spec: SignSpec | None, genesis: bytes,
                  every: int) -> None:
+    """The writer process: the log's only writer; errors go to the simulation on ``control``."""
     writer = None
     try:
         writer = LogWriter.append(path)
-        if spec is not None:
-            ring = KeyRing.load(spec.keys_dir, spec.passphrase,
-                                names=[HUB] + [issuer_name(p) for p in PROVINCES]
-                                + [merchant_name(m) for m in merchant_ids()])
-            alg = ring.algorithm
-            hub_key = alg.signing_key(ring.private[HUB])   # libsodium for Ed25519
-            chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
-            batches, terminals = Batches(), TerminalSigner(ring)
-            while True:
-                got, ended = [], 0
-                for conn in parts:
-                    try:
-                        msg = pickle.loads(conn.recv_bytes())
-                    except EOFError:
-                        return                       # a worker died: leave the run incomplete
-                    if msg is None:
-                        ended += 1
-                    elif msg[0] == "error":
-                        control.send(("error", msg[1]))
-                        return
-                    else:
-                        got.append(msg)
-                if ended:
-                    break
-                rows = sorted((r for part in got for r in part[0]), key=_SEQ)
-                certs = [c[1:] for c in sorted((c for part in got for c in part[1]), key=_SEQ)]
-                chained = chain.extend(rows)
-                batches.add_rows(chained)
-                uploads, tcerts = terminals.sign(batches.close(chained[-1][_TIME]) if chained else [])
-                writer.write(chained, certs + tcerts, chain.take(), uploads)
-        else:
-            chain = None
-            blank = (None, None, None, None)
-        while True:      # unsigned logs: rows come on the control pipe; both: then "finish"
-            try:
-                kind, payload = pickle.loads(control.recv_bytes())
-            except EOFError:
-                return
-            if kind != "rows":
-                break
-            writer.write([r[:_PLAIN] + blank for r in payload])
-        summary, wall, blacklist, end_time, metrics = payload
-        final, uploads, tcerts, lists, totals = [], [], [], [], []
-        if chain is not None:     # the terminals upload what they hold; the hub signs the end
-            final = [chain.checkpoint(end_time, final=1)]
-            uploads, tcerts = terminals.sign(batches.close(None))
-            totals = terminals.merchant_totals(merchant_ids())   # each merchant, its terminals
-            lists = sign_blacklists(ring, blacklist)    # each issuer, its loss reports
-        writer.write_blacklist(blacklist, lists)
-        writer.finish(summary, wall, final, metrics, uploads, tcerts, totals)
-        control.send(("ok", writer.written))
+        _write_log(control, parts, writer, spec, genesis, every)
     except Exception as e:
         try:
             control.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
@@ -148,7 +175,6 @@ class LogSink:
                  spec: SignSpec | None = None, workers: int = 1):
         self.path = Path(path)
         self.spec = spec
-        self.workers = max(1, workers) if spec else 0
         algorithm = None
         if spec is not None:
             ring = KeyRing.load(spec.keys_dir, spec.passphrase,
@@ -156,40 +182,24 @@ class LogSink:
             algorithm = ring.algorithm.name
         LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,
                          x509=x509_rows(spec.keys_dir, algorithm) if spec else ()).close()
+        self.pool = None
+        if spec is not None:      # signing workers, their results forwarded to the writer
+            self.pool = ShardedPool(partial(_Signing, spec), workers, _CARD, forward=True)
         self._control, control_child = context().Pipe()
-        self._inboxes, outs, procs = [], [], []
-        for _ in range(self.workers):
-            w_in, m_out = context().Pipe(duplex=False)     # simulation -> worker
-            wr_in, w_out = context().Pipe(duplex=False)    # worker -> writer
-            procs.append(context().Process(target=_worker_main, args=(w_in, w_out, spec), daemon=True))
-            self._inboxes.append(m_out)
-            outs.append((wr_in, w_in, w_out))
         genesis = genesis_hash(scenario.config_json(), scenario.seed)
         every = scenario.config["simulation"]["checkpoint_every"]
-        self._writer = context().Process(target=_writer_main,
-                                    args=(control_child, [o[0] for o in outs], str(self.path), spec,
-                                          genesis, every), daemon=True)
-        self._procs = procs + [self._writer]
-        for p in self._procs:
-            p.start()
+        self._writer = spawn(_writer_main, control_child, self.pool.outputs if self.pool else [],
+                             str(self.path), spec, genesis, every)
         control_child.close()
-        for wr_in, w_in, w_out in outs:
-            wr_in.close()
-            w_in.close()
-            w_out.close()
+        if self.pool is not None:
+            self.pool.release_outputs()
 
-    def __call__(self, rows: list[tuple]) -> None:
+    def __call__(self, rows: list[tuple], marks: dict[int, str]) -> None:
+        """One batch of model rows, and the marks (seq -> attack kind) of the rows an attacker
+        injected: every worker gets the batch's marks with its part of the rows."""
         try:
-            if self.workers:
-                if self.workers == 1:
-                    self._inboxes[0].send_bytes(_DUMP(rows, _PROTO))
-                    return
-                shards: list[list] = [[] for _ in range(self.workers)]
-                n = self.workers
-                for r in rows:
-                    shards[shard_of(r[7], n)].append(r)   # r[7]: card_id
-                for conn, part in zip(self._inboxes, shards):
-                    conn.send_bytes(_DUMP(part, _PROTO))
+            if self.pool is not None:
+                self.pool.submit(rows, marks)
             else:
                 self._control.send_bytes(_DUMP(("rows", rows), _PROTO))
         except (BrokenPipeError, ConnectionResetError, EOFError):
@@ -211,8 +221,8 @@ class LogSink:
                metrics: list = ()) -> int:
         """Flush the workers, write the final checkpoint and metrics, mark the run complete."""
         try:
-            for conn in self._inboxes:
-                conn.send_bytes(_DUMP(None, _PROTO))
+            if self.pool is not None:
+                self.pool.close()
             self._control.send_bytes(_DUMP(("finish", (summary, wall_seconds, blacklist, end_time,
                                                        list(metrics))), _PROTO))
             msg = self._control.recv()
@@ -221,19 +231,18 @@ class LogSink:
         if msg[0] != "ok":
             self.abort()
             raise CardsimError(f"{self.path}: writing the log failed: {msg[1]}")
-        for p in self._procs:
-            p.join()
+        self._writer.join()
         self._control.close()
         return msg[1]
 
     def abort(self) -> None:
         """Stop without marking the run complete (an interrupted or failed run)."""
-        for conn in self._inboxes + [self._control]:
-            try:
-                conn.close()
-            except OSError:
-                pass
-        for p in self._procs:
-            p.join(10)
-            if p.is_alive():
-                p.terminate()
+        if self.pool is not None:
+            self.pool.abort()
+        try:
+            self._control.close()
+        except OSError:
+            pass
+        self._writer.join(10)
+        if self._writer.is_alive():
+            self._writer.terminate()

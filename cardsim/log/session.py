@@ -6,8 +6,9 @@ run through :func:`simulate`, so a log is written, completed or abandoned one wa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from cardsim.config.scenario import Scenario
 from cardsim.log.pipeline import LogSink
@@ -16,6 +17,21 @@ from cardsim.model.demand import DemandSource
 from cardsim.model.simulation import Simulation
 from cardsim.signing import keys as keymod
 from cardsim.signing.signer import SignSpec
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a layer above plugs into a run (the API plugs in ``cardsim.attacks``; this layer and
+    the model know none of it): ``attack_signer`` for :class:`SignSpec`, ``attacker(sim)`` the
+    in-run attacker (or None) passed to :meth:`Simulation.run`, and ``finished(out, scenario, sim,
+    attacker)`` called once the log is complete."""
+
+    attack_signer: Any = None
+    attacker: Callable[[Simulation], Any] | None = None
+    finished: Callable[[Path, Scenario, Simulation, Any], None] | None = None
+
+
+NO_HOOKS = Hooks()
 
 
 def ensure_keys(keys_dir: str | Path, passphrase: bytes | None = None,
@@ -35,7 +51,8 @@ def simulate(scenario: Scenario, demand: DemandSource | None = None,
              out: str | Path | None = None, force: bool = False, keys_dir: str | Path = "keys",
              passphrase: bytes | None = None, workers: int = 1,
              progress: Callable[[float], None] | None = None, sign: bool = True,
-             notify: Callable[[str], None] | None = None) -> tuple[dict, Simulation]:
+             notify: Callable[[str], None] | None = None,
+             hooks: Hooks = NO_HOOKS) -> tuple[dict, Simulation]:
     """Run ``scenario`` with arrivals from ``demand`` (default: the scenario's own); returns the
     summary and the finished simulation.
 
@@ -49,14 +66,18 @@ def simulate(scenario: Scenario, demand: DemandSource | None = None,
         spec = None
         if sign:
             ensure_keys(keys_dir, passphrase, notify)
-            spec = SignSpec(str(keys_dir), passphrase, population_keys(scenario.seed), scenario.epoch)
+            spec = SignSpec(str(keys_dir), passphrase, population_keys(scenario.seed), scenario.epoch,
+                            hooks.attack_signer)
         sink = LogSink(out, scenario, force=force, spec=spec, workers=workers)
     sim = Simulation(scenario, sink=sink, progress=progress, demand=demand)
+    attacker = hooks.attacker(sim) if hooks.attacker else None
     try:
-        summary = sim.run()
+        summary = sim.run(attacker=attacker)
         if sink is not None:
             sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
             sink = None
+            if hooks.finished:
+                hooks.finished(Path(out), scenario, sim, attacker)
         return summary, sim
     finally:
         if sink is not None:

@@ -19,12 +19,15 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Iterator
 
 import sqlite_utils
 
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
-from cardsim.records.record import COLUMN_NAMES, COLUMNS
+from cardsim.config.scenario import Scenario, from_config_json
+from cardsim.log.container import open_container
+from cardsim.records.record import COLUMN_NAMES, COLUMNS, Record
 from cardsim.signing.upload import MERCHANT_TOTALS_COLUMNS, UPLOAD_COLUMNS
 
 _SQLTYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
@@ -61,6 +64,35 @@ def _insert(conn: sqlite3.Connection, **tables: list[tuple]) -> None:
             conn.executemany(_INSERT[table], rows)
 
 
+#: The attack harness's ground truth (``cardsim.attacks``): the one table a log may hold besides
+#: the format's own.
+GROUND_TRUTH_SQL = ("CREATE TABLE ground_truth (id INTEGER PRIMARY KEY, attack TEXT, seq INTEGER, "
+                    "tx_id TEXT, detail TEXT, expect_seq INTEGER)")
+
+
+def create_tables(conn: sqlite3.Connection,
+                  columns: tuple[tuple[str, str, str], ...] = tuple(COLUMNS)) -> None:
+    """Create the log format's tables and indexes: the one definition of the container, used by
+    the writer and, on an empty database, by the reader's container check."""
+    db = sqlite_utils.Database(conn)
+    db["transactions"].create({c[0]: _SQLTYPE[c[1]] for c in columns}, pk="seq",
+                              not_null={"tx_id", "sim_time", "channel", "card_id"})
+    db["transactions"].create_index(["tx_id"], unique=True)
+    db["runs"].create(RUN_COLUMNS, pk="run_id")
+    db["blacklist"].create({"card_id": str, "card_province": str, "reported_at": float},
+                           pk="card_id")
+    db["certificates"].create(CERT_COLUMNS, pk="subject")
+    db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
+    db["uploads"].create(UPLOAD_COLUMNS, pk="upload")
+    db["merchant_totals"].create(MERCHANT_TOTALS_COLUMNS, pk="merchant_id")
+    db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
+    db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
+
+
+def _optional_tables() -> dict[str, tuple]:
+    return {"ground_truth": ("table", "ground_truth", GROUND_TRUTH_SQL)}
+
+
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -86,7 +118,7 @@ class LogWriter:
 
     @classmethod
     def create(cls, path: str | Path, scenario, force: bool = False,
-               extra_columns: tuple[tuple[str, str, str], ...] = (), algorithm: str | None = None,
+               algorithm: str | None = None,
                x509: list[tuple] = ()) -> "LogWriter":
         """Create a new log with its tables and an incomplete ``runs`` row.
 
@@ -102,22 +134,11 @@ class LogWriter:
             remove_db(path)
         if not path.parent.exists():
             raise CardsimError(f"{path}: directory {path.parent} does not exist")
-        columns = tuple(COLUMNS) + tuple(extra_columns)
+        columns = tuple(COLUMNS)
         try:
             db = sqlite_utils.Database(path)
             db.enable_wal()
-            db["transactions"].create({c[0]: _SQLTYPE[c[1]] for c in columns}, pk="seq",
-                                      not_null={"tx_id", "sim_time", "channel", "card_id"})
-            db["transactions"].create_index(["tx_id"], unique=True)
-            db["runs"].create(RUN_COLUMNS, pk="run_id")
-            db["blacklist"].create({"card_id": str, "card_province": str, "reported_at": float},
-                                   pk="card_id")
-            db["certificates"].create(CERT_COLUMNS, pk="subject")
-            db["checkpoints"].create(CHECKPOINT_COLUMNS, pk="checkpoint")
-            db["uploads"].create(UPLOAD_COLUMNS, pk="upload")
-            db["merchant_totals"].create(MERCHANT_TOTALS_COLUMNS, pk="merchant_id")
-            db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
-            db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
+            create_tables(db.conn, columns)
             if x509:
                 db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
             db["runs"].insert({
@@ -183,37 +204,10 @@ class LogWriter:
 
 
 def open_log(path: str | Path) -> sqlite3.Connection:
-    """Open an existing log read-only, or raise a one-line :class:`CardsimError` saying why not."""
-    p = Path(path)
-    if not p.exists():
-        raise CardsimError(f"{path}: no such log file")
-    if p.is_dir():
-        raise CardsimError(f"{path}: is a directory, expected a cardsim log (.db)")
-    try:
-        with open(p, "rb") as f:
-            head = f.read(16)
-    except OSError as e:
-        raise CardsimError(f"{path}: cannot read: {e.strerror}") from None
-    if head != b"SQLite format 3\x00":
-        raise CardsimError(f"{path}: not an SQLite database")
-    conn = None
-    try:
-        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(transactions)")]
-    except (sqlite3.Error, UnicodeDecodeError, ValueError) as e:
-        if conn is not None:
-            conn.close()
-        raise CardsimError(f"{path}: unreadable SQLite database: {one_line(e)}") from None
-    missing = {"transactions", "runs"} - tables
-    if missing:
-        conn.close()
-        raise CardsimError(f"{path}: not a cardsim log (no table {', '.join(sorted(missing))})")
-    need = [c for c in COLUMN_NAMES if c not in cols]
-    if need:
-        conn.close()
-        raise CardsimError(f"{path}: not a cardsim log (transactions lacks column {need[0]})")
-    return conn
+    """Open an existing log read-only after checking its container (``cardsim.log.container``:
+    exactly that file, a regular file, the format's schema and nothing else, SQLite's integrity
+    check, one runs row, bounded values), or raise a one-line :class:`CardsimError` saying why not."""
+    return open_container(path, create_tables, _optional_tables())
 
 
 def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
@@ -227,6 +221,74 @@ def read_run(conn: sqlite3.Connection, path: str | Path = "log") -> dict:
     if row is None:
         raise CardsimError(f"{path}: not a cardsim log (runs table is empty)")
     return dict(zip(names, row))
+
+
+def log_scenario_of(run: dict, path: str | Path = "log") -> Scenario:
+    """The scenario a log was written from: its runs row's effective configuration, re-validated."""
+    return from_config_json(run.get("config_json") or "", f"{path} (runs.config_json)",
+                            name=run.get("scenario_name") or "log")
+
+
+class Log:
+    """An existing log opened read-only: its runs row, its scenario and its transactions.
+
+    A context manager: ``with Log.open(path) as log: ...`` closes the connection at the end.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, run: dict):
+        self.path = path
+        self._conn = conn
+        #: The ``runs`` row as a dict, column name -> value (docs/log-format.md).
+        self.run = run
+        self._scenario: Scenario | None = None
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Log":
+        """Open the log at ``path``; a :class:`CardsimError` says why it is not a usable log."""
+        conn = open_log(path)
+        try:
+            run = read_run(conn, path)
+        except CardsimError:
+            conn.close()
+            raise
+        return cls(Path(path), conn, run)
+
+    @property
+    def scenario(self) -> Scenario:
+        """The log's own scenario (``runs.config_json``), validated when first read."""
+        if self._scenario is None:
+            self._scenario = log_scenario_of(self.run, self.path)
+        return self._scenario
+
+    @property
+    def summary(self) -> dict | None:
+        """The run summary (docs/summary.md), or None when the run did not complete."""
+        text = self.run.get("summary_json")
+        return json.loads(text) if text else None
+
+    def last_seq(self) -> int:
+        """The highest ``seq`` (the record count of an intact log); 0 when none is readable."""
+        try:
+            return self._conn.execute("SELECT max(seq) FROM transactions").fetchone()[0] or 0
+        except sqlite3.Error:
+            return 0
+
+    def transactions(self) -> Iterator[Record]:
+        """Every transaction in log (``seq``) order, as :data:`Record` named tuples."""
+        cur = self._conn.execute(f"SELECT {','.join(COLUMN_NAMES)} FROM transactions ORDER BY seq")
+        try:
+            yield from map(Record._make, cur)
+        except (sqlite3.Error, UnicodeDecodeError) as e:
+            raise CardsimError(f"{self.path}: unreadable transactions: {one_line(e)}") from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Log":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",

@@ -118,6 +118,10 @@ class CardPopulation:
             self.created += 1
         return card
 
+    def used(self, serial: int) -> Card | None:
+        """The card with this serial if the run has used it, else None (creates nothing)."""
+        return self._cards[serial]
+
     def peek(self, serial: int) -> Card:
         """A card's initial state, not registered (for replay and tests)."""
         return self._make(serial)

@@ -53,7 +53,7 @@ class GateBank(_Busy):
         self.count = count
         self._free = [(0.0, i) for i in range(count)]  # heap of (time the terminal frees, index)
 
-    def admit(self, now: float, service: float, patience: float = 0.0) -> tuple[float, int]:
+    def admit(self, now: float, service_time: float, patience: float = 0.0) -> tuple[float, int]:
         """Admit a customer arriving at ``now``; returns (start of service, terminal index).
 
         With ``patience`` > 0, a customer whose wait would exceed it balks: returns (-1.0, -1)
@@ -63,21 +63,21 @@ class GateBank(_Busy):
         start = free_at if free_at > now else now
         if patience and start - now > patience:
             return -1.0, -1
-        heapreplace(self._free, (start + service, i))
-        self.add(start, start + service)
+        heapreplace(self._free, (start + service_time, i))
+        self.add(start, start + service_time)
         return start, i
 
 
 class WindowBank(_Busy):
     """``count`` terminals held by SimPy processes for the length of an online transaction."""
 
-    __slots__ = ("count", "resource", "_idle", "mean_service")
+    __slots__ = ("count", "resource", "_idle", "mean_service_time")
 
     def __init__(self, env: simpy.Environment, count: int, lo: float = 0.0, hi: float = float("inf"),
-                 mean_service: float = 0.0):
+                 mean_service_time: float = 0.0):
         super().__init__(lo, hi)
         self.count = count
-        self.mean_service = mean_service
+        self.mean_service_time = mean_service_time
         self.resource = simpy.Resource(env, capacity=count)
         self._idle = list(range(count - 1, -1, -1))  # terminal indices; lowest first
 
@@ -87,7 +87,7 @@ class WindowBank(_Busy):
         res = self.resource
         if res.count < self.count:
             return 0.0
-        return (len(res.queue) + 1) * self.mean_service / self.count
+        return (len(res.queue) + 1) * self.mean_service_time / self.count
 
     def take(self) -> int:
         """A free terminal's index; call once the resource request has been granted."""

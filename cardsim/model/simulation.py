@@ -38,7 +38,7 @@ from cardsim.model.merchant import Merchant
 from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.summary import build_metrics, build_summary
 from cardsim.records.record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for, tx_id_for
-from cardsim.config.schema import IN_RUN_ATTACKS, SERVICE_CHANNEL, SERVICE_TYPES
+from cardsim.config.schema import SERVICE_CHANNEL, SERVICE_TYPES
 from cardsim.model.service_point import GateBank, WindowBank
 from cardsim.model.stats import Histogram, HourIntegral
 from cardsim.model.streams import Streams, mix64
@@ -102,10 +102,11 @@ class ServicePoints:
 
 
 class Simulation:
-    """One run of a scenario. ``sink(rows)`` receives batches of record tuples in log order;
-    ``demand`` is where arrivals and loss reports come from (default: the scenario's demand)."""
+    """One run of a scenario. ``sink(rows, marks)`` receives batches of record tuples in log order
+    and the marks of the injected ones (seq -> mark, see :meth:`inject`); ``demand`` is where
+    arrivals and loss reports come from (default: the scenario's demand)."""
 
-    def __init__(self, scenario, sink: Callable[[list[tuple]], None] | None = None,
+    def __init__(self, scenario, sink: Callable[[list[tuple], dict[int, str]], None] | None = None,
                  seedseq=None, progress: Callable[[float], None] | None = None,
                  demand: DemandSource | None = None):
         cfg = scenario.config
@@ -148,6 +149,7 @@ class Simulation:
 
         self.seq = 0
         self.buffer: list[tuple] = []
+        self.marks: dict[int, str] = {}   # seq -> mark of the injected rows in the buffer
         self._un_key = streams.key("unpredictable_number")
 
     # --- the public arrival methods a demand source calls ---------------------------------------
@@ -192,13 +194,11 @@ class Simulation:
     # --- output -----------------------------------------------------------------------------
 
     def _emit(self, row_tail: tuple, channel: str, tprov: str, cprov: str, outcome: str,
-              reason: str | None, amount: int, mark: str | None = None) -> None:
+              reason: str | None, amount: int) -> None:
         self.seq = seq = self.seq + 1
         buffer = self.buffer
         # the terminal's unpredictable number: seeded, derived from the seq (no stream to keep)
-        row = (seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,)
-        # an injected attack carries its kind to the signing worker, which strips it
-        buffer.append(row if mark is None else row + (mark,))
+        buffer.append((seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,))
         key = (int(row_tail[0] // 3600.0), channel, tprov, cprov, outcome, reason)
         t = self.tally.get(key)
         if t is None:
@@ -209,11 +209,22 @@ class Simulation:
         if len(buffer) >= self.batch_size:
             self.flush()
 
+    def inject(self, row_tail: tuple, channel: str, tprov: str, cprov: str, outcome: str,
+               reason: str | None, amount: int, mark: str) -> int:
+        """Emit a record made by an injector (the ``attacker`` of :meth:`run`), like any other,
+        with ``mark`` (e.g. the attack kind) for the sink; returns its seq."""
+        seq = self.seq + 1
+        self.marks[seq] = mark             # before the emit: it may flush the batch
+        self._emit(row_tail, channel, tprov, cprov, outcome, reason, amount)
+        return seq
+
     def flush(self) -> None:
+        """Hand the buffered rows, and the marks of the injected ones among them, to the sink."""
         if self.buffer:
             if self.sink is not None:
-                self.sink(self.buffer)
+                self.sink(self.buffer, self.marks)
             self.buffer = []
+            self.marks = {}
 
     def _settle(self, card: Card, tprov: str, amount: int, now: float) -> None:
         """Bookkeeping common to every approved transaction: clearing and blacklist exposure."""
@@ -346,20 +357,18 @@ class Simulation:
             yield self.env.timeout(every)
             self.progress(self.env.now)
 
-    def run(self) -> dict:
+    def run(self, attacker=None) -> dict:
         """Run to the scenario's end with arrivals from the demand source; returns the summary
-        (see docs/summary.md)."""
+        (see docs/summary.md). ``attacker``, an object whose ``process(env)`` is a SimPy process
+        emitting records through :meth:`inject`, runs alongside (the API plugs in
+        ``cardsim.attacks``; the model knows none)."""
         env = self.env
         t0 = time.perf_counter()
         self.demand.start(self)
         if self.progress is not None:
             env.process(self._ticker(self.duration / 200.0))
-        acfg = self.cfg["attacks"]
-        self.attacker = None
-        if any(acfg[k] for k in IN_RUN_ATTACKS):
-            from cardsim.attacks.injection import Attacker
-            self.attacker = Attacker(self, acfg, self.streams.rng("attacks"))
-            env.process(self.attacker.process(env))
+        if attacker is not None:
+            env.process(attacker.process(env))
         env.run(until=self.duration)
         self.flush()
         self.wall_seconds = time.perf_counter() - t0

@@ -1,52 +1,80 @@
-"""The run summary: one plain dict (documented in docs/summary.md), and its rendering as tables."""
+"""The run summary: one plain dict (documented in docs/summary.md) and the hourly metrics table."""
 
 from __future__ import annotations
 
-from cardsim.domain import CHANNELS
-from cardsim.domain import PROVINCES
+from collections import defaultdict
+
+from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.records.record import APPROVED
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.model.stats import Histogram
 
 
-def _merged_waits(sim, stype: str):
-    from cardsim.model.stats import Histogram
+def _merged_waits(sim, service_type: str) -> Histogram:
     h = Histogram()
     for p in PROVINCES:
-        h.merge(sim.points[p][stype].waits)
+        h.merge(sim.points[p][service_type].waits)
     return h
 
 
-def build_summary(sim) -> dict:
-    span = sim.duration - sim.warmup
-    hours = sim.duration / 3600.0
-    total = approved = 0
-    approved_fen = 0
-    by_reason: dict[str, int] = {}
-    by_channel = {c: {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0} for c in CHANNELS}
-    by_province = {p: {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0} for p in PROVINCES}
+def _per_span(x: float, span: float, servers: int = 1) -> float:
+    """``x / (servers * span)`` rounded as the summary reports fractions (0 for an empty span)."""
+    return round(x / (servers * span), 6) if span > 0 else 0.0
+
+
+def _bucket() -> dict:
+    return {"transactions": 0, "approved": 0, "declined": 0, "approved_fen": 0}
+
+
+def _count(bucket: dict, n: int, fen: int, approved: bool) -> None:
+    bucket["transactions"] += n
+    if approved:
+        bucket["approved"] += n
+        bucket["approved_fen"] += fen
+    else:
+        bucket["declined"] += n
+
+
+def _tally(sim) -> tuple[dict, dict, dict, dict]:
+    """(totals, declines by reason, by channel, by province) from the simulation's tally."""
+    totals, by_reason = _bucket(), {}
+    by_channel = {c: _bucket() for c in CHANNELS}
+    by_province = {p: _bucket() for p in PROVINCES}
     for (_h, channel, tprov, _cprov, outcome, reason), (n, fen) in sorted(
             sim.tally.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        total += n
-        for bucket in (by_channel[channel], by_province[tprov]):
-            bucket["transactions"] += n
-            if outcome == APPROVED:
-                bucket["approved"] += n
-                bucket["approved_fen"] += fen
-            else:
-                bucket["declined"] += n
-        if outcome == APPROVED:
-            approved += n
-            approved_fen += fen
-        else:
+        approved = outcome == APPROVED
+        for bucket in (totals, by_channel[channel], by_province[tprov]):
+            _count(bucket, n, fen, approved)
+        if not approved:
             by_reason[reason] = by_reason.get(reason, 0) + n
-    for bucket in list(by_channel.values()) + list(by_province.values()):
+    return totals, by_reason, by_channel, by_province
+
+
+def _add_rates(buckets: list[dict], hours: float) -> None:
+    for bucket in buckets:
         bucket["per_hour"] = round(bucket["transactions"] / hours, 2) if hours else 0.0
         bucket["decline_rate"] = round(bucket["declined"] / bucket["transactions"], 6) if bucket["transactions"] else 0.0
-    util_points = {f"{p}.{t}": round(sim.points[p][t].utilisation(span), 6)
-                   for p in PROVINCES for t in SERVICE_TYPES if sim.points[p][t].banks}
-    util_issuers = {i.issuer_id: round(i.busy / (i.servers * span), 6) if span > 0 else 0.0
-                    for i in sim.issuers.values()}
+
+
+def _utilisation(sim, span: float) -> dict:
+    points = {f"{p}.{t}": round(sim.points[p][t].utilisation(span), 6)
+              for p in PROVINCES for t in SERVICE_TYPES if sim.points[p][t].banks}
+    issuers = {i.issuer_id: _per_span(i.busy, span, i.servers) for i in sim.issuers.values()}
+    return {"service_points": points, "issuers": issuers, "hub": _per_span(sim.hub.busy, span, sim.hub.servers)}
+
+
+def _queue_lengths(sim, span: float) -> dict:
+    return {t: _per_span(sum(sim.points[p][t].waiting.total(sim.warmup, sim.duration) for p in PROVINCES), span)
+            for t in SERVICE_TYPES}
+
+
+def build_summary(sim) -> dict:
+    """The run summary of a finished simulation (``docs/summary.md`` lists every field)."""
+    span = sim.duration - sim.warmup
+    hours = sim.duration / 3600.0
+    totals, by_reason, by_channel, by_province = _tally(sim)
+    _add_rates(list(by_channel.values()) + list(by_province.values()), hours)
+    total = totals["transactions"]
     wall = getattr(sim, "wall_seconds", 0.0)
     return {
         "scenario": sim.scenario.name,
@@ -55,19 +83,16 @@ def build_summary(sim) -> dict:
         "sim_hours": round(hours, 6),
         "warmup_hours": round(sim.warmup / 3600.0, 6),
         "transactions": total,
-        "approved": approved,
-        "declined": total - approved,
-        "approved_fen": approved_fen,
+        "approved": totals["approved"],
+        "declined": totals["declined"],
+        "approved_fen": totals["approved_fen"],
         "declined_by_reason": dict(sorted(by_reason.items())),
         "by_channel": by_channel,
         "by_province": by_province,
         "waits": {t: _merged_waits(sim, t).summary() for t in SERVICE_TYPES},
         "balked": {t: sum(sim.points[p][t].balked for p in PROVINCES) for t in SERVICE_TYPES},
-        "queue_length": {t: round(sum(sim.points[p][t].waiting.total(sim.warmup, sim.duration)
-                                      for p in PROVINCES) / span, 6) if span > 0 else 0.0
-                         for t in SERVICE_TYPES},
-        "utilisation": {"service_points": util_points, "issuers": util_issuers,
-                        "hub": round(sim.hub.busy / (sim.hub.servers * span), 6) if span > 0 else 0.0},
+        "queue_length": _queue_lengths(sim, span),
+        "utilisation": _utilisation(sim, span),
         "issuer_latency": {f"issuer-{p}": sim.auth_latency[p].summary() for p in PROVINCES},
         "clearing": sim.hub.clearing(),
         "blacklist_exposure": {"transactions": sim.exposure[0], "amount_fen": sim.exposure[1],
@@ -76,59 +101,6 @@ def build_summary(sim) -> dict:
         "wall_seconds": round(wall, 3),
         "transactions_per_second": round(total / wall, 1) if wall > 0 else None,
     }
-
-
-def render(summary: dict, console) -> None:
-    """Print a summary as rich tables."""
-    from rich.table import Table
-
-    s = summary
-    console.print(f"[bold]{s['scenario']}[/bold]  seed {s['seed']}  scale {s['scale']:g}  "
-                  f"{s['sim_hours']:g} simulated hours  {s['transactions']:,} transactions in "
-                  f"{s['wall_seconds']:.1f} s wall ({(s['transactions_per_second'] or 0):,.0f}/s)")
-    t = Table(title="Transactions", title_justify="left")
-    for col in ("", "transactions", "per hour", "approved", "declined", "decline rate", "approved yuan"):
-        t.add_column(col, justify="right" if col else "left")
-    for group, rows in (("channel", s["by_channel"]), ("province", s["by_province"])):
-        for name, b in rows.items():
-            t.add_row(f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
-                      f"{b['approved']:,}", f"{b['declined']:,}", f"{b['decline_rate']:.2%}",
-                      f"{b['approved_fen'] / 100:,.2f}")
-    console.print(t)
-    if s["declined_by_reason"]:
-        t = Table(title="Declines by reason", title_justify="left")
-        t.add_column("reason")
-        t.add_column("count", justify="right")
-        for r, n in s["declined_by_reason"].items():
-            t.add_row(r, f"{n:,}")
-        console.print(t)
-    t = Table(title="Waiting time at service points (s)", title_justify="left")
-    for col in ("service point", "count", "mean", "p50", "p95", "p99", "max"):
-        t.add_column(col, justify="left" if col == "service point" else "right")
-    t.add_column("balked", justify="right")
-    for name, w in s["waits"].items():
-        t.add_row(name, f"{w['count']:,}", f"{w['mean']:.2f}", f"{w['p50']:.2f}",
-                  f"{w['p95']:.2f}", f"{w['p99']:.2f}", f"{w['max']:.2f}",
-                  f"{s['balked'][name]:,}")
-    for name, w in s["issuer_latency"].items():
-        t.add_row(f"{name} auth latency", f"{w['count']:,}", f"{w['mean']:.3f}", f"{w['p50']:.3f}",
-                  f"{w['p95']:.3f}", f"{w['p99']:.3f}", f"{w['max']:.3f}", "")
-    console.print(t)
-    u = s["utilisation"]
-    t = Table(title="Utilisation", title_justify="left")
-    t.add_column("node")
-    t.add_column("busy", justify="right")
-    for name, v in list(u["service_points"].items()) + list(u["issuers"].items()) + [("hub", u["hub"])]:
-        t.add_row(name, f"{v:.1%}")
-    console.print(t)
-    c = s["clearing"]
-    flows = ", ".join(f"{k} {v / 100:,.2f} yuan ({c['transactions'][k]:,} tx)" for k, v in c["gross_fen"].items())
-    net = ", ".join(f"{p} {v:+,.2f}" for p, v in c["net_yuan"].items())
-    console.print(f"[bold]Cross-province clearing[/bold]: {flows}; net position (yuan): {net}")
-    b = s["blacklist_exposure"]
-    console.print(f"[bold]Blacklist exposure[/bold]: {b['transactions']:,} approved transactions worth "
-                  f"{b['amount_fen'] / 100:,.2f} yuan on {b['cards']:,} cards already reported lost "
-                  f"({b['cards_reported_lost']:,} reported)")
 
 
 def build_metrics(sim) -> list[tuple]:
@@ -140,55 +112,49 @@ def build_metrics(sim) -> list[tuple]:
     hour); utilisation (time-weighted) and queue_length (time-weighted mean) per
     ``province.type``, utilisation per issuer and of the hub; blacklist exposure (fen).
     """
-    rows: dict[tuple, float] = {}
-
-    def add(h, metric, key, v):
-        rows[(h, metric, key)] = rows.get((h, metric, key), 0) + v
-
-    for (h, channel, tprov, _c, outcome, reason), (n, fen) in sim.tally.items():
-        k = f"{channel}/{tprov}"
-        add(h, "transactions", k, n)
-        if outcome == APPROVED:
-            add(h, "approved", k, n)
-            add(h, "approved_fen", k, fen)
-        else:
-            add(h, "declined", k, n)
-            add(h, "declines", reason, n)
+    rows: dict[tuple, float] = defaultdict(int)
     hours = int(sim.duration // 3600.0) + (1 if sim.duration % 3600.0 else 0)
+    _tally_metrics(sim, rows)
     for t in SERVICE_TYPES:
-        merged: dict[int, Histogram] = {}
-        for p in PROVINCES:
-            sp = sim.points[p][t]
-            for h, hist in sp.hour_waits.items():
-                merged.setdefault(h, Histogram()).merge(hist)
-            cap = sp.terminals * 3600.0
-            for h in range(hours):
-                if cap:
-                    add(h, "utilisation", f"{p}.{t}", round(sum(b.hourly.sums[h] for b in sp.banks) / cap, 6))
-                add(h, "queue_length", f"{p}.{t}", round(sp.waiting.sums[h] / 3600.0, 6))
-        for h, hist in merged.items():
-            add(h, "wait_count", t, hist.n)
-            for q in (50, 95, 99):
-                add(h, f"wait_p{q}", t, round(hist.percentile(q), 4))
+        _service_type_metrics(sim, t, hours, rows)
     for i in sim.issuers.values():
-        for h in range(hours):
-            add(h, "utilisation", i.issuer_id, round(i.hourly.sums[h] / (i.servers * 3600.0), 6))
-    for h in range(hours):
-        add(h, "utilisation", "hub", round(sim.hub.hourly.sums[h] / (sim.hub.servers * 3600.0), 6))
+        _node_utilisation(i.issuer_id, i.hourly, i.servers, hours, rows)
+    _node_utilisation("hub", sim.hub.hourly, sim.hub.servers, hours, rows)
     for h, fen in sim.exposure_hourly.items():
-        add(h, "blacklist_exposure_fen", "all", fen)
+        rows[(h, "blacklist_exposure_fen", "all")] += fen
     return [(h, m, k, float(v)) for (h, m, k), v in sorted(rows.items(), key=lambda x: (x[0][0], x[0][1], str(x[0][2])))]
 
 
-def render_thresholds(checks: list[dict], console, bound: str = "value") -> None:
-    """Pass/fail per threshold (a sweep passes ``bound`` = the confidence bound it tested)."""
-    if not checks:
-        return
-    from rich.table import Table
-    t = Table(title="Thresholds", title_justify="left")
-    for col in ("metric", "threshold", bound, "result"):
-        t.add_column(col)
-    for c in checks:
-        t.add_row(c["metric"], f"{c['op']} {c['limit']:g}", f"{c['value']:g}",
-                  "[green]pass[/green]" if c["passed"] else "[red]FAIL[/red]")
-    console.print(t)
+def _tally_metrics(sim, rows: dict) -> None:
+    for (h, channel, tprov, _c, outcome, reason), (n, fen) in sim.tally.items():
+        k = f"{channel}/{tprov}"
+        rows[(h, "transactions", k)] += n
+        if outcome == APPROVED:
+            rows[(h, "approved", k)] += n
+            rows[(h, "approved_fen", k)] += fen
+        else:
+            rows[(h, "declined", k)] += n
+            rows[(h, "declines", reason)] += n
+
+
+def _service_type_metrics(sim, service_type: str, hours: int, rows: dict) -> None:
+    """Per province: utilisation and queue length by hour; both provinces: wait percentiles."""
+    merged: dict[int, Histogram] = {}
+    for p in PROVINCES:
+        sp = sim.points[p][service_type]
+        for h, hist in sp.hour_waits.items():
+            merged.setdefault(h, Histogram()).merge(hist)
+        cap = sp.terminals * 3600.0
+        for h in range(hours):
+            if cap:
+                rows[(h, "utilisation", f"{p}.{service_type}")] += round(sum(b.hourly.sums[h] for b in sp.banks) / cap, 6)
+            rows[(h, "queue_length", f"{p}.{service_type}")] += round(sp.waiting.sums[h] / 3600.0, 6)
+    for h, hist in merged.items():
+        rows[(h, "wait_count", service_type)] += hist.n
+        for q in (50, 95, 99):
+            rows[(h, f"wait_p{q}", service_type)] += round(hist.percentile(q), 4)
+
+
+def _node_utilisation(key: str, hourly, servers: int, hours: int, rows: dict) -> None:
+    for h in range(hours):
+        rows[(h, "utilisation", key)] += round(hourly.sums[h] / (servers * 3600.0), 6)

@@ -10,6 +10,7 @@ identical results.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import math
@@ -17,14 +18,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from cardsim.errors import CardsimError
 from cardsim.workers import context
 from cardsim.config.metrics import METRICS, Threshold, metric_names, metric_value, thresholds_of
-from cardsim.config.scenario import Scenario, loads, parse_set
+from cardsim.config.scenario import Scenario, load, loads, parse_set
+from cardsim.model.simulation import Simulation
 
 #: Two-sided 95% Student t quantiles for 1..30 degrees of freedom; beyond, the normal 1.96
 #: (error below 1.6% at 31 degrees of freedom).
@@ -33,10 +35,6 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 #: Metrics shown in the terminal table (all of them go to --json and --csv).
-TABLE_METRICS = ("wait.metro.p95", "wait.bus.p95", "wait.scenic_gate.p95", "wait.gov_window.p95",
-                 "throughput.transit", "throughput.tourism", "throughput.government",
-                 "decline_rate.government", "utilisation.issuer-sichuan",
-                 "blacklist_exposure.amount_fen", "clearing.net_yuan.sichuan")
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,6 @@ class Task:
 
 def run_task(task: Task) -> tuple[int, dict]:
     """One replication of one combination: (task index, {metric: value})."""
-    from cardsim.model.simulation import Simulation
     sc = loads(task.text, source=task.source, name=task.name, sets=task.sets, scale=task.scale,
                seed=task.seed)
     child = np.random.SeedSequence(task.seed).spawn(task.replications)[task.replication]
@@ -111,7 +108,6 @@ class Plan:
 def plan(path: str | Path, replications: int, set_args: list[str], scale: float = 1.0,
          seed: int | None = None) -> Plan:
     """Validate everything before any run starts: the scenario and every combination."""
-    from cardsim.config.scenario import load
     if replications < 2:
         raise CardsimError("--replications: must be at least 2 (a confidence interval needs two)")
     axes, fixed = [], []
@@ -146,41 +142,60 @@ def summarise(values: list[float]) -> dict:
 
 def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
               progress: Callable[[int], None] | None = None) -> dict:
+    """Run every task of the plan (here, on ``workers`` processes or on a Dask ``scheduler``)
+    and summarise each combination's metrics as means with 95% confidence intervals."""
     tasks = p.tasks()
-    results: dict[int, dict] = {}
     t0 = time.perf_counter()
-    if scheduler:
-        try:
-            from distributed import Client, as_completed as dask_completed
-        except ImportError:
-            raise CardsimError("--scheduler needs dask.distributed: pip install 'cardsim[dask]'") from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as e:
-            raise CardsimError(f"--scheduler {scheduler}: cannot connect: {e}") from None
-        try:
-            futures = client.map(run_task, tasks, pure=False)
-            for fut in dask_completed(futures):
-                i, m = fut.result()
-                results[i] = m
-                if progress:
-                    progress(len(results))
-        finally:
-            client.close()
-    elif workers <= 1:
-        for task in tasks:
-            i, m = run_task(task)
-            results[i] = m
-            if progress:
-                progress(len(results))
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
-            for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
-                i, m = fut.result()
-                results[i] = m
-                if progress:
-                    progress(len(results))
+    results = _collect(_outcomes(tasks, workers, scheduler), progress)
     wall = time.perf_counter() - t0
+    return {"kind": "cardsim-sweep", "scenario": p.scenario.name, "source": p.scenario.source,
+            "base_seed": p.scenario.seed, "replications": p.replications, "scale": p.scale,
+            "swept": {k: [_value(f"{k}={v}") for v in vs] for k, vs in p.axes},
+            "combinations": _combinations(p, tasks, results), "runs": len(tasks),
+            "wall_seconds": round(wall, 3)}
+
+
+def _outcomes(tasks: list[Task], workers: int, scheduler: str | None) -> Iterator[tuple[int, dict]]:
+    """``run_task``'s results, in completion order, from wherever the tasks run."""
+    if scheduler:
+        return _on_dask(tasks, scheduler)
+    if workers <= 1:
+        return map(run_task, tasks)
+    return _on_processes(tasks, workers)
+
+
+def _collect(outcomes: Iterator[tuple[int, dict]], progress: Callable[[int], None] | None) -> dict[int, dict]:
+    results: dict[int, dict] = {}
+    for i, m in outcomes:
+        results[i] = m
+        if progress:
+            progress(len(results))
+    return results
+
+
+def _on_processes(tasks: list[Task], workers: int) -> Iterator[tuple[int, dict]]:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
+        for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
+            yield fut.result()
+
+
+def _on_dask(tasks: list[Task], scheduler: str) -> Iterator[tuple[int, dict]]:
+    try:    # an optional dependency (the ``dask`` extra): imported only when asked for
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise CardsimError("--scheduler needs dask.distributed: pip install 'cardsim[dask]'") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise CardsimError(f"--scheduler {scheduler}: cannot connect: {e}") from None
+    try:
+        for fut in dask_completed(client.map(run_task, tasks, pure=False)):
+            yield fut.result()
+    finally:
+        client.close()
+
+
+def _combinations(p: Plan, tasks: list[Task], results: dict[int, dict]) -> list[dict]:
     thresholds = thresholds_of(p.scenario.config)
     combos = []
     for c, sets in enumerate(p.combos):
@@ -189,10 +204,7 @@ def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
         combos.append({"set": {s.partition("=")[0]: _value(s) for s in sets},
                        "metrics": metrics,
                        "thresholds": [_check(t, metrics[t.metric]) for t in thresholds]})
-    return {"kind": "cardsim-sweep", "scenario": p.scenario.name, "source": p.scenario.source,
-            "base_seed": p.scenario.seed, "replications": p.replications, "scale": p.scale,
-            "swept": {k: [_value(f"{k}={v}") for v in vs] for k, vs in p.axes},
-            "combinations": combos, "runs": len(tasks), "wall_seconds": round(wall, 3)}
+    return combos
 
 
 def _value(item: str):
@@ -206,7 +218,7 @@ def _check(t: Threshold, m: dict) -> dict:
 
 
 def write_csv(result: dict, path: str | Path) -> None:
-    import csv
+    """The sweep result as CSV: one row per combination and metric."""
     keys = list(result["swept"])
     tmp = Path(str(path) + ".partial")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -231,4 +243,3 @@ def load_sweep(path: str | Path) -> dict:
     return data
 
 
-assert set(TABLE_METRICS) <= METRICS

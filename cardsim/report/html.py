@@ -16,13 +16,22 @@ import html
 import io
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
+from cardsim.config.schema import SERVICE_TYPES
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
+from cardsim.config.metrics import TABLE_METRICS
+from cardsim.planning.sweep import load_sweep
 
 
 def _plt():
+    """matplotlib's pyplot, set up for reports.
+
+    Imported here, not at the top: ``import matplotlib.pyplot`` takes about a second (measured
+    with ``python -X importtime``) and only writing a report needs it, not ``import cardsim``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,10 +42,10 @@ def _plt():
 
 
 def _svg(fig) -> str:
+    """The figure as inline SVG (the figure is closed)."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    import matplotlib.pyplot as plt
-    plt.close(fig)
+    _plt().close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -80,7 +89,48 @@ def _table(headers, rows) -> str:
 
 # --- run report ------------------------------------------------------------------------------------
 
+@dataclass
+class _Series:
+    """The log's ``metrics`` table as time series: (metric, key) -> {hour: value}."""
+
+    by_key: dict[tuple[str, str], dict[int, float]]
+    hours: list[int]
+
+    @classmethod
+    def of(cls, metrics: list[tuple]) -> "_Series":
+        by_key: dict[tuple[str, str], dict[int, float]] = {}
+        for h, m, k, v in metrics:
+            by_key.setdefault((m, k), {})[h] = v
+        return cls(by_key, sorted({h for h, *_ in metrics}) or [0])
+
+    def values(self, metric: str, key: str) -> list[float]:
+        d = self.by_key.get((metric, key), {})
+        return [d.get(h, 0.0) for h in self.hours]
+
+    def keys(self, metric: str) -> list[str]:
+        return sorted({k for (m, k) in self.by_key if m == metric})
+
+
 def run_report(path: str | Path) -> str:
+    """The HTML report of a run log: its summary tables and charts of its metrics."""
+    run, s, metrics = _read_log(path)
+    series = _Series.of(metrics)
+    plt = _plt()
+    charts = [
+        _lines(plt, series, "Throughput per hour, by channel and province", "transactions", "transactions / h"),
+        _waits_chart(plt, series),
+        _lines(plt, series, "Node utilisation over time (time-weighted)", "utilisation", "busy share"),
+        _declines_chart(plt, s),
+        _clearing_chart(plt, s),
+        _exposure_chart(plt, series, s),
+    ]
+    body = (f"<h1>cardsim run report: {html.escape(s['scenario'])}</h1>" + _run_meta(path, run, s)
+            + "<h2>Summary</h2>" + _summary_tables(s) + "<h2>Charts</h2>" + "".join(charts))
+    return _page(f"cardsim report: {s['scenario']}", body)
+
+
+def _read_log(path: str | Path) -> tuple[dict, dict, list[tuple]]:
+    """(the run row, the summary, the metrics rows) of a completed run's log."""
     conn = open_log(path)
     try:
         run = read_run(conn, path)
@@ -92,45 +142,43 @@ def run_report(path: str | Path) -> str:
         raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
     finally:
         conn.close()
-    series: dict[tuple[str, str], dict[int, float]] = {}
-    for h, m, k, v in metrics:
-        series.setdefault((m, k), {})[h] = v
-    hours = sorted({h for h, *_ in metrics}) or [0]
-    plt = _plt()
-    s = summary
-    charts = []
+    return run, summary, metrics
 
-    def lines(title, metric, keys, ylabel, note=""):
-        fig, ax = plt.subplots(figsize=(9, 3.2))
-        for k in keys:
-            d = series.get((metric, k), {})
-            ax.plot(hours, [d.get(h, 0.0) for h in hours], label=k, linewidth=1.4)
-        ax.set_xlabel("simulated hour")
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7, ncol=4, frameon=False)
-        ax.grid(alpha=0.3)
-        charts.append(_chart(title, _svg(fig), note))
 
-    tp_keys = sorted({k for (m, k) in series if m == "transactions"})
-    lines("Throughput per hour, by channel and province", "transactions", tp_keys, "transactions / h")
+def _lines(plt, series: _Series, title: str, metric: str, ylabel: str) -> str:
+    """One line per key of ``metric`` over the simulated hours."""
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    for k in series.keys(metric):
+        ax.plot(series.hours, series.values(metric, k), label=k, linewidth=1.4)
+    ax.set_xlabel("simulated hour")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, ncol=4, frameon=False)
+    ax.grid(alpha=0.3)
+    return _chart(title, _svg(fig))
+
+
+def _waits_chart(plt, series: _Series) -> str:
     fig, axes = plt.subplots(1, 4, figsize=(10, 2.8), sharex=True)
-    for ax, t in zip(axes, ("metro", "bus", "scenic_gate", "gov_window")):
+    for ax, t in zip(axes, SERVICE_TYPES):
         for q, style in (("wait_p50", ":"), ("wait_p95", "-"), ("wait_p99", "--")):
-            d = series.get((q, t), {})
-            ax.plot(hours, [d.get(h, 0.0) for h in hours], style, label=q[5:], linewidth=1.2)
+            ax.plot(series.hours, series.values(q, t), style, label=q[5:], linewidth=1.2)
         ax.set_title(t, fontsize=9)
         ax.set_xlabel("hour")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("wait (s)")
     axes[0].legend(fontsize=7, frameon=False)
-    charts.append(_chart("Waiting time percentiles over time, by service point type", _svg(fig)))
-    util_keys = sorted({k for (m, k) in series if m == "utilisation"})
-    lines("Node utilisation over time (time-weighted)", "utilisation", util_keys, "busy share")
+    return _chart("Waiting time percentiles over time, by service point type", _svg(fig))
+
+
+def _declines_chart(plt, s: dict) -> str:
     fig, ax = plt.subplots(figsize=(9, 2.8))
     reasons = s["declined_by_reason"] or {"(none)": 0}
     ax.barh(list(reasons), list(reasons.values()), color="#c0504d")
     ax.set_xlabel("declined transactions")
-    charts.append(_chart("Declines by reason", _svg(fig)))
+    return _chart("Declines by reason", _svg(fig))
+
+
+def _clearing_chart(plt, s: dict) -> str:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 2.8))
     gross = s["clearing"]["gross_fen"]
     a1.bar(list(gross), [v / 100 for v in gross.values()], color="#4f81bd")
@@ -140,70 +188,52 @@ def run_report(path: str | Path) -> str:
     a2.bar(list(net), list(net.values()), color=["#9bbb59" if v >= 0 else "#c0504d" for v in net.values()])
     a2.axhline(0, color="#444", linewidth=0.8)
     a2.set_title("net position (positive: receives)", fontsize=9)
-    charts.append(_chart("Cross-province flows and net clearing", _svg(fig)))
+    return _chart("Cross-province flows and net clearing", _svg(fig))
+
+
+def _exposure_chart(plt, series: _Series, s: dict) -> str:
     fig, ax = plt.subplots(figsize=(9, 2.6))
-    d = series.get(("blacklist_exposure_fen", "all"), {})
-    ax.bar(hours, [d.get(h, 0.0) / 100 for h in hours], color="#f79646")
+    ax.bar(series.hours, [v / 100 for v in series.values("blacklist_exposure_fen", "all")], color="#f79646")
     ax.set_xlabel("simulated hour")
     ax.set_ylabel("yuan")
     be = s["blacklist_exposure"]
-    charts.append(_chart("Blacklist exposure over time", _svg(fig),
-                         f"{be['transactions']} approved transactions worth {be['amount_fen'] / 100:.2f} "
-                         f"yuan on {be['cards']} cards already reported lost"))
+    return _chart("Blacklist exposure over time", _svg(fig),
+                  f"{be['transactions']} approved transactions worth {be['amount_fen'] / 100:.2f} "
+                  f"yuan on {be['cards']} cards already reported lost")
 
-    rows = [[f"channel {c}", b["transactions"], b["per_hour"], b["approved"], b["declined"],
-             f"{b['decline_rate']:.2%}", f"{b['approved_fen'] / 100:,.2f}"] for c, b in s["by_channel"].items()]
-    rows += [[f"province {p}", b["transactions"], b["per_hour"], b["approved"], b["declined"],
-              f"{b['decline_rate']:.2%}", f"{b['approved_fen'] / 100:,.2f}"] for p, b in s["by_province"].items()]
-    waits = [[t, w["count"], w["mean"], w["p50"], w["p95"], w["p99"], w["max"], s["balked"][t],
-              s.get("queue_length", {}).get(t, "")] for t, w in s["waits"].items()]
-    util = [[k, f"{v:.1%}"] for k, v in list(s["utilisation"]["service_points"].items())
-            + list(s["utilisation"]["issuers"].items()) + [("hub", s["utilisation"]["hub"])]]
-    body = (f"<h1>cardsim run report: {html.escape(s['scenario'])}</h1>"
-            f'<p class="meta">log {html.escape(str(path))} · seed {s["seed"]} · scale {s["scale"]:g} · '
+
+def _run_meta(path: str | Path, run: dict, s: dict) -> str:
+    signed = f"signed ({html.escape(str(run.get('algorithm')))})" if run.get("signed") else "unsigned"
+    return (f'<p class="meta">log {html.escape(str(path))} · seed {s["seed"]} · scale {s["scale"]:g} · '
             f"{s['sim_hours']:g} simulated hours (warm-up {s['warmup_hours']:g} h) · "
             f"{s['transactions']:,} transactions · cardsim {html.escape(str(run.get('cardsim_version')))} · "
-            f"{'signed (' + html.escape(str(run.get('algorithm'))) + ')' if run.get('signed') else 'unsigned'}</p>"
-            "<h2>Summary</h2>"
-            + _table(["", "transactions", "per hour", "approved", "declined", "decline rate", "approved yuan"], rows)
+            f"{signed}</p>")
+
+
+def _summary_tables(s: dict) -> str:
+    rows = [[f"{group} {name}", b["transactions"], b["per_hour"], b["approved"], b["declined"],
+             f"{b['decline_rate']:.2%}", f"{b['approved_fen'] / 100:,.2f}"]
+            for group, buckets in (("channel", s["by_channel"]), ("province", s["by_province"]))
+            for name, b in buckets.items()]
+    waits = [[t, w["count"], w["mean"], w["p50"], w["p95"], w["p99"], w["max"], s["balked"][t],
+              s.get("queue_length", {}).get(t, "")] for t, w in s["waits"].items()]
+    u = s["utilisation"]
+    util = [[k, f"{v:.1%}"] for k, v in list(u["service_points"].items()) + list(u["issuers"].items())
+            + [("hub", u["hub"])]]
+    return (_table(["", "transactions", "per hour", "approved", "declined", "decline rate", "approved yuan"], rows)
             + _table(["service point", "count", "mean wait s", "p50", "p95", "p99", "max", "balked",
                       "mean queue"], waits)
-            + _table(["node", "utilisation"], util)
-            + "<h2>Charts</h2>" + "".join(charts))
-    return _page(f"cardsim report: {s['scenario']}", body)
+            + _table(["node", "utilisation"], util))
 
 
 # --- sweep report ----------------------------------------------------------------------------------
 
 def sweep_report(result: dict, source: str) -> str:
-    from cardsim.planning.sweep import TABLE_METRICS
+    """The HTML report of a sweep result: each key metric against the swept values, with its CI."""
     plt = _plt()
     combos = result["combinations"]
-    keys = list(result["swept"])
-    if len(keys) == 1:
-        xs = result["swept"][keys[0]]
-        xlabel = keys[0]
-        numeric = all(isinstance(x, (int, float)) for x in xs)
-    else:
-        xs = list(range(len(combos)))
-        xlabel = "combination"
-        numeric = True
-    charts = []
-    for m in TABLE_METRICS:
-        fig, ax = plt.subplots(figsize=(6, 2.8))
-        mean = [c["metrics"][m]["mean"] for c in combos]
-        lo = [c["metrics"][m]["ci_low"] for c in combos]
-        hi = [c["metrics"][m]["ci_high"] for c in combos]
-        pos = xs if numeric else list(range(len(xs)))
-        ax.fill_between(pos, lo, hi, alpha=0.25, color="#4f81bd", label="95% CI")
-        ax.plot(pos, mean, "o-", color="#1f4e79", label="mean")
-        if not numeric:
-            ax.set_xticks(pos, [str(x) for x in xs])
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(m)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, frameon=False)
-        charts.append(_chart(f"{m} against {xlabel}", _svg(fig)))
+    xs, xlabel, numeric = _sweep_axis(result)
+    charts = [_sweep_chart(plt, combos, m, xs, xlabel, numeric) for m in TABLE_METRICS]
     rows = []
     for i, c in enumerate(combos):
         label = ", ".join(f"{k}={v}" for k, v in c["set"].items()) or "base"
@@ -218,11 +248,36 @@ def sweep_report(result: dict, source: str) -> str:
     return _page(f"cardsim sweep report: {result['scenario']}", body)
 
 
+def _sweep_axis(result: dict) -> tuple[list, str, bool]:
+    """(x values, x label, numeric?): the swept values of one key, else the combination index."""
+    keys = list(result["swept"])
+    if len(keys) == 1:
+        xs = result["swept"][keys[0]]
+        return xs, keys[0], all(isinstance(x, (int, float)) for x in xs)
+    return list(range(len(result["combinations"]))), "combination", True
+
+
+def _sweep_chart(plt, combos: list[dict], m: str, xs: list, xlabel: str, numeric: bool) -> str:
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    mean = [c["metrics"][m]["mean"] for c in combos]
+    lo = [c["metrics"][m]["ci_low"] for c in combos]
+    hi = [c["metrics"][m]["ci_high"] for c in combos]
+    pos = xs if numeric else list(range(len(xs)))
+    ax.fill_between(pos, lo, hi, alpha=0.25, color="#4f81bd", label="95% CI")
+    ax.plot(pos, mean, "o-", color="#1f4e79", label="mean")
+    if not numeric:
+        ax.set_xticks(pos, [str(x) for x in xs])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(m)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    return _chart(f"{m} against {xlabel}", _svg(fig))
+
+
 def write_report(src: str | Path, out: str | Path | None = None) -> Path:
     """Write the report for a log (.db) or a sweep result (.json); returns the file written."""
     src = Path(src)
     if src.suffix.lower() == ".json":
-        from cardsim.planning.sweep import load_sweep
         page = sweep_report(load_sweep(src), str(src))
     else:
         page = run_report(src)

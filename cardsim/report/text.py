@@ -1,102 +1,201 @@
-"""Text renderings of check reports (verify, replay) for the terminal."""
+"""Text renderings for the terminal: run summaries, thresholds and check reports (verify, replay,
+sweep), as rich tables."""
 
 from __future__ import annotations
 
+from rich.console import Console
+from rich.table import Table
 
-def render_verify(out: dict, console, max_findings: int = 20) -> None:
-    from rich.table import Table
+from cardsim.config.metrics import TABLE_METRICS
 
+PASS, FAIL = "[green]pass[/green]", "[red]FAIL[/red]"
+
+
+def _table(title: str | None, columns: tuple[str, ...], left: tuple[str, ...] = ()) -> Table:
+    """A table with its title on the left; the columns named in ``left`` align left, the rest right."""
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(col, justify="left" if col in left else "right")
+    return t
+
+
+# --- run summary ----------------------------------------------------------------------------
+
+def render_summary(summary: dict, console: Console) -> None:
+    """Print a run summary (``docs/summary.md``) as rich tables."""
+    s = summary
+    console.print(f"[bold]{s['scenario']}[/bold]  seed {s['seed']}  scale {s['scale']:g}  "
+                  f"{s['sim_hours']:g} simulated hours  {s['transactions']:,} transactions in "
+                  f"{s['wall_seconds']:.1f} s wall ({(s['transactions_per_second'] or 0):,.0f}/s)")
+    console.print(_transactions_table(s))
+    if s["declined_by_reason"]:
+        t = _table("Declines by reason", ("reason", "count"), left=("reason",))
+        for r, n in s["declined_by_reason"].items():
+            t.add_row(r, f"{n:,}")
+        console.print(t)
+    console.print(_waits_table(s))
+    console.print(_utilisation_table(s["utilisation"]))
+    _print_clearing_and_exposure(s, console)
+
+
+def _transactions_table(s: dict) -> Table:
+    t = _table("Transactions", ("", "transactions", "per hour", "approved", "declined", "decline rate",
+                                "approved yuan"), left=("",))
+    for group, rows in (("channel", s["by_channel"]), ("province", s["by_province"])):
+        for name, b in rows.items():
+            t.add_row(f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
+                      f"{b['approved']:,}", f"{b['declined']:,}", f"{b['decline_rate']:.2%}",
+                      f"{b['approved_fen'] / 100:,.2f}")
+    return t
+
+
+def _waits_table(s: dict) -> Table:
+    t = _table("Waiting time at service points (s)",
+               ("service point", "count", "mean", "p50", "p95", "p99", "max", "balked"),
+               left=("service point",))
+    for name, w in s["waits"].items():
+        t.add_row(name, f"{w['count']:,}", *(f"{w[q]:.2f}" for q in ("mean", "p50", "p95", "p99", "max")),
+                  f"{s['balked'][name]:,}")
+    for name, w in s["issuer_latency"].items():
+        t.add_row(f"{name} auth latency", f"{w['count']:,}",
+                  *(f"{w[q]:.3f}" for q in ("mean", "p50", "p95", "p99", "max")), "")
+    return t
+
+
+def _utilisation_table(u: dict) -> Table:
+    t = _table("Utilisation", ("node", "busy"), left=("node",))
+    for name, v in list(u["service_points"].items()) + list(u["issuers"].items()) + [("hub", u["hub"])]:
+        t.add_row(name, f"{v:.1%}")
+    return t
+
+
+def _print_clearing_and_exposure(s: dict, console: Console) -> None:
+    c = s["clearing"]
+    flows = ", ".join(f"{k} {v / 100:,.2f} yuan ({c['transactions'][k]:,} tx)" for k, v in c["gross_fen"].items())
+    net = ", ".join(f"{p} {v:+,.2f}" for p, v in c["net_yuan"].items())
+    console.print(f"[bold]Cross-province clearing[/bold]: {flows}; net position (yuan): {net}")
+    b = s["blacklist_exposure"]
+    console.print(f"[bold]Blacklist exposure[/bold]: {b['transactions']:,} approved transactions worth "
+                  f"{b['amount_fen'] / 100:,.2f} yuan on {b['cards']:,} cards already reported lost "
+                  f"({b['cards_reported_lost']:,} reported)")
+
+
+def render_thresholds(checks: list[dict], console: Console, bound: str = "value") -> None:
+    """Pass/fail per threshold (a sweep passes ``bound`` = the confidence bound it tested)."""
+    if not checks:
+        return
+    t = _table("Thresholds", ("metric", "threshold", bound, "result"),
+               left=("metric", "threshold", bound, "result"))
+    for c in checks:
+        t.add_row(c["metric"], f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
+    console.print(t)
+
+
+# --- verify ---------------------------------------------------------------------------------
+
+def render_verify(out: dict, console: Console, max_findings: int = 20) -> None:
+    """Print a verify report: the verdict, each check's counts, the first findings, ground truth."""
     status = "[green]OK[/green]" if out["ok"] else "[red]FAILED[/red]"
     console.print(f"[bold]verify[/bold] {out['log']}: {out['records']:,} records, "
                   f"{out['failures']:,} failures  {status}")
     if not out["signed"]:
         console.print("the log is unsigned (written with --no-sign): nothing can be verified")
-    t = Table(title="Checks", title_justify="left")
-    for col in ("check", "passed", "failed"):
-        t.add_column(col, justify="left" if col == "check" else "right")
+    t = _table("Checks", ("check", "passed", "failed"), left=("check",))
     for name, c in out["checks"].items():
         t.add_row(name, f"{c['passed']:,}", f"[red]{c['failed']:,}[/red]" if c["failed"] else "0")
     console.print(t)
     findings = out["findings"][:max_findings]
     if findings:
-        t = Table(title=f"Findings (first {len(findings)} of {out['failures']:,})", title_justify="left")
-        for col in ("seq", "tx_id", "check", "reason"):
-            t.add_column(col)
-        for f in findings:
-            t.add_row(str(f["seq"] or "-"), f["tx_id"] or "-", f["check"], f["reason"])
-        console.print(t)
-    gt = out.get("ground_truth")
-    if gt:
-        t = Table(title="Injected attacks against findings", title_justify="left")
-        for col in ("attack", "injected", "detected"):
-            t.add_column(col, justify="left" if col == "attack" else "right")
-        for kind, c in gt["by_attack"].items():
-            t.add_row(kind, str(c["injected"]), str(c["detected"]))
-        console.print(t)
-        console.print(f"false positives: {gt['false_positives']}")
+        console.print(_findings_table(findings, out["failures"]))
+    if out.get("ground_truth"):
+        _print_ground_truth(out["ground_truth"], console)
 
 
-def render_replay(out: dict, console, max_divergences: int = 20) -> None:
-    from rich.table import Table
+def _findings_table(findings: list[dict], failures: int) -> Table:
+    columns = ("seq", "tx_id", "check", "reason")
+    t = _table(f"Findings (first {len(findings)} of {failures:,})", columns, left=columns)
+    for f in findings:
+        t.add_row(str(f["seq"] or "-"), f["tx_id"] or "-", f["check"], f["reason"])
+    return t
 
+
+def _print_ground_truth(gt: dict, console: Console) -> None:
+    t = _table("Injected attacks against findings", ("attack", "injected", "detected"), left=("attack",))
+    for kind, c in gt["by_attack"].items():
+        t.add_row(kind, str(c["injected"]), str(c["detected"]))
+    console.print(t)
+    console.print(f"false positives: {gt['false_positives']}")
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+def render_replay(out: dict, console: Console, max_divergences: int = 20) -> None:
+    """Print a replay report: the verdict, divergence counts and the first divergences."""
     status = "[green]no divergences[/green]" if not out["diverged"] else f"[red]{out['diverged']:,} divergences[/red]"
     console.print(f"[bold]replay[/bold] {out['log']} under {out['scenario']} against "
                   f"{'+'.join(out['against'])}: {out['replayed']:,} of {out['records']:,} records replayed "
                   f"({out['records_per_second'] or 0:,.0f}/s), {status}"
                   + ("" if out["signatures_checked"] else " (signatures not checked)"))
     if out["diverged"]:
-        t = Table(title="Divergences", title_justify="left")
-        t.add_column("by")
-        t.add_column("count", justify="right")
-        for k, v in out["by_kind"].items():
-            t.add_row(f"kind {k}", f"{v:,}")
-        for k, v in out["by_node"].items():
-            t.add_row(f"node {k}", f"{v:,}")
-        for k, v in out["replayed_reasons"].items():
-            t.add_row(f"replayed reason {k}", f"{v:,}")
-        console.print(t)
-        rows = out["divergences"][:max_divergences]
-        t = Table(title=f"First {len(rows)} divergences", title_justify="left")
-        for col in ("seq", "tx_id", "kind", "node", "recorded", "replayed"):
-            t.add_column(col)
-        for d in rows:
-            r, p = d["recorded"], d["replayed"]
-            t.add_row(str(d["seq"]), d["tx_id"], d["kind"], d["node"],
-                      f"{r['outcome']} {r['reason'] or ''} {r['charged_fen']}",
-                      f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']}")
-        console.print(t)
+        console.print(_divergence_counts(out))
+        console.print(_divergences_table(out["divergences"][:max_divergences]))
 
 
-def render_sweep(result: dict, console) -> None:
-    from rich.table import Table
+def _divergence_counts(out: dict) -> Table:
+    t = _table("Divergences", ("by", "count"), left=("by",))
+    for label, counts in (("kind", out["by_kind"]), ("node", out["by_node"]),
+                          ("replayed reason", out["replayed_reasons"])):
+        for k, v in counts.items():
+            t.add_row(f"{label} {k}", f"{v:,}")
+    return t
 
-    from cardsim.planning.sweep import TABLE_METRICS
+
+def _divergences_table(rows: list[dict]) -> Table:
+    columns = ("seq", "tx_id", "kind", "node", "recorded", "replayed")
+    t = _table(f"First {len(rows)} divergences", columns, left=columns)
+    for d in rows:
+        r, p = d["recorded"], d["replayed"]
+        t.add_row(str(d["seq"]), d["tx_id"], d["kind"], d["node"],
+                  f"{r['outcome']} {r['reason'] or ''} {r['charged_fen']}",
+                  f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']}")
+    return t
+
+
+# --- sweep ----------------------------------------------------------------------------------
+
+def render_sweep(result: dict, console: Console) -> None:
+    """Print a sweep result: one column per combination, mean ± half the 95% CI per metric."""
     console.print(f"[bold]sweep[/bold] {result['scenario']}: {len(result['combinations'])} "
                   f"combinations x {result['replications']} replications = {result['runs']} runs "
                   f"in {result['wall_seconds']:.1f} s (base seed {result['base_seed']}); mean ± 95% CI")
     keys = list(result["swept"])
     for i, k in enumerate(keys):
         console.print(f"  [{chr(65 + i)}] {k}")
+    console.print(_sweep_table(result, keys))
+    checked = [(combo["set"], c) for combo in result["combinations"] for c in combo["thresholds"]]
+    if checked:
+        console.print(_sweep_thresholds_table(checked))
+
+
+def _sweep_table(result: dict, keys: list[str]) -> Table:
     t = Table(title_justify="left")
     t.add_column("metric")
     for combo in result["combinations"]:
         label = " ".join(f"{chr(65 + i)}={combo['set'][k]}" for i, k in enumerate(keys)) or "base"
         t.add_column(label, justify="right")
     for m in TABLE_METRICS:
-        cells = [m]
-        for combo in result["combinations"]:
-            s = combo["metrics"][m]
-            half = (s["ci_high"] - s["ci_low"]) / 2
-            cells.append(f"{s['mean']:.4g} ± {half:.2g}")
-        t.add_row(*cells)
-    console.print(t)
-    failed = [(combo["set"], c) for combo in result["combinations"] for c in combo["thresholds"]]
-    if failed:
-        t = Table(title="Thresholds (tested on the CI bound)", title_justify="left")
-        for col in ("combination", "metric", "threshold", "bound", "result"):
-            t.add_column(col)
-        for s, c in failed:
-            t.add_row(", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
-                      f"{c['op']} {c['limit']:g}", f"{c['value']:g}",
-                      "[green]pass[/green]" if c["passed"] else "[red]FAIL[/red]")
-        console.print(t)
+        t.add_row(m, *(_mean_ci(combo["metrics"][m]) for combo in result["combinations"]))
+    return t
+
+
+def _mean_ci(s: dict) -> str:
+    return f"{s['mean']:.4g} ± {(s['ci_high'] - s['ci_low']) / 2:.2g}"
+
+
+def _sweep_thresholds_table(checked: list[tuple[dict, dict]]) -> Table:
+    columns = ("combination", "metric", "threshold", "bound", "result")
+    t = _table("Thresholds (tested on the CI bound)", columns, left=columns)
+    for s, c in checked:
+        t.add_row(", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
+                  f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
+    return t

@@ -76,8 +76,7 @@ class FastEd25519Key:
 
 @dataclass(frozen=True)
 class Algorithm:
-    name: str
-    code: int               # one byte, recorded in certificates and the log
+    name: str               # recorded in certificates and the log
 
     # --- keys ---
     def generate(self):
@@ -152,10 +151,9 @@ class Algorithm:
         return None if self.name == "ed25519" else hashes.SHA256()
 
 
-ED25519 = Algorithm("ed25519", 1)
-ECDSA_P256 = Algorithm("ecdsa-p256", 2)
+ED25519 = Algorithm("ed25519")
+ECDSA_P256 = Algorithm("ecdsa-p256")
 ALGORITHMS = {a.name: a for a in (ED25519, ECDSA_P256)}
-BY_CODE = {a.code: a for a in ALGORITHMS.values()}
 
 
 def algorithm_of(private_or_public_key) -> Algorithm:

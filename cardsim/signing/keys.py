@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
@@ -112,31 +112,39 @@ def keys_present(directory: Path) -> bool:
     return any((directory / f"{n}.key").exists() for n in all_names())
 
 
+def _hierarchy(alg: Algorithm) -> dict[str, tuple]:
+    """Every key and certificate, made in memory: name -> (private key, certificate)."""
+    root_key = alg.generate()
+    made = {ROOT: (root_key, _cert(ROOT, root_key.public_key(), ROOT, root_key, alg, True, _CA_VALIDITY))}
+    below = ([(issuer_name(p), True, _CA_VALIDITY) for p in PROVINCES]
+             + [(HUB, False, _NODE_VALIDITY)]
+             + [(merchant_name(m), True, _NODE_VALIDITY) for m in merchant_ids()])
+    for name, ca, validity in below:
+        k = alg.generate()
+        made[name] = (k, _cert(name, k.public_key(), ROOT, root_key, alg, ca, validity))
+    return made
+
+
+def _existing_keys(d: Path, force: bool) -> list[Path]:
+    """The key files already in ``d``: an error unless ``force``."""
+    if d.exists() and not d.is_dir():
+        raise CardsimError(f"{d}: exists and is not a directory")
+    existing = [d / f"{n}{s}" for n in all_names() for s in (".key", ".pem") if (d / f"{n}{s}").exists()]
+    if existing and not force:
+        raise CardsimError(f"{existing[0]}: keys already exist; pass --force to replace them")
+    return existing
+
+
 def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase: bytes | None = None,
               force: bool = False) -> list[Path]:
     """Create the whole hierarchy in ``directory``; returns the files written."""
     d = Path(directory)
     if algorithm not in ALGORITHMS:
         raise CardsimError(f"--algorithm: must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    alg = ALGORITHMS[algorithm]
-    if d.exists() and not d.is_dir():
-        raise CardsimError(f"{d}: exists and is not a directory")
-    existing = [d / f"{n}{s}" for n in all_names() for s in (".key", ".pem") if (d / f"{n}{s}").exists()]
-    if existing and not force:
-        raise CardsimError(f"{existing[0]}: keys already exist; pass --force to replace them")
+    existing = _existing_keys(d, force)
     d.mkdir(parents=True, exist_ok=True)
     # generate everything in memory first, so a failure leaves the old keys untouched
-    root_key = alg.generate()
-    made = {ROOT: (root_key, _cert(ROOT, root_key.public_key(), ROOT, root_key, alg, True, _CA_VALIDITY))}
-    for p in PROVINCES:
-        k = alg.generate()
-        made[issuer_name(p)] = (k, _cert(issuer_name(p), k.public_key(), ROOT, root_key, alg, True, _CA_VALIDITY))
-    k = alg.generate()
-    made[HUB] = (k, _cert(HUB, k.public_key(), ROOT, root_key, alg, False, _NODE_VALIDITY))
-    for m in merchant_ids():
-        k = alg.generate()
-        made[merchant_name(m)] = (k, _cert(merchant_name(m), k.public_key(), ROOT, root_key, alg,
-                                           True, _NODE_VALIDITY))
+    made = _hierarchy(ALGORITHMS[algorithm])
     for path in existing:
         path.unlink()
     # the card register belongs to the issuer keys being replaced: it would never match again
@@ -286,9 +294,3 @@ def load_trust_anchor(directory: str | Path) -> x509.Certificate:
 def cert_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
-
-def public_key_of(cert: x509.Certificate):
-    k = cert.public_key()
-    if not isinstance(k, (ed25519.Ed25519PublicKey, ec.EllipticCurvePublicKey)):
-        raise CardsimError("certificate key is neither Ed25519 nor ECDSA")
-    return k

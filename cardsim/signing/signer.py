@@ -3,48 +3,47 @@ in stand-in) on every online decision, the issuer's certificate for every card a
 each issuer's signature over its loss reports (:func:`sign_blacklists`).
 
 :class:`RecordSigner` runs in the signing worker processes. Each worker owns the cards whose number
-falls in its shard (``shard_of``), so a card's key is derived and its certificate issued exactly
-once per log, whatever the number of workers; every signature is deterministic, so the log is the
-same byte for byte with one worker or many.
+falls in its shard (``workers.shard_of``), so a card's key is derived and its certificate issued
+exactly once per log, whatever the number of workers; every signature is deterministic, so the log
+is the same byte for byte with one worker or many.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from cardsim.domain import PROVINCES
 from cardsim.model.card import CODE_PROVINCE, card_validity
-from cardsim.records.encoding import (auth_response_message, blacklist_message, card_cert_body, card_tx_message,
-                       loss_reports_digest, sha256)
+from cardsim.records.encoding import (CARD_TX, CARD_TX_FIELDS, ENCODERS, auth_response_message,
+                                      blacklist_message, card_cert_body, loss_reports_digest,
+                                      sha256)
+from cardsim.records.record import ISSUER, STANDIN, columns_getter
+from cardsim.signing.certificate import Certificate
 from cardsim.signing.keys import HUB, KeyRing, card_keys, issuer_name
-from cardsim.records.record import INDEX, ISSUER, STANDIN
 from cardsim.signing.register import CardRegister, fingerprint
 
-_CARD = INDEX["card_id"]
-_ATC = INDEX["atc"]
-_AMOUNT = INDEX["amount_fen"]
-_TERMINAL = INDEX["terminal_id"]
-_UN = INDEX["unpredictable_number"]
-_TIME = INDEX["sim_time"]
-_CHANNEL = INDEX["channel"]
-_SERVICE = INDEX["service"]
-_MODE = INDEX["mode"]
-_OUTCOME = INDEX["outcome"]
-_REASON = INDEX["reason"]
-_AUTHORISER = INDEX["authoriser"]
-_ISSUER_ID = INDEX["issuer_id"]
-_SEQ = INDEX["seq"]
-MODEL_ROW_LEN = _PLAIN = INDEX["unpredictable_number"] + 1   # a model row; longer: an attack
+# Performance shortcut: the signing loop reads rows through getters built once from the column
+# names (record.columns_getter); see there for why rows stay plain tuples.
+_card_tx_values = columns_getter(*CARD_TX_FIELDS)
+_decision = columns_getter("outcome", "reason", "authoriser", "issuer_id")
+_seq = columns_getter("seq")
+_card_id = columns_getter("card_id")
+_authoriser = columns_getter("authoriser")
+_encode_card_tx = ENCODERS[CARD_TX]
 
-
-def shard_of(card_id: str, workers: int) -> int:
-    """The worker that signs for this card (stable across runs and processes)."""
-    return int(card_id) % workers if card_id.isdigit() else 0
+#: A certificate first needed by a signed row: (the row's seq, the certificate).
+SeqCertificate = tuple[int, Certificate]
+#: How an attacker signs a marked row (``cardsim.attacks`` provides one): called with the mark's
+#: kind, the model row and the signing process's :class:`RecordSigner`; returns the card
+#: signature (None: the genuine card key signs) and a certificate the attacker brings (or None).
+AttackSigner = Callable[[str, tuple, "RecordSigner"], tuple[Optional[bytes], Optional[Certificate]]]
 
 
 @dataclass(frozen=True)
 class SignSpec:
-    """What a signing process needs to load its keys: never the keys themselves.
+    """What a signing process needs: where its keys are (never the keys themselves), and the
+    attack signer it plugs in when the run injects attacks.
 
     The passphrase is resolved by the parent (worker processes fork from a server started earlier
     and do not see the parent's environment as it is now); it is never shown by ``repr``.
@@ -54,20 +53,24 @@ class SignSpec:
     passphrase: bytes | None = field(repr=False)
     card_keys: dict          # province -> population key (for card validity dates)
     epoch: int               # unix time of sim_time 0
+    attack_signer: AttackSigner | None = None   # a module-level function: it travels pickled
 
 
-def card_message(row) -> bytes:
-    """The card_tx message of a record (row in COLUMN_NAMES order)."""
-    return card_tx_message(row[_CARD], row[_ATC], row[_AMOUNT], row[_TERMINAL], row[_UN],
-                           row[_TIME], row[_CHANNEL], row[_SERVICE], row[_MODE])
+def card_message(row: tuple) -> bytes:
+    """The card_tx message of a row (model, signed or :data:`Record`, in COLUMN_NAMES order)."""
+    return _encode_card_tx(_card_tx_values(row))
 
 
-def auth_message(row, tx_hash: bytes) -> bytes:
-    signer = HUB if row[_AUTHORISER] == STANDIN else row[_ISSUER_ID]
-    return auth_response_message(signer, row[_OUTCOME], row[_REASON], row[_AUTHORISER], tx_hash)
+def auth_message(row: tuple, tx_hash: bytes) -> bytes:
+    """The auth_response message of an online row, signed by the issuer or, in stand-in, the hub."""
+    outcome, reason, authoriser, issuer_id = _decision(row)
+    signer = HUB if authoriser == STANDIN else issuer_id
+    return auth_response_message(signer, outcome, reason, authoriser, tx_hash)
 
 
 class RecordSigner:
+    """Signs model rows for the cards of one shard: card and issuer signatures, certificates."""
+
     def __init__(self, spec: SignSpec):
         ring = KeyRing.load(spec.keys_dir, spec.passphrase,
                             names=[issuer_name(p) for p in PROVINCES] + [HUB])
@@ -77,6 +80,7 @@ class RecordSigner:
                             for p in PROVINCES}
         self.hub_key = self.alg.signing_key(ring.private[HUB])
         self.spec = spec
+        self.attack_signer = spec.attack_signer
         self.certified: set[int] = set()   # card numbers (as int) certified in this log
         self.register = CardRegister(spec.keys_dir)     # cards issued before (register.py)
         self._known: dict[str, list] = {}
@@ -86,45 +90,58 @@ class RecordSigner:
     def __repr__(self) -> str:
         return f"RecordSigner({self.alg.name})"
 
-    def sign(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-        """Rows (model columns + unpredictable_number) -> rows + (card_sig, issuer_sig), and the
-        card certificates first needed by these rows as (seq, subject, kind, issuer, alg, body, sig)."""
-        self._look_up_new_cards(rows)
-        return self._sign_rows(rows)
+    @property
+    def epoch(self) -> int:
+        """Unix time of sim_time 0 (certificate validity is in unix seconds)."""
+        return self.spec.epoch
 
-    def _sign_rows(self, rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-        sign = self.alg.sign
-        out, certs = [], []
+    def card_key(self, card_id: str, province: str) -> tuple:
+        """The card's genuine (signing key, public key bytes)."""
+        return self.cards[province].get(card_id)
+
+    def issuer_key(self, province: str):
+        """The signing key of the province's issuer."""
+        return self.issuer_keys[issuer_name(province)]
+
+    def sign(self, rows: list[tuple], marks: dict[int, str] | None = None
+             ) -> tuple[list[tuple], list[SeqCertificate]]:
+        """Model rows -> rows + (card_sig, issuer_sig), and the card certificates first needed by
+        these rows. ``marks`` (seq -> attack kind) names the rows an attacker made: the attack
+        signer signs those."""
+        self._look_up_new_cards(rows)
+        out: list[tuple] = []
+        certs: list[SeqCertificate] = []
         for row in rows:
-            if len(row) > _PLAIN:                  # an injected attack (cardsim.attacks.injection)
-                out.append(self._attack(row[:_PLAIN], row[-1], certs))
-                continue
-            card_id = row[_CARD]
-            province = CODE_PROVINCE[card_id[:2]]
-            number = int(card_id)
-            if number not in self.certified:
-                self.certified.add(number)
-                certs.append((row[_SEQ],) + self.issue(card_id, province))
-            key = self.cards[province].get(card_id)[0]
-            msg = card_message(row)
-            issuer_sig = None
-            auth = row[_AUTHORISER]
-            if auth == ISSUER or auth == STANDIN:
-                signer = self.hub_key if auth == STANDIN else self.issuer_keys[row[_ISSUER_ID]]
-                issuer_sig = sign(signer, auth_message(row, sha256(msg)))
-            out.append(row + (sign(key, msg), issuer_sig))
+            kind = marks.get(_seq(row)) if marks else None
+            out.append(self._sign_row(row, certs) if kind is None
+                       else self._attack(row, kind, certs))
         return out, certs
 
-    def _attack(self, row: tuple, kind: str, certs: list) -> tuple:
-        from cardsim.attacks.injection import attack_signature
-        card_sig, cert = attack_signature(kind, row, self)
+    def _sign_row(self, row: tuple, certs: list[SeqCertificate]) -> tuple:
+        card_id = _card_id(row)
+        province = CODE_PROVINCE[card_id[:2]]
+        number = int(card_id)
+        if number not in self.certified:
+            self.certified.add(number)
+            certs.append((_seq(row), self.issue(card_id, province)))
+        key = self.cards[province].get(card_id)[0]
+        msg = card_message(row)
+        issuer_sig = None
+        auth = _authoriser(row)
+        if auth == ISSUER or auth == STANDIN:
+            signer = self.hub_key if auth == STANDIN else self.issuer_keys[_decision(row)[3]]
+            issuer_sig = self.alg.sign(signer, auth_message(row, sha256(msg)))
+        return row + (self.alg.sign(key, msg), issuer_sig)
+
+    def _attack(self, row: tuple, kind: str, certs: list[SeqCertificate]) -> tuple:
+        if self.attack_signer is None:
+            raise RuntimeError(f"seq {_seq(row)}: marked {kind!r} but no attack signer plugged in")
+        card_sig, cert = self.attack_signer(kind, row, self)
         if cert is not None:
-            self.certified.add(int(row[_CARD]))
-            certs.append((row[_SEQ],) + cert)
+            self.certified.add(int(_card_id(row)))
+            certs.append((_seq(row), cert))
         if card_sig is None:                       # clones and revoked cards: the genuine key
-            signed, extra = self._sign_rows([row])
-            certs.extend(extra)
-            return signed[0]
+            return self._sign_row(row, certs)
         return row + (card_sig, None)
 
     def _look_up_new_cards(self, rows) -> None:
@@ -132,7 +149,7 @@ class RecordSigner:
         new: dict[str, set] = {}
         certified = self.certified
         for row in rows:
-            card_id = row[_CARD]
+            card_id = _card_id(row)
             if card_id.isdigit() and int(card_id) not in certified:
                 new.setdefault(CODE_PROVINCE.get(card_id[:2]), set()).add(card_id)
         self._known = {}
@@ -140,8 +157,8 @@ class RecordSigner:
             if province is not None:
                 self._known.update(self.register.lookup(self.issuer_fp[province], sorted(ids)))
 
-    def issue(self, card_id: str, province: str) -> tuple:
-        """The card's certificate row for this log, from the card register when the card was
+    def issue(self, card_id: str, province: str) -> Certificate:
+        """The card's certificate for this log, from the card register when the card was
         issued before (same issuer key and validity), else made now and added to it."""
         serial = int(card_id[2:])
         nb, na = card_validity(self.spec.card_keys[province], serial, self.spec.epoch)
@@ -158,7 +175,7 @@ class RecordSigner:
         if sig is None:
             sig = self.alg.sign(self.issuer_keys[issuer], body)
             self.register.add(self.issuer_fp[province], card_id, pub, nb, na, sig)
-        return (card_id, "card", issuer, self.alg.name, body, sig)
+        return Certificate(card_id, "card", issuer, self.alg.name, body, sig)
 
     def close(self) -> None:
         """Save the cards this process issued to the register."""

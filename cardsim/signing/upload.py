@@ -31,15 +31,17 @@ record hash also holds the chain link, so an upload attests the records' order i
 
 from __future__ import annotations
 
-from cardsim.records import encoding as E
-from cardsim.signing.keys import TERMINAL_VALIDITY, KeyRing, merchant_name, terminal_keys
-from cardsim.records.record import INDEX
+from typing import NamedTuple
 
-_TERMINAL = INDEX["terminal_id"]
-_MERCHANT = INDEX["merchant_id"]
-_UPLOADED = INDEX["uploaded_at"]
-_SEQ = INDEX["seq"]
-_HASH = INDEX["record_hash"]
+from cardsim.records import encoding as E
+from cardsim.records.record import columns_getter
+from cardsim.signing.certificate import Certificate
+from cardsim.signing.keys import TERMINAL_VALIDITY, KeyRing, merchant_name, terminal_keys
+
+# Performance shortcut: the writer's per-record loop reads rows through getters built once from
+# the column names (record.columns_getter).
+_batch_key = columns_getter("terminal_id", "uploaded_at")
+_batch_entry = columns_getter("merchant_id", "seq", "record_hash")
 
 #: The ``uploads`` table: its columns and types, in order.
 UPLOAD_COLUMNS = {"upload": int, "terminal_id": str, "merchant_id": str, "number": int,
@@ -49,11 +51,21 @@ MERCHANT_TOTALS_COLUMNS = {"merchant_id": str, "terminals": int, "uploads": int,
                            "terminals_digest": bytes, "signature": bytes}
 
 
+class Batch(NamedTuple):
+    """A closed upload batch: one terminal's records uploaded at one moment, in ``seq`` order."""
+
+    terminal_id: str
+    uploaded_at: float
+    merchant_id: str
+    seqs: list[int]
+    record_hashes: list[bytes]
+
+
 class Batches:
     """Open upload batches, keyed by (terminal_id, uploaded_at), and the rule that closes them.
 
-    A batch is ``[merchant_id, [seq], [record_hash]]``; closed batches come out as
-    ``(terminal_id, uploaded_at, merchant_id, seqs, record_hashes)``.
+    An open batch is ``[merchant_id, [seq], [record_hash]]``; closed ones come out as
+    :class:`Batch`.
     """
 
     def __init__(self) -> None:
@@ -72,15 +84,16 @@ class Batches:
         inlined (performance shortcut: the writer's hot loop, once per record)."""
         opened = self.open
         for r in rows:
-            key = (r[_TERMINAL], r[_UPLOADED])
+            key = _batch_key(r)
+            merchant, seq, record_hash = _batch_entry(r)
             b = opened.get(key)
             if b is None:
-                opened[key] = [r[_MERCHANT], [r[_SEQ]], [r[_HASH]]]
+                opened[key] = [merchant, [seq], [record_hash]]
             else:
-                b[1].append(r[_SEQ])
-                b[2].append(r[_HASH])
+                b[1].append(seq)
+                b[2].append(record_hash)
 
-    def close(self, now: float | None) -> list[tuple]:
+    def close(self, now: float | None) -> list[Batch]:
         """Close every batch uploaded before ``now`` (all of them when ``now`` is None)."""
         if now is None:
             keys = list(self.open)
@@ -90,7 +103,7 @@ class Batches:
         out = []
         for k in keys:
             merchant, seqs, hashes = self.open.pop(k)
-            out.append((k[0], k[1], merchant, seqs, hashes))
+            out.append(Batch(k[0], k[1], merchant, seqs, hashes))
         return out
 
 
@@ -118,14 +131,15 @@ class TerminalSigner:
                 self._ring.private[merchant_name(merchant_id)])
         return d
 
-    def certificate(self, terminal_id: str, merchant_id: str, pub: bytes) -> tuple:
-        """The ``certificates`` row of a terminal: (subject, kind, issuer, algorithm, body, sig)."""
+    def certificate(self, terminal_id: str, merchant_id: str, pub: bytes) -> Certificate:
+        """The terminal's certificate, signed by its merchant."""
         nb, na = TERMINAL_VALIDITY
         body = E.terminal_cert_body(terminal_id, merchant_id, self.alg.name, pub, nb, na)
         sig = self.alg.sign(self._merchant_keys[merchant_id], body)
-        return (terminal_id, "terminal", merchant_name(merchant_id), self.alg.name, body, sig)
+        return Certificate(terminal_id, "terminal", merchant_name(merchant_id), self.alg.name, body,
+                           sig)
 
-    def sign(self, closed: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    def sign(self, closed: list[Batch]) -> tuple[list[tuple], list[Certificate]]:
         """Closed batches -> (``uploads`` rows, terminal certificates first needed by them)."""
         uploads, certs = [], []
         sign = self.alg.sign

@@ -1,0 +1,164 @@
+"""Trust anchors: the log's CA layer checked to the trusted root, the hub's signed checkpoints
+over the hash chain, and each issuer's signature over its province's loss reports."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from cardsim.audit.verify.findings import Tally
+from cardsim.audit.verify.records import Context
+from cardsim.config.scenario import Scenario
+from cardsim.domain import PROVINCES
+from cardsim.records import encoding as E
+from cardsim.signing.crypto import Algorithm
+from cardsim.signing.keys import HUB, ROOT, all_names, issuer_name
+
+#: One row of the ``checkpoints`` table.
+Checkpoint = namedtuple("Checkpoint", "checkpoint count head sim_time final signer signature")
+
+
+def record_context(conn, path: str, alg: Algorithm, scenario: Scenario, root: x509.Certificate,
+                   t: Tally) -> Context:
+    """What the per-record checks need: the CA layer checked against ``root`` (findings in
+    ``t``) and the scenario's epoch and blacklist timing."""
+    start, end = scenario.epoch, scenario.epoch + scenario.duration_s
+    ca = check_ca_layer(conn, root, start, end, t)
+    pcfg = scenario.config["provinces"]
+    return Context(path, alg.name, ca, scenario.epoch,
+                   {p: pcfg[p]["blacklist_push_delay_s"] for p in PROVINCES},
+                   {p: pcfg[p]["blacklist_push_interval_s"] for p in PROVINCES})
+
+
+def check_ca_layer(conn, root: x509.Certificate, start: float, end: float, t: Tally) -> dict:
+    """Check the log's CA certificates against the trusted root; returns name -> DER public key
+    of each one that checks out."""
+    rows = dict(conn.execute("SELECT subject, body FROM certificates WHERE kind = 'x509'"))
+    root_der = root.public_bytes(serialization.Encoding.DER)
+    good = {}
+    for name in all_names():
+        body = rows.get(name)
+        if not isinstance(body, bytes):
+            t.fail("certificates", f"missing:{name}")
+        elif name == ROOT:
+            if body == root_der:
+                t.ok("certificates")
+            else:
+                t.fail("certificates", "root_not_trusted")
+        else:
+            der = _ca_certificate(body, name, root, start, end, t)
+            if der is not None:
+                good[name] = der
+    return good
+
+
+def _ca_certificate(body: bytes, name: str, root: x509.Certificate, start: float, end: float,
+                    t: Tally) -> bytes | None:
+    """The DER public key of one CA-layer certificate if it checks out, else None (a finding)."""
+    try:
+        cert = x509.load_der_x509_certificate(body)
+        cert.verify_directly_issued_by(root)
+    except Exception:
+        t.fail("certificates", f"not_issued_by_trusted_root:{name}")
+        return None
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if not cn or cn[0].value != name:
+        t.fail("certificates", f"wrong_subject:{name}")
+        return None
+    lo = cert.not_valid_before_utc.timestamp()
+    hi = cert.not_valid_after_utc.timestamp()
+    if not (lo <= start and end <= hi):
+        t.fail("certificates", f"not_valid_during_run:{name}")
+        return None
+    t.ok("certificates")
+    return cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes,
+                     t: Tally) -> list[Checkpoint]:
+    """Checkpoints whose signature verifies (others are findings), in checkpoint order."""
+    hub = serialization.load_der_public_key(hub_der) if hub_der else None
+    good = []
+    for row in conn.execute("SELECT checkpoint, count, head, sim_time, final, signer, signature "
+                            "FROM checkpoints ORDER BY checkpoint"):
+        cp = Checkpoint._make(row)
+        if not (isinstance(cp.count, int) and isinstance(cp.head, bytes)
+                and isinstance(cp.sim_time, float) and cp.final in (0, 1)):
+            t.fail("checkpoints", f"malformed:{cp.checkpoint}")
+            continue
+        msg = E.checkpoint_message(genesis, cp.count, cp.head, cp.sim_time, cp.final)
+        if cp.signer != HUB or hub is None or not alg.verify(hub, cp.signature, msg):
+            t.fail("checkpoints", f"bad_signature:{cp.checkpoint}")
+            continue
+        good.append(cp)
+    return good
+
+
+def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: Tally) -> None:
+    """Each signed checkpoint against the chain head after its count of records; the final one
+    must cover all ``n`` records."""
+    for cp in checkpoints:
+        if cp.count > n:
+            t.fail("checkpoints", f"count_beyond_log:{cp.checkpoint}")
+        elif heads_at.get(cp.count) != cp.head:
+            t.fail("checkpoints", f"head_mismatch:{cp.checkpoint}")
+        else:
+            t.ok("checkpoints")
+    finals = [cp for cp in checkpoints if cp.final == 1]
+    if not finals:
+        t.fail("checkpoints", "no_final_checkpoint")
+    elif finals[-1].count != n:
+        t.fail("checkpoints", "final_count_differs")
+
+
+def _loss_reports(conn, t: Tally) -> dict[str, list]:
+    """province -> its well-formed loss reports (card, reported_at); others are findings."""
+    reports: dict[str, list] = {p: [] for p in PROVINCES}
+    for cid, prov, at in conn.execute("SELECT card_id, card_province, reported_at FROM blacklist"):
+        if prov in reports and isinstance(cid, str) and isinstance(at, float):
+            reports[prov].append((cid, at))
+        else:
+            t.fail("blacklist", f"malformed_report:{cid!r}")
+    return reports
+
+
+def check_blacklist(conn, ca: dict, alg: Algorithm, t: Tally) -> None:
+    """Each province's loss reports against its issuer's signed count and digest. Without this,
+    deleting a loss report would hide it from the revocation check."""
+    try:
+        reports = _loss_reports(conn, t)
+        signed = {row[0]: row for row in conn.execute(
+            "SELECT province, issuer, count, reports_digest, signature FROM blacklist_signatures")}
+    except sqlite3.Error:
+        t.fail("blacklist", "no_blacklist_signatures")
+        return
+    for province in PROVINCES:
+        row = signed.get(province)
+        if row is None:
+            t.fail("blacklist", f"missing:{province}")
+            continue
+        reason = _province_finding(row, reports[province], ca, alg)
+        if reason is None:
+            t.ok("blacklist")
+        else:
+            t.fail("blacklist", f"{reason}:{province}")
+
+
+def _province_finding(row: tuple, reports: list, ca: dict, alg: Algorithm) -> str | None:
+    """Why one province's signed loss reports fail (None: they hold)."""
+    province, issuer, count, digest, sig = row
+    der = ca.get(issuer_name(province))
+    ok_types = isinstance(count, int) and isinstance(digest, bytes) and isinstance(sig, bytes)
+    if (issuer != issuer_name(province) or der is None or not ok_types
+            or not alg.verify(serialization.load_der_public_key(der), sig,
+                              E.blacklist_message(issuer, province, count, digest))):
+        return "bad_signature"
+    if count != len(reports):
+        return "count_differs"
+    if digest != E.loss_reports_digest(reports):
+        return "digest_differs"
+    return None

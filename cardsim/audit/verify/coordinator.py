@@ -1,0 +1,182 @@
+"""The coordinator: reads the log once in seq order, checks what only that order shows (``seq``
+runs 1, 2, 3 … and each ``prev_hash`` links to the chain head) and the uploads, and hands every
+record with its link to the card-sharded record workers."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from cryptography import x509
+
+from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, read_checkpoints,
+                                          record_context)
+from cardsim.audit.verify.findings import Report, Tally
+from cardsim.audit.verify.primitives import read_text
+from cardsim.audit.verify.records import RecordWorker
+from cardsim.audit.verify.uploads import UploadCheck
+from cardsim.config.scenario import Scenario, from_config_json
+from cardsim.errors import CardsimError, one_line
+from cardsim.log.store import open_log, read_run
+from cardsim.records import encoding as E
+from cardsim.records.record import COLUMN_NAMES, INDEX
+from cardsim.signing.crypto import ALGORITHMS
+from cardsim.signing.keys import HUB, load_trust_anchor
+from cardsim.workers import ShardedPool, WorkerError
+
+#: Records per batch sent to the workers.
+BATCH = 2000
+# Measured hot loop (the coordinator reads every record): index constants, not Record fields.
+_CARD, _TIME = INDEX["card_id"], INDEX["sim_time"]
+_NCOLS = len(COLUMN_NAMES)
+
+
+def _pair_card(item: tuple) -> str:
+    return item[0][_CARD]
+
+
+def verify(path: str | Path, keys_dir: str | Path = "keys", workers: int = 1,
+           progress: Callable[[int], None] | None = None) -> Report:
+    """Verify the log at ``path`` against the root certificate in ``keys_dir``; the report is the
+    same for any number of ``workers``."""
+    root = load_trust_anchor(keys_dir)
+    for text_factory in (str, read_text):
+        conn = open_log(path)
+        # Performance shortcut: SQLite's own UTF-8 decoding; only a log holding undecodable text
+        # is read again with a Python decoder that turns such values into findings.
+        conn.text_factory = text_factory
+        try:
+            return _verify(conn, str(path), root, max(1, workers), progress)
+        except sqlite3.OperationalError as e:
+            if text_factory is str and "decode" in str(e):
+                continue
+            raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError, ValueError) as e:
+            raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
+        except WorkerError as e:
+            raise CardsimError(f"{path}: verification worker failed: {one_line(e)}") from None
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _scenario(run: dict, path: str) -> Scenario | None:
+    config_json = run.get("config_json")
+    try:
+        return from_config_json(config_json if isinstance(config_json, str) else "", path)
+    except CardsimError:
+        return None
+
+
+def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> Report:
+    run = read_run(conn, path)
+    t = Tally()
+    algorithm = run.get("algorithm")
+    if run.get("signed") != 1 or algorithm not in ALGORITHMS:
+        t.fail("format", "unsigned_log")
+        n = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+        return Report.of(path, n, t, False, None)
+    scenario = _scenario(run, path)
+    if scenario is None or not isinstance(run.get("seed"), int):
+        t.fail("format", "bad_runs_row")
+        return Report.of(path, 0, t, True, algorithm)
+    alg = ALGORITHMS[algorithm]
+    ctx = record_context(conn, path, alg, scenario, root, t)
+    genesis = E.genesis_hash(run["config_json"], run["seed"])
+    checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
+    walk = ChainWalk(genesis, {cp.count for cp in checkpoints}, t)
+    uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, t)
+    check_blacklist(conn, ctx.ca_keys, alg, t)
+    pool = ShardedPool(partial(RecordWorker, ctx), workers, _pair_card, in_process=workers == 1)
+    try:
+        _stream(conn, walk, uploads, pool, progress)
+        tallies = pool.close()
+    except BaseException:       # an error, or Ctrl-C: stop the workers, then let it through
+        pool.abort()
+        raise
+    uploads.close(None)
+    check_checkpoints(checkpoints, walk.heads_at, walk.n, t)
+    for other in tallies:
+        t.merge(other)
+    return Report.of(path, walk.n, t, True, algorithm)
+
+
+class ChainWalk:
+    """What only the log's order shows: ``seq`` runs 1, 2, 3 … and each record's ``prev_hash``
+    is the chain head before it. The stored prev_hash carries the chain on, so a deleted or
+    inserted record is one finding, not one per record after it."""
+
+    def __init__(self, genesis: bytes, wanted: set, t: Tally):
+        self.head, self.expected, self.n, self.t = genesis, 1, 0, t
+        self.wanted = wanted                    # the checkpoints' record counts
+        self.heads_at: dict[int, bytes] = {}    # count -> chain head after that many records
+
+    def step(self, row: tuple) -> bool | None:
+        """The next record: whether it links to the chain, or None when it is too malformed to
+        check further (a format finding)."""
+        self.n += 1
+        seq, stored = row[0], row[-1]
+        if (len(row) != _NCOLS or not isinstance(seq, int) or not isinstance(stored, bytes)
+                or not isinstance(row[_CARD], str)):
+            self._malformed(row)
+            return None
+        if seq == self.expected:
+            self.t.ok("sequence")
+        else:
+            self.t.fail("sequence", "gap" if seq > self.expected else "repeated_or_out_of_order",
+                        seq, row[1])
+        self.expected = seq + 1
+        prev = row[-2]
+        linked = prev == self.head
+        self.head = E.link(prev if isinstance(prev, bytes) else self.head, stored)
+        if seq in self.wanted:
+            self.heads_at[seq] = self.head
+        return linked
+
+    def _malformed(self, row: tuple) -> None:
+        seq, stored = row[0], row[-1]
+        self.t.fail("format", "bad_value_type", seq, row[1] if len(row) > 1 else None)
+        if isinstance(stored, bytes) and len(row) >= 2 and isinstance(row[-2], bytes):
+            self.head = E.link(row[-2], stored)
+        self.expected = seq + 1 if isinstance(seq, int) else self.expected + 1
+
+
+def _stream(conn, walk: ChainWalk, uploads: UploadCheck, pool: ShardedPool, progress) -> None:
+    """Every record once, in seq order: the chain walk and the uploads here, the rest in the
+    workers as (row, linked) pairs, one batch in flight while the next is read."""
+    batch: list[tuple] = []
+    in_flight = 0
+    for row in conn.execute("SELECT * FROM transactions ORDER BY seq"):
+        linked = walk.step(row)
+        if linked is None:
+            continue
+        uploads.add(row)
+        if row[_CARD].isdigit():
+            batch.append((row, linked))
+        else:
+            walk.t.fail("card_certificate", "bad_card_number", row[0], row[1])
+        if len(batch) >= BATCH:
+            in_flight = _ship(batch, uploads, pool, in_flight)
+            batch = []
+            if progress:
+                progress(walk.n)
+    if batch:
+        _ship(batch, uploads, pool, in_flight)
+    if progress:
+        progress(walk.n)
+
+
+def _ship(batch: list[tuple], uploads: UploadCheck, pool: ShardedPool, in_flight: int) -> int:
+    """Send a batch to the workers, take the previous batch's replies, close the uploads the
+    batch completes; returns the batches in flight."""
+    pool.submit(batch)
+    if in_flight:
+        pool.collect()     # the workers keep their tallies: this only paces the coordinator
+    # the earliest time in the batch: one record moved far ahead cannot close batches that later
+    # records still belong to
+    early = min((r[_TIME] for r, _ in batch if type(r[_TIME]) is float), default=None)
+    if early is not None:
+        uploads.close(early)
+    return 1
