@@ -12,7 +12,7 @@ this list (``tests/test_layers.py`` checks it):
 - ``log``       the SQLite log, the hash chain and the simulation -> signing -> writer pipeline
 - ``audit``     verify, replay and the trace-driven what-if (retime)
 - ``attacks``   attack injection with ground truth (plugged in by ``api``; nothing else imports it)
-- ``planning``  sweeps; ``report``  HTML and text reports
+- ``planning``  sweeps; ``reports``  HTML and text reports
 - ``api``       the Python API; ``cli``  the command line, a thin layer over ``api``
 
 The Python API (``cardsim.api``, a worked example in docs/api.md) is exported from here:
@@ -43,13 +43,6 @@ _API = ("load_scenario", "run", "verify", "replay", "retime", "sweep", "report",
         "init_keys", "RunResult", "VerifyResult", "SweepResult")
 
 __all__ = ["CHANNELS", "PROVINCES", "__version__", "CardsimError", *_API]
-
-# ``report`` names both the subpackage cardsim/report/ and the API function. The import system
-# binds a subpackage's name here only when it first loads it: load it now (a docstring, no
-# cost) and unbind the name, so ``cardsim.report`` is the API function (through __getattr__).
-importlib.import_module("cardsim.report")
-del globals()["report"]
-
 
 def __getattr__(name: str):
     if name in _API:

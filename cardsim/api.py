@@ -33,7 +33,7 @@ from cardsim.log.store import Log
 from cardsim.model.simulation import Simulation
 from cardsim.model.card import population_keys
 from cardsim.planning import sweep as sweep_mod
-from cardsim.report.html import write_report
+from cardsim.reports.html import write_report
 from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",

@@ -179,8 +179,8 @@ def test_report_writes_html(signed_log, tmp_path):
     assert out == tmp_path / "r.html" and "<svg" in out.read_text()
 
 
-def test_report_is_the_function_even_after_its_subpackage_loads():
-    code = ("import cardsim.report.html, cardsim; from cardsim.report import text; "
+def test_report_is_the_function_even_after_the_reports_package_loads():
+    code = ("import cardsim.reports.html, cardsim.reports.text as text, cardsim; "
             "assert callable(cardsim.report) and cardsim.report.__module__ == 'cardsim.api'; "
-            "assert text.__name__ == 'cardsim.report.text'")
+            "assert text.__name__ == 'cardsim.reports.text'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cardsim import api
 from cardsim.cli.app import app
-from cardsim.report.html import write_report
+from cardsim.reports.html import write_report
 from cardsim.config.scenario import load
 from cardsim.planning.sweep import plan, run_sweep
 

@@ -27,6 +27,7 @@ Cards are the log's cards: their initial state comes from the log's scenario and
 from __future__ import annotations
 
 import csv
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,20 +38,19 @@ from typing import Callable, NamedTuple
 import simpy
 
 from cardsim.audit.verify import Context, RecordChecker, Tally, record_context
+from cardsim.config import schema
+from cardsim.config.scenario import Scenario, apply_set, from_config_json, parse_set
 from cardsim.domain import PROVINCES
-from cardsim.signing.crypto import ALGORITHMS
-from cardsim.signing.keys import load_trust_anchor
-from cardsim.model.card import CODE_PROVINCE, Card, CardPopulation, population_key
-import sqlite3
-
-from cardsim.workers import ShardedPool
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
+from cardsim.model.card import CODE_PROVINCE, Card, CardPopulation, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
+from cardsim.model.streams import Streams
 from cardsim.records.record import (APPROVED, COLUMN_NAMES, DECLINED, INDEX, OFFLINE, TERMINAL,
                                     Record)
-from cardsim.config.scenario import Scenario, from_config_json
-from cardsim.model.streams import Streams
+from cardsim.signing.crypto import ALGORITHMS
+from cardsim.signing.keys import load_trust_anchor
+from cardsim.workers import ShardedPool
 
 NODES = ("merchant", "issuer")
 MAX_DIVERGENCES = 100_000
@@ -422,7 +422,6 @@ def read_log_scenario(conn, path) -> tuple[dict, Scenario]:
 
 def log_scenario(path: str | Path, sets=()) -> Scenario:
     """The log's own scenario (runs.config_json), with ``--set`` overrides applied and validated."""
-    from cardsim.config.scenario import apply_set, parse_set
     conn = open_log(path)
     try:
         _run, sc = read_log_scenario(conn, path)
@@ -432,7 +431,6 @@ def log_scenario(path: str | Path, sets=()) -> Scenario:
     for item in sets:
         key, value = parse_set(item)
         apply_set(cfg, key, value)
-    from cardsim.config import schema
     for key, msg in schema.cross_checks(cfg):
         raise CardsimError(f"{path} (with --set): {key}: {msg}")
     return Scenario(name=f"{sc.name}+set", source=sc.source, text="", config=cfg, seed=sc.seed,

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import cardsim
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
-from cardsim.report.text import (render_replay, render_summary, render_sweep, render_thresholds,
+from cardsim.reports.text import (render_replay, render_summary, render_sweep, render_thresholds,
                                  render_verify)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,

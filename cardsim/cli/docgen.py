@@ -11,7 +11,9 @@ from pathlib import Path
 
 import typer
 
+from cardsim.cli.app import app
 from cardsim.config import schema
+from cardsim.config.metrics import metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,21 +26,28 @@ def _fmt_default(key: schema.Key) -> str:
 
 
 def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_fmt(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, list):
-        if len(v) > 8:
-            return "[" + ", ".join(_fmt(x) for x in v[:6]) + ", … ]" + f" ({len(v)} items)"
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, int):
-        return f"{v:_}" if abs(v) >= 10_000 else str(v)
+    """A default value as TOML shows it (long lists abbreviated)."""
+    for kind, show in _FORMATS:
+        if isinstance(v, kind):
+            return show(v)
     return str(v)
+
+
+def _fmt_list(v: list) -> str:
+    if len(v) > 8:
+        return "[" + ", ".join(_fmt(x) for x in v[:6]) + ", … ]" + f" ({len(v)} items)"
+    return "[" + ", ".join(_fmt(x) for x in v) + "]"
+
+
+#: (type, formatter), bool before int (a bool is an int).
+_FORMATS = (
+    (bool, lambda v: "true" if v else "false"),
+    (dict, lambda v: "{ " + ", ".join(f"{k} = {_fmt(x)}" for k, x in v.items()) + " }"),
+    (list, _fmt_list),
+    (str, lambda v: f'"{v}"'),
+    (float, lambda v: f"{v:g}"),
+    (int, lambda v: f"{v:_}" if abs(v) >= 10_000 else str(v)),
+)
 
 
 def _bounds(key: schema.Key) -> str:
@@ -87,7 +96,6 @@ def scenarios_md() -> str:
         out.append(f"| `{name}` | {key.kind} | {key.unit} | {_fmt_default(key)} | {_bounds(key)} "
                    f"| {key.help}{note} |")
         del top
-    from cardsim.config.metrics import metric_names
     out += ["", "## `[thresholds]`", "",
             "Optional. Each entry is a metric name (quoted, it has dots) and a condition: "
             '`"wait.metro.p95" = "< 20"`, with `<`, `<=`, `>` or `>=` and a number. `cardsim run` '
@@ -100,39 +108,47 @@ def scenarios_md() -> str:
     return "\n".join(out) + "\n"
 
 
-def cli_md() -> str:
-    from cardsim.cli.app import app
+def _commands(group, prefix: str = ""):
+    """(full name, command) of every command under ``group``, subcommands included."""
+    for name, cmd in sorted(group.commands.items()):
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", cmd
 
-    root = typer.main.get_command(app)
+
+def _option_row(o) -> str:
+    flags = ", ".join(f"`{x}`" for x in o.opts + o.secondary_opts)
+    if o.metavar:
+        flags += f" `{o.metavar}`"
+    default = "" if o.default in (None, False, ()) or o.is_flag else f"`{o.default}`"
+    return f"| {flags} | {o.help or ''} | {default} |"
+
+
+def _command_md(name: str, cmd) -> list[str]:
+    args = [p for p in cmd.params if p.param_type_name == "argument"]
+    opts = [p for p in cmd.params if p.param_type_name == "option"]
+    usage = " ".join([f"cardsim {name}"] + [a.name.upper() for a in args]
+                     + (["[OPTIONS]"] if opts else []))
+    out = [f"## `cardsim {name}`", "", "```", usage, "```", "", (cmd.help or "").strip(), ""]
+    return out + _params_table(args, opts) + [""]
+
+
+def _params_table(args: list, opts: list) -> list[str]:
+    if not (args or opts):
+        return []
+    rows = [f"| `{a.name.upper()}` | {getattr(a, 'help', '') or ''} | required |" for a in args]
+    return ["| argument / option | meaning | default |", "|---|---|---|", *rows,
+            *(_option_row(o) for o in opts)]
+
+
+def cli_md() -> str:
     out = ["# Command-line reference", "",
            "Generated from the Typer app in `cardsim/cli/app.py` by `make docs`; do not edit by hand.",
            "", "Exit codes: 0 ok; 1 the check found problems (verification failures, replay "
            "divergences, threshold breaches); 2 bad input (one line on stderr).", ""]
-    def walk(group, prefix):
-        for name, cmd in sorted(group.commands.items()):
-            if hasattr(cmd, "commands"):
-                yield from walk(cmd, f"{prefix}{name} ")
-            else:
-                yield f"{prefix}{name}", cmd
-
-    for name, cmd in walk(root, ""):
-        out += [f"## `cardsim {name}`", ""]
-        args = [p for p in cmd.params if p.param_type_name == "argument"]
-        opts = [p for p in cmd.params if p.param_type_name == "option"]
-        usage = " ".join([f"cardsim {name}"] + [a.name.upper() for a in args]
-                         + (["[OPTIONS]"] if opts else []))
-        out += ["```", usage, "```", "", (cmd.help or "").strip(), ""]
-        if args or opts:
-            out += ["| argument / option | meaning | default |", "|---|---|---|"]
-        for a in args:
-            out.append(f"| `{a.name.upper()}` | {getattr(a, 'help', '') or ''} | required |")
-        for o in opts:
-            flags = ", ".join(f"`{x}`" for x in o.opts + o.secondary_opts)
-            if o.metavar:
-                flags += f" `{o.metavar}`"
-            default = "" if o.default in (None, False, ()) or o.is_flag else f"`{o.default}`"
-            out.append(f"| {flags} | {o.help or ''} | {default} |")
-        out.append("")
+    for name, cmd in _commands(typer.main.get_command(app)):
+        out += _command_md(name, cmd)
     return "\n".join(out) + "\n"
 
 

@@ -42,12 +42,15 @@ class Hub(_Busy):
 
     def clearing(self) -> dict:
         """Gross flows and each province's net position (positive: it receives), in fen and yuan."""
-        gross = {f"{a}->{b}": self.flows.get((a, b), 0) for a in PROVINCES for b in PROVINCES if a != b}
-        counts = {f"{a}->{b}": self.flow_counts.get((a, b), 0) for a in PROVINCES for b in PROVINCES if a != b}
-        net = {}
-        for p in PROVINCES:
-            receives = sum(v for (a, b), v in self.flows.items() if b == p and a != p)
-            pays = sum(v for (a, b), v in self.flows.items() if a == p and b != p)
-            net[p] = receives - pays
+        pairs = [(a, b) for a in PROVINCES for b in PROVINCES if a != b]
+        gross = {f"{a}->{b}": self.flows.get((a, b), 0) for a, b in pairs}
+        counts = {f"{a}->{b}": self.flow_counts.get((a, b), 0) for a, b in pairs}
+        net = {p: self._net(p) for p in PROVINCES}
         return {"gross_fen": gross, "transactions": counts, "net_fen": net,
                 "net_yuan": {p: v / 100 for p, v in net.items()}}
+
+    def _net(self, province: str) -> int:
+        """What ``province``'s acquirers receive from other issuers less what its issuer pays."""
+        receives = sum(v for (a, b), v in self.flows.items() if b == province and a != province)
+        pays = sum(v for (a, b), v in self.flows.items() if a == province and b != province)
+        return receives - pays

@@ -68,17 +68,6 @@ def all_names() -> list[str]:
     return [ROOT] + [issuer_name(p) for p in PROVINCES] + [HUB] + [merchant_name(m) for m in merchant_ids()]
 
 
-def passphrase_from_env(var: str | None) -> bytes | None:
-    if not var:
-        return None
-    value = os.environ.get(var)
-    if value is None:
-        raise CardsimError(f"--passphrase-env {var}: environment variable is not set")
-    if not value:
-        raise CardsimError(f"--passphrase-env {var}: environment variable is empty")
-    return value.encode("utf-8")
-
-
 def _write_private(path: Path, key, passphrase: bytes | None) -> None:
     enc = (serialization.BestAvailableEncryption(passphrase) if passphrase
            else serialization.NoEncryption())

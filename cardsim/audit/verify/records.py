@@ -103,7 +103,11 @@ class RecordChecker:
                                 "AND kind = 'card'", (card_id,)).fetchone()
         if row is None:
             return CardKey(bad="missing")
-        body, sig = row
+        return self._card_key(card_id, province, *row)
+
+    def _card_key(self, card_id: str, province: str, body, sig) -> CardKey:
+        """The key a card certificate certifies, once it names the card, its province's issuer
+        and this log's algorithm, and carries that issuer's valid signature."""
         v = certificate_fields(body, sig, E.CARD_CERT, _CARD_CERT_TYPES)
         if v is None:
             return CardKey(bad="malformed")
