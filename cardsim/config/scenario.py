@@ -134,10 +134,7 @@ def _merge(cfg: dict, raw: dict, source: str, prefix: str) -> None:
             continue
         key = schema.KEY_INDEX.get(path)
         if key is not None:
-            value, err = check_value(key, v)
-            if err:
-                raise ScenarioError(f"{source}: {path}: {err}")
-            schema.set_path(cfg, path, value)
+            _set_checked(cfg, key, path, v, f"{source}: {path}")
         elif _is_table_prefix(path):
             if not isinstance(v, dict):
                 raise ScenarioError(f"{source}: {path}: must be a table of keys, got {v!r}")
@@ -185,14 +182,19 @@ def parse_set(item: str) -> tuple[str, Any]:
     return path, value
 
 
+def _set_checked(cfg: dict, key, path: str, value: Any, where: str) -> None:
+    """Set ``path`` to ``value`` once it fits ``key``; else a ScenarioError naming ``where``."""
+    checked, err = check_value(key, value)
+    if err:
+        raise ScenarioError(f"{where}: {err}")
+    schema.set_path(cfg, path, checked)
+
+
 def apply_set(cfg: dict, path: str, value: Any, source: str = "--set") -> None:
     """Set one key (or one field of a distribution) in a full configuration, validated."""
     key = schema.KEY_INDEX.get(path)
     if key is not None:
-        checked, err = check_value(key, value)
-        if err:
-            raise ScenarioError(f"{source} {path}: {err}")
-        schema.set_path(cfg, path, checked)
+        _set_checked(cfg, key, path, value, f"{source} {path}")
         return
     parent, _, field_name = path.rpartition(".")
     pkey = schema.KEY_INDEX.get(parent)
