@@ -80,10 +80,10 @@ def test_no_keys_are_written_unless_asked(tmp_path, monkeypatch, quick_scenario)
 
 
 def test_passphrases_are_bytes(tmp_path, quick_scenario):
-    written = cardsim.init_keys(tmp_path / "k", passphrase=b"s3cret")
+    written = cardsim.init_keys(tmp_path / "k", passphrase=b"s3cret-passphrase")
     assert b"ENCRYPTED" in next(p for p in written if p.suffix == ".key").read_bytes()
     result = cardsim.run(quick_scenario, tmp_path / "e.db", keys_dir=tmp_path / "k",
-                         passphrase=b"s3cret", workers=1)
+                         passphrase=b"s3cret-passphrase", workers=1)
     assert cardsim.verify(result.log, tmp_path / "k", workers=1).ok
 
 

@@ -159,8 +159,8 @@ def test_retime_evaluates_thresholds_and_exits_1_on_a_breach(small_log, keys_dir
 
 
 def test_retime_with_encrypted_keys(small_log, tmp_path, monkeypatch):
-    api.init_keys(tmp_path / "k", passphrase=b"pa55")
-    monkeypatch.setenv("CARDSIM_PASS", "pa55")
+    api.init_keys(tmp_path / "k", passphrase=b"pa55-long-enough")
+    monkeypatch.setenv("CARDSIM_PASS", "pa55-long-enough")
     r = invoke("retime", small_log, "--quiet", "--workers", "1", "--out", tmp_path / "r.db",
                "--keys", tmp_path / "k", "--passphrase-env", "CARDSIM_PASS")
     assert r.exit_code == 0, r.output

@@ -31,10 +31,12 @@ def test_existing_keys_need_force(tmp_path):
 
 
 def test_encrypted_keys_and_wrong_passphrase(tmp_path):
-    init_keys(tmp_path, passphrase=b"correct horse")
+    init_keys(tmp_path, passphrase=b"correct horse battery")
     data = (tmp_path / "hub.key").read_bytes()
     assert b"ENCRYPTED PRIVATE KEY" in data
-    assert KeyRing.load(tmp_path, b"correct horse").algorithm.name == "ed25519"
+    assert KeyRing.load(tmp_path, b"correct horse battery").algorithm.name == "ed25519"
+    with pytest.raises(CardsimError, match="at least 12 characters"):
+        init_keys(tmp_path / "short", passphrase=b"too short")
     with pytest.raises(CardsimError, match="wrong passphrase"):
         KeyRing.load(tmp_path, b"wrong")
     with pytest.raises(CardsimError, match="encrypted; pass --passphrase-env"):
@@ -74,6 +76,9 @@ def test_cli_keys_init(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "NOPE_X: environment variable is not set" in r.stderr
     monkeypatch.setenv("KP", "s3cret")
     r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "e"), "--passphrase-env", "KP"])
+    assert r.exit_code == 2 and "at least 12 characters" in r.stderr and "s3cret" not in r.output
+    monkeypatch.setenv("KP", "s3cret-and-longer")
+    r = runner.invoke(app, ["keys", "init", "--dir", str(tmp_path / "e"), "--passphrase-env", "KP"])
     assert r.exit_code == 0
     assert "s3cret" not in r.output
 
@@ -91,3 +96,22 @@ def test_derived_keys_use_hkdf_sha256():
             want = alg.public_bytes(alg.from_seed(seed) if name == "ed25519"
                                     else alg.from_seed(seed).public_key())
             assert d.get(ident)[1] == want, (name, ident)
+
+
+def test_encrypted_keys_use_scrypt(tmp_path):
+    """PKCS#8 PBES2 with scrypt (N 2**14, r 8, p 1) and AES-256-CBC, not pyca's PBKDF2 with 2,048
+    iterations: the parameters read back from the file's DER."""
+    import base64
+    from cardsim.signing.keys import SCRYPT_N, encrypt_pkcs8
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives import serialization
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = encrypt_pkcs8(key, b"a long enough passphrase")
+    der = base64.b64decode(b"".join(pem.splitlines()[1:-1]))
+    assert bytes.fromhex("06092b06010401da47040b") in der            # the scrypt OID
+    assert bytes.fromhex("0202") + SCRYPT_N.to_bytes(2, "big") in der  # N = 16384
+    assert bytes.fromhex("060960864801650304012a") in der            # aes256-CBC
+    back = serialization.load_pem_private_key(pem, b"a long enough passphrase")
+    assert back.private_bytes_raw() == key.private_bytes_raw()
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(pem, b"another long passphrase")

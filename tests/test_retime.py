@@ -67,10 +67,10 @@ def test_the_scale_reported_is_the_log_one(weekday_log):
 def test_encrypted_keys_take_a_passphrase(weekday_log, tmp_path):
     path, _ = weekday_log
     keys = tmp_path / "enc"
-    init_keys(keys, passphrase=b"open sesame")
+    init_keys(keys, passphrase=b"open sesame, please")
     with pytest.raises(CardsimError, match="encrypted"):
         retime(path, out=tmp_path / "x.db", keys_dir=keys)
-    s = retime(path, out=tmp_path / "y.db", keys_dir=keys, passphrase=b"open sesame")
+    s = retime(path, out=tmp_path / "y.db", keys_dir=keys, passphrase=b"open sesame, please")
     assert s["transactions"] > 0 and verify(tmp_path / "y.db", keys).ok
 
 

@@ -95,8 +95,8 @@ def test_first_use_creates_keys(tmp_path, quick):
 def test_run_with_encrypted_keys(tmp_path, quick):
     from cardsim.errors import CardsimError
     from cardsim.signing.keys import init_keys
-    init_keys(tmp_path / "k", passphrase=b"pa55")
-    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase=b"pa55")
+    init_keys(tmp_path / "k", passphrase=b"pa55-long-enough")
+    api.run(quick, out=tmp_path / "e.db", keys_dir=tmp_path / "k", passphrase=b"pa55-long-enough")
     assert check(tmp_path / "e.db", (tmp_path / "k" / "root-ca.pem").read_bytes())["records"] > 0
     with pytest.raises(CardsimError, match="encrypted; pass --passphrase-env"):
         api.run(quick, out=tmp_path / "f.db", keys_dir=tmp_path / "k")

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 from pathlib import Path
 from typing import Callable
-from urllib.parse import quote
 
 from cardsim.errors import CardsimError, one_line
+from cardsim.files import check_regular_file, file_uri
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Largest text or blob a log may hold (the scenario's text and the run's summary are the largest
@@ -50,28 +49,6 @@ _JSON_COLUMNS = ("config_json", "sets_json", "summary_json")
 
 class ContainerError(CardsimError):
     """The file is not a cardsim log container (exit 2)."""
-
-
-def check_regular_file(path: str | Path, what: str = "file") -> os.stat_result:
-    """``path``'s status, or a :class:`CardsimError` unless it is a regular file (following
-    links): FIFOs, devices, sockets and directories are refused before anything opens them."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise CardsimError(f"{path}: no such {what}") from None
-    except OSError as e:
-        raise CardsimError(f"{path}: cannot read: {e.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise CardsimError(f"{path}: is a directory, expected a {what}")
-    if not stat.S_ISREG(st.st_mode):
-        raise CardsimError(f"{path}: not a regular file (a FIFO, device or socket), expected a {what}")
-    return st
-
-
-def file_uri(path: str | Path, mode: str = "ro") -> str:
-    """An SQLite URI naming exactly ``path``: every character SQLite's URI parser would read as
-    syntax (``?``, ``#``, ``%``, ...) is percent-encoded, so the name cannot add parameters."""
-    return f"file:{quote(os.path.abspath(path), safe='/')}?mode={mode}"
 
 
 def connect_readonly(path: str | Path) -> sqlite3.Connection:

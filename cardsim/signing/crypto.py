@@ -50,11 +50,11 @@ class FastEd25519Key:
 
     __slots__ = ("_sk", "public")
 
-    def __init__(self, seed: bytes, public: bytes | None = None):
-        if public is None:
-            self.public, self._sk = _nacl.crypto_sign_seed_keypair(seed)
-        else:   # the public key is already known (card register): no scalar multiplication
-            self.public, self._sk = public, seed + public
+    def __init__(self, seed: bytes):
+        # The public key is always derived from the seed here, never passed in: libsodium signs
+        # with the public key stored in the secret, and an Ed25519 signature made with a wrong
+        # public key, next to a genuine one, reveals the private key.
+        self.public, self._sk = _nacl.crypto_sign_seed_keypair(seed)
 
     def sign(self, message: bytes) -> bytes:
         # Performance shortcut: libsodium's crypto_sign called directly into one reused buffer
@@ -90,13 +90,6 @@ class Algorithm:
             return FastEd25519Key(seed[:32])
         scalar = int.from_bytes(seed, "big") % (_P256_N - 1) + 1
         return ec.derive_private_key(scalar, ec.SECP256R1())
-
-    def from_seed_and_public(self, seed: bytes, public: bytes):
-        """:meth:`from_seed` when the public key is known already (Ed25519 skips deriving it;
-        a public key that does not belong to the seed makes signatures that do not verify)."""
-        if self.name == "ed25519":
-            return FastEd25519Key(seed[:32], public)
-        return self.from_seed(seed)
 
     def signing_key(self, private_key):
         """The fastest equivalent signing key (Ed25519: libsodium) for a loaded private key."""

@@ -21,7 +21,7 @@ from cardsim.records.encoding import (CARD_TX, CARD_TX_FIELDS, ENCODERS, auth_re
 from cardsim.records.record import ISSUER, STANDIN, columns_getter
 from cardsim.signing.certificate import Certificate
 from cardsim.signing.keys import HUB, KeyRing, card_keys, issuer_name
-from cardsim.signing.register import CardRegister, fingerprint
+from cardsim.signing.register import CardRegister, check_entry, entry_tag, fingerprint
 
 # Performance shortcut: the signing loop reads rows through getters built once from the column
 # names (record.columns_getter); see there for why rows stay plain tuples.
@@ -86,6 +86,7 @@ class RecordSigner:
         self._known: dict[str, list] = {}
         self.issuer_fp = {p: fingerprint(self.alg.public_bytes(ring.certs[issuer_name(p)].public_key()))
                           for p in PROVINCES}
+        self._register_keys = {p: ring.register_secret(p) for p in PROVINCES}
 
     def __repr__(self) -> str:
         return f"RecordSigner({self.alg.name})"
@@ -158,23 +159,22 @@ class RecordSigner:
                 self._known.update(self.register.lookup(self.issuer_fp[province], sorted(ids)))
 
     def issue(self, card_id: str, province: str) -> Certificate:
-        """The card's certificate for this log, from the card register when the card was
-        issued before (same issuer key and validity), else made now and added to it."""
+        """The card's certificate for this log, over the public key derived from the card's seed
+        (never one from outside); its signature from the card register when the card was issued
+        before with this issuer key and validity (the entry checked), else made now and added."""
         serial = int(card_id[2:])
         nb, na = card_validity(self.spec.card_keys[province], serial, self.spec.epoch)
         issuer = issuer_name(province)
-        known = self._known.pop(card_id, None)
-        sig = None
-        if known:
-            pub = known[0][0]
-            self.cards[province].prime(card_id, pub)
-            sig = next((k[3] for k in known if k[1] == nb and k[2] == na), None)
-        else:
-            pub = self.cards[province].get(card_id)[1]
+        pub = self.cards[province].get(card_id)[1]
+        fp, key = self.issuer_fp[province], self._register_keys[province]
+        known = [e for e in self._known.pop(card_id, ()) if (e.not_before, e.not_after) == (nb, na)]
         body = card_cert_body(card_id, province, self.alg.name, pub, nb, na, issuer)
-        if sig is None:
+        if known:
+            sig = check_entry(self.register.path, key, fp, card_id, pub, known[0])
+        else:
             sig = self.alg.sign(self.issuer_keys[issuer], body)
-            self.register.add(self.issuer_fp[province], card_id, pub, nb, na, sig)
+            self.register.add(fp, card_id, pub, nb, na, sig,
+                              entry_tag(key, fp, card_id, pub, nb, na, sig))
         return Certificate(card_id, "card", issuer, self.alg.name, body, sig)
 
     def close(self) -> None:
