@@ -329,7 +329,10 @@ def test_untrusted_root_and_wrong_keys(copy, keys_dir, tmp_path):
     init_keys(tmp_path / "other")
     r = verify(copy(), tmp_path / "other")
     assert not r.ok and any(f.reason == "root_not_trusted" for f in r.findings)
-    assert r.failed["card_certificate"] == r.records   # nothing the log asserts is trusted
+    # one headline, not a finding per record: nothing the log asserts is trusted
+    assert r.wrong_root and r.headline.startswith("wrong root certificate")
+    assert r.failed["card_certificate"] == 0 and sum(r.failed.values()) == len(r.findings) < 20
+    assert r.as_dict()["wrong_root"] is True
 
 
 @pytest.mark.parametrize("bad", ["truncated", "extended", "s_plus_l"])

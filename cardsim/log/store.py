@@ -26,6 +26,7 @@ import sqlite_utils
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
 from cardsim.config.scenario import Scenario, from_config_json
+from cardsim.files import create_new, file_uri, refuse_link
 from cardsim.log.container import open_container
 from cardsim.records.record import COLUMN_NAMES, COLUMNS, Record
 from cardsim.signing.upload import MERCHANT_TOTALS_COLUMNS, UPLOAD_COLUMNS
@@ -97,6 +98,34 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _prepare_new(path: Path, force: bool) -> None:
+    """Make way for a new log at ``path``: a symbolic link at its name or a companion's is
+    refused (never followed, never removed), an existing log needs ``force``."""
+    for name in [path] + [Path(f"{path}{s}") for s in _COMPANIONS]:
+        refuse_link(name, "log file")
+    if path.exists():
+        if not force:
+            raise CardsimError(f"{path}: already exists; pass --force to replace it")
+        if path.is_dir():
+            raise CardsimError(f"{path}: is a directory, expected a log file path")
+        remove_db(path)
+    if not path.parent.exists():
+        raise CardsimError(f"{path}: directory {path.parent} does not exist")
+    for name in [Path(f"{path}{s}") for s in _COMPANIONS]:
+        name.unlink(missing_ok=True)     # a stale companion would be read as the new log's
+
+
+def _connect_new(path: Path) -> sqlite3.Connection:
+    """A read-write connection to exactly ``path``; SQLite refuses it when it is a link."""
+    try:
+        return sqlite3.connect(file_uri(path, "rw", nofollow=True), uri=True)
+    except sqlite3.Error as e:
+        raise CardsimError(f"{path}: cannot open log: {one_line(e)}") from None
+
+
 def remove_db(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
@@ -126,17 +155,11 @@ class LogWriter:
         the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it.
         """
         path = Path(path)
-        if path.exists():
-            if not force:
-                raise CardsimError(f"{path}: already exists; pass --force to replace it")
-            if path.is_dir():
-                raise CardsimError(f"{path}: is a directory, expected a log file path")
-            remove_db(path)
-        if not path.parent.exists():
-            raise CardsimError(f"{path}: directory {path.parent} does not exist")
+        _prepare_new(path, force)
         columns = tuple(COLUMNS)
         try:
-            db = sqlite_utils.Database(path)
+            os.close(create_new(path, 0o644, "log file"))
+            db = sqlite_utils.Database(_connect_new(path))
             db.enable_wal()
             create_tables(db.conn, columns)
             if x509:
@@ -157,7 +180,7 @@ class LogWriter:
     @classmethod
     def append(cls, path: str | Path) -> "LogWriter":
         """Reopen a log made by :meth:`create` to append (in the writer process)."""
-        db = sqlite_utils.Database(path)
+        db = sqlite_utils.Database(_connect_new(Path(path)))
         db.conn.execute("PRAGMA synchronous=NORMAL")
         cols = db.conn.execute("PRAGMA table_info(transactions)").fetchall()
         columns = tuple((c[1], c[2], "") for c in cols)

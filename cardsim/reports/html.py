@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cardsim.config.schema import SERVICE_TYPES
+from cardsim.files import refuse_link, write_new
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
 from cardsim.config.metrics import TABLE_METRICS
@@ -284,7 +285,12 @@ def write_report(src: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out else src.with_suffix(".html")
     if not out.parent.exists():
         raise CardsimError(f"-o {out}: directory {out.parent} does not exist")
+    # the page goes to a new temporary file, then replaces ``out``: neither is ever written
+    # through a symbolic link (a planted link is refused, not followed)
     tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(page, encoding="utf-8")
+    refuse_link(out, "report")
+    refuse_link(tmp, "report")
+    tmp.unlink(missing_ok=True)              # a stale one from an interrupted report
+    write_new(tmp, page.encode("utf-8"), 0o644, "report")
     tmp.replace(out)
     return out

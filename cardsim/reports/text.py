@@ -98,6 +98,8 @@ def render_verify(out: dict, console: Console, max_findings: int = 20) -> None:
     status = "[green]OK[/green]" if out["ok"] else "[red]FAILED[/red]"
     console.print(f"[bold]verify[/bold] {out['log']}: {out['records']:,} records, "
                   f"{out['failures']:,} failures  {status}")
+    if out.get("headline"):
+        console.print(out['headline'], style='bold red', markup=False)
     if not out["signed"]:
         console.print("the log is unsigned (written with --no-sign): nothing can be verified")
     t = _table("Checks", ("check", "passed", "failed"), left=("check",))

@@ -15,7 +15,7 @@ from cardsim.config.scenario import Scenario
 from cardsim.domain import PROVINCES
 from cardsim.records import encoding as E
 from cardsim.signing.crypto import Algorithm
-from cardsim.signing.keys import HUB, ROOT, all_names, issuer_name
+from cardsim.signing.keys import HUB, ROOT, all_names, issuer_name, role_problem
 
 #: One row of the ``checkpoints`` table.
 Checkpoint = namedtuple("Checkpoint", "checkpoint count head sim_time final signer signature")
@@ -68,6 +68,9 @@ def _ca_certificate(body: bytes, name: str, root: x509.Certificate, start: float
     if not cn or cn[0].value != name:
         t.fail("certificates", f"wrong_subject:{name}")
         return None
+    if role_problem(cert, name) is not None:      # its basic constraints or key usage
+        t.fail("certificates", f"wrong_role:{name}")
+        return None
     lo = cert.not_valid_before_utc.timestamp()
     hi = cert.not_valid_after_utc.timestamp()
     if not (lo <= start and end <= hi):
@@ -76,6 +79,13 @@ def _ca_certificate(body: bytes, name: str, root: x509.Certificate, start: float
     t.ok("certificates")
     return cert.public_key().public_bytes(serialization.Encoding.DER,
                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def wrong_root(t: Tally, ca: dict) -> bool:
+    """True when the log was made under another root than the trusted one: its root certificate
+    is not the trust anchor and not one of its CA certificates chains to the anchor. Every other
+    check would then fail for that one reason."""
+    return not ca and any(f.reason == "root_not_trusted" for f in t.findings)
 
 
 def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes,

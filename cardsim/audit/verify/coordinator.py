@@ -12,7 +12,7 @@ from typing import Callable
 from cryptography import x509
 
 from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, read_checkpoints,
-                                          record_context)
+                                          record_context, wrong_root)
 from cardsim.audit.verify.findings import Report, Tally
 from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
@@ -31,6 +31,13 @@ BATCH = 2000
 # Measured hot loop (the coordinator reads every record): index constants, not Record fields.
 _CARD, _TIME = INDEX["card_id"], INDEX["sim_time"]
 _NCOLS = len(COLUMN_NAMES)
+
+
+#: The headline of a log made under another root: no record is checked against the anchor.
+WRONG_ROOT = ("wrong root certificate: the log was not made under the trusted root-ca.pem "
+              "(none of its certificates chains to it); nothing in it was checked")
+#: The headline of a log whose run did not complete (``runs.completed`` is not 1).
+INCOMPLETE = "the run did not complete: the log ends where the run stopped"
 
 
 def _pair_card(item: tuple) -> str:
@@ -84,6 +91,10 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         return Report.of(path, 0, t, True, algorithm)
     alg = ALGORITHMS[algorithm]
     ctx = record_context(conn, path, alg, scenario, root, t)
+    incomplete = None if run.get("completed") == 1 else INCOMPLETE
+    if wrong_root(t, ctx.ca_keys):
+        n = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+        return Report.of(path, n, t, True, algorithm, _headline(WRONG_ROOT, incomplete), True)
     genesis = E.genesis_hash(run["config_json"], run["seed"])
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
     walk = ChainWalk(genesis, {cp.count for cp in checkpoints}, t)
@@ -100,7 +111,11 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     check_checkpoints(checkpoints, walk.heads_at, walk.n, t)
     for other in tallies:
         t.merge(other)
-    return Report.of(path, walk.n, t, True, algorithm)
+    return Report.of(path, walk.n, t, True, algorithm, incomplete)
+
+
+def _headline(*parts: str | None) -> str | None:
+    return "; ".join(p for p in parts if p) or None
 
 
 class ChainWalk:

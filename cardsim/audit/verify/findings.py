@@ -62,13 +62,18 @@ class Report:
     findings_truncated: bool
     signed: bool
     algorithm: str | None
+    #: One line to read before the counts: a wrong root, a run that did not complete (or None).
+    headline: str | None = None
+    #: The log was made under another root than the trusted one (the record checks were skipped).
+    wrong_root: bool = False
 
     @classmethod
-    def of(cls, path: str, records: int, t: Tally, signed: bool, algorithm: str | None) -> "Report":
+    def of(cls, path: str, records: int, t: Tally, signed: bool, algorithm: str | None,
+           headline: str | None = None, wrong_root: bool = False) -> "Report":
         """The report of a tally: findings in seq order, the first :data:`MAX_FINDINGS` of them."""
         kept = sorted(t.findings)[:MAX_FINDINGS]
         return cls(path, records, t.passed, t.failed, tuple(kept),
-                   sum(t.failed.values()) > len(kept), signed, algorithm)
+                   sum(t.failed.values()) > len(kept), signed, algorithm, headline, wrong_root)
 
     @property
     def ok(self) -> bool:
@@ -76,7 +81,7 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"log": self.path, "ok": self.ok, "records": self.records, "signed": self.signed,
-                "algorithm": self.algorithm,
+                "algorithm": self.algorithm, "headline": self.headline, "wrong_root": self.wrong_root,
                 "checks": {c: {"passed": self.passed[c], "failed": self.failed[c]} for c in CHECKS},
                 "failures": sum(self.failed.values()),
                 "findings": [f.as_dict() for f in self.findings],
