@@ -1,11 +1,15 @@
+import base64
 import stat
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from typer.testing import CliRunner
 
 from cardsim.cli.app import app
 from cardsim.errors import CardsimError
-from cardsim.signing.keys import KeyRing, all_names, card_keys, init_keys, load_private
+from cardsim.signing.keys import (SCRYPT_N, KeyRing, all_names, card_keys, encrypt_pkcs8,
+                                  init_keys, load_private)
 
 runner = CliRunner()
 
@@ -101,10 +105,6 @@ def test_derived_keys_use_hkdf_sha256():
 def test_encrypted_keys_use_scrypt(tmp_path):
     """PKCS#8 PBES2 with scrypt (N 2**14, r 8, p 1) and AES-256-CBC, not pyca's PBKDF2 with 2,048
     iterations: the parameters read back from the file's DER."""
-    import base64
-    from cardsim.signing.keys import SCRYPT_N, encrypt_pkcs8
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.hazmat.primitives import serialization
     key = ed25519.Ed25519PrivateKey.generate()
     pem = encrypt_pkcs8(key, b"a long enough passphrase")
     der = base64.b64decode(b"".join(pem.splitlines()[1:-1]))
