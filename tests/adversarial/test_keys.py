@@ -189,9 +189,14 @@ def test_a_trust_anchor_others_can_write_is_refused(warm, keys, tmp_path):
         keys.chmod(0o755)
 
 
+def _name(cn):
+    return x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "cardsim"),
+                      x509.NameAttribute(x509.NameOID.COMMON_NAME, cn)])
+
+
 def _issued(subject_key, name, issuer_key, issuer_name, ca, path_length, cert_sign, signs):
-    n = lambda cn: x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "cardsim"),
-                              x509.NameAttribute(x509.NameOID.COMMON_NAME, cn)])
+    """A certificate with the given basic constraints (None: no extension) and key usage."""
+    n = _name
     b = (x509.CertificateBuilder().subject_name(n(name)).issuer_name(n(issuer_name))
          .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1)))
