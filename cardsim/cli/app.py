@@ -385,7 +385,10 @@ def report(
     """Write one self-contained HTML report (offline: charts inlined as SVG) for a run or a sweep."""
     with user_errors():
         path = cardsim.report(source, out)
-    typer.echo(f"report: {inert(path)}")
+    label = "" if source.suffix.lower() == ".json" else (
+        " (counts recomputed from the log's records; the run's summary and metrics shown as "
+        "unverified, and where they disagree with the records)")
+    typer.echo(f"report: {inert(path)}{label}")
 
 
 @keys_app.command("init")

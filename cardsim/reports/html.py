@@ -9,8 +9,8 @@ waiting percentiles over time per service point type, node utilisation over time
 reason, cross-province flows and net clearing, blacklist exposure over time.
 Sweep report: each key metric against the swept value, with its 95% confidence band.
 
-A log is untrusted input. Every text in the page is escaped (``html.escape``), chart labels are
-drawn without mathtext, and the figures say whose word they are: transactions, approvals,
+A log is untrusted input. Every text in the page is escaped (control and format characters
+shown as escapes, then ``html.escape``), chart labels are drawn the same way without mathtext, and the figures say whose word they are: transactions, approvals,
 declines by reason and approved amounts per channel and province are recomputed from the log's
 records (the signed records ``cardsim verify`` checks), and a run summary figure that disagrees
 with them is shown as a warning; everything else comes from ``runs.summary_json`` and the
@@ -33,6 +33,13 @@ from cardsim.log.store import open_log, read_run
 from cardsim.config.metrics import TABLE_METRICS
 from cardsim.planning.sweep import load_sweep
 from cardsim.records.record import APPROVED
+from cardsim.reports.text import inert
+
+
+def _esc(value: object) -> str:
+    """``value`` as HTML text: control and format characters shown as escapes (:func:`inert`: no
+    bidi override or raw control reaches the page), then HTML-escaped."""
+    return html.escape(inert(value))
 
 
 def _plt():
@@ -61,9 +68,9 @@ def _svg(fig) -> str:
 
 
 def _chart(title: str, svg: str, note: str = "") -> str:
-    return (f'<figure class="chart" data-chart="{html.escape(title)}"><figcaption>'
-            f"{html.escape(title)}</figcaption>{svg}"
-            + (f'<p class="note">{html.escape(note)}</p>' if note else "") + "</figure>")
+    return (f'<figure class="chart" data-chart="{_esc(title)}"><figcaption>'
+            f"{_esc(title)}</figcaption>{svg}"
+            + (f'<p class="note">{_esc(note)}</p>' if note else "") + "</figure>")
 
 
 _STYLE = """
@@ -89,13 +96,13 @@ document.body.setAttribute('data-errors',window.cardsimErrors.length);});
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'
             f"</title><style>{_STYLE}</style></head><body>{body}{_CHECK}</body></html>\n")
 
 
 def _table(headers, rows) -> str:
-    h = "".join(f"<th>{html.escape(str(x))}</th>" for x in headers)
-    b = "".join("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in r) + "</tr>" for r in rows)
+    h = "".join(f"<th>{_esc(str(x))}</th>" for x in headers)
+    b = "".join("<tr>" + "".join(f"<td>{_esc(str(x))}</td>" for x in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
 
 
@@ -182,8 +189,8 @@ def _run_page(path: str | Path, run: dict, s: dict, series: "_Series", recount: 
         _clearing_chart(plt, s),
         _exposure_chart(plt, series, s),
     ]
-    warnings = "".join(f'<p class="warning">Warning: {html.escape(w)}</p>' for w in _mismatches(s, recount))
-    body = (f"<h1>cardsim run report: {html.escape(str(s['scenario']))}</h1>" + _run_meta(path, run, s)
+    warnings = "".join(f'<p class="warning">Warning: {_esc(w)}</p>' for w in _mismatches(s, recount))
+    body = (f"<h1>cardsim run report: {_esc(str(s['scenario']))}</h1>" + _run_meta(path, run, s)
             + "<h2>Recomputed from the log's records</h2>" + _VERIFIED + warnings + _recount_tables(recount)
             + "<h2>The run's summary (unverified)</h2>" + _UNVERIFIED + _summary_tables(s)
             + "<h2>Charts</h2>" + _CHARTS_LABEL + "".join(charts))
@@ -252,7 +259,7 @@ def _lines(plt, series: _Series, title: str, metric: str, ylabel: str) -> str:
     """One line per key of ``metric`` over the simulated hours."""
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for k in series.keys(metric):
-        ax.plot(series.hours, series.values(metric, k), label=k, linewidth=1.4)
+        ax.plot(series.hours, series.values(metric, k), label=inert(k), linewidth=1.4)
     ax.set_xlabel("simulated hour")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, ncol=4, frameon=False)
@@ -276,7 +283,7 @@ def _waits_chart(plt, series: _Series) -> str:
 def _declines_chart(plt, declined_by_reason: dict[str, int]) -> str:
     fig, ax = plt.subplots(figsize=(9, 2.8))
     reasons = declined_by_reason or {"(none)": 0}
-    ax.barh(list(reasons), list(reasons.values()), color="#c0504d")
+    ax.barh([inert(r) for r in reasons], list(reasons.values()), color="#c0504d")
     ax.set_xlabel("declined transactions")
     return _chart("Declines by reason", _svg(fig))
 
@@ -284,11 +291,11 @@ def _declines_chart(plt, declined_by_reason: dict[str, int]) -> str:
 def _clearing_chart(plt, s: dict) -> str:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 2.8))
     gross = s["clearing"]["gross_fen"]
-    a1.bar(list(gross), [v / 100 for v in gross.values()], color="#4f81bd")
+    a1.bar([inert(k) for k in gross], [v / 100 for v in gross.values()], color="#4f81bd")
     a1.set_ylabel("yuan")
     a1.set_title("gross cross-province flows", fontsize=9)
     net = s["clearing"]["net_yuan"]
-    a2.bar(list(net), list(net.values()), color=["#9bbb59" if v >= 0 else "#c0504d" for v in net.values()])
+    a2.bar([inert(k) for k in net], list(net.values()), color=["#9bbb59" if v >= 0 else "#c0504d" for v in net.values()])
     a2.axhline(0, color="#444", linewidth=0.8)
     a2.set_title("net position (positive: receives)", fontsize=9)
     return _chart("Cross-province flows and net clearing", _svg(fig))
@@ -310,7 +317,7 @@ def _run_meta(path: str | Path, run: dict, s: dict) -> str:
     text = (f"log {path} · seed {s['seed']} · scale {s['scale']:g} · {s['sim_hours']:g} simulated "
             f"hours (warm-up {s['warmup_hours']:g} h) · {s['transactions']:,} transactions "
             f"(summary) · cardsim {run.get('cardsim_version')} · {signed}")
-    return f'<p class="meta">{html.escape(text)}</p>'
+    return f'<p class="meta">{_esc(text)}</p>'
 
 
 def _summary_tables(s: dict) -> str:
@@ -345,8 +352,8 @@ def sweep_report(result: dict, source: str) -> str:
                                          for m in TABLE_METRICS])
     meta = (f"{source} · base seed {result['base_seed']} · {len(combos)} combinations × "
             f"{result['replications']} replications · scale {result['scale']:g}")
-    body = (f"<h1>cardsim sweep report: {html.escape(str(result['scenario']))}</h1>"
-            f'<p class="meta">{html.escape(meta)}</p>'
+    body = (f"<h1>cardsim sweep report: {_esc(str(result['scenario']))}</h1>"
+            f'<p class="meta">{_esc(meta)}</p>'
             "<h2>Means with 95% confidence intervals</h2>" + _table(["combination", *TABLE_METRICS], rows)
             + "<h2>Charts</h2>" + "".join(charts))
     return _page(f"cardsim sweep report: {result['scenario']}", body)
@@ -370,8 +377,8 @@ def _sweep_chart(plt, combos: list[dict], m: str, xs: list, xlabel: str, numeric
     ax.fill_between(pos, lo, hi, alpha=0.25, color="#4f81bd", label="95% CI")
     ax.plot(pos, mean, "o-", color="#1f4e79", label="mean")
     if not numeric:
-        ax.set_xticks(pos, [str(x) for x in xs])
-    ax.set_xlabel(xlabel)
+        ax.set_xticks(pos, [inert(x) for x in xs])
+    ax.set_xlabel(inert(xlabel))
     ax.set_ylabel(m)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
