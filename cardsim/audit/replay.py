@@ -27,6 +27,7 @@ Cards are the log's cards: their initial state comes from the log's scenario and
 from __future__ import annotations
 
 import csv
+import math
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ from cardsim.workers import ShardedPool
 
 NODES = ("merchant", "issuer")
 MAX_DIVERGENCES = 100_000
+#: Longest a paced replay (``--speed``) may wait in all: the replayed span over the speed.
+MAX_PACED_WALL_S = 7 * 86400.0
 BATCH = 2000
 _I = INDEX
 # Measured hot loop (_loop reads every record): index constants, not Record fields.
@@ -266,6 +269,7 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         run, log_sc = read_log_scenario(conn, path)
         if rules is None:
             rules = log_sc
+        pace = pacer(speed, log_sc.duration_s, filters)
         reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")}
         nodes = Nodes(log_sc, rules, reports)
         result = ReplayResult(str(path), rules.name, tuple(against))
@@ -278,7 +282,7 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         writer = _DiffWriter(diff_out) if diff_out else None
         completed = False
         try:
-            _loop(conn, nodes, result, tuple(against), filters, pool, speed, writer, progress)
+            _loop(conn, nodes, result, tuple(against), filters, pool, pace, writer, progress)
             completed = True
         finally:
             _close(pool, completed)
@@ -308,19 +312,50 @@ def _context(conn, path, run, log_sc: Scenario, keys_dir) -> Context:
 
 
 @dataclass
-class _Pace:
-    """``--speed``: replayed records follow simulated time at ``speed`` times real time."""
+class Pace:
+    """``--speed``: replayed records follow simulated time at ``speed`` times real time.
+
+    A log's times are untrusted: each is clamped into the replayed span ``[lo, hi]`` and a time
+    that is not a finite float is not paced, so the waits add up to at most ``(hi - lo) / speed``
+    however the times jump (e.g. by 1e12 s). ``clock`` and ``sleep`` are injectable for tests."""
 
     speed: float
-    wall0: float = field(default_factory=time.perf_counter)
-    sim0: float | None = None
+    lo: float
+    hi: float
+    clock: Callable[[], float] = time.perf_counter
+    sleep: Callable[[float], None] = time.sleep
+    wall0: float | None = None
+    sim0: float = 0.0
 
-    def wait(self, sim_time: float) -> None:
-        if self.sim0 is None:
-            self.sim0 = sim_time
-        lag = (sim_time - self.sim0) / self.speed - (time.perf_counter() - self.wall0)
+    def wait(self, sim_time: object) -> None:
+        if type(sim_time) is not float or not math.isfinite(sim_time):
+            return
+        at = min(max(sim_time, self.lo), self.hi)
+        if self.wall0 is None:
+            self.wall0, self.sim0 = self.clock(), at
+        lag = (at - self.sim0) / self.speed - (self.clock() - self.wall0)
         if lag > 0:
-            time.sleep(lag)
+            self.sleep(lag)
+
+
+def pacer(speed: float | None, duration_s: float, filters: Filters,
+          clock: Callable[[], float] = time.perf_counter,
+          sleep: Callable[[float], None] = time.sleep) -> Pace | None:
+    """The pacing of ``--speed`` over the log's span (narrowed by ``--from``/``--to``), or None
+    without it; a speed that is not a positive number, or that would make the replay wait more
+    than :data:`MAX_PACED_WALL_S` in all, is refused."""
+    if speed is None:
+        return None
+    if not isinstance(speed, (int, float)) or not math.isfinite(speed) or speed <= 0:
+        raise CardsimError(f"--speed {speed}: expected a positive number")
+    lo = max(0.0, filters.time_from or 0.0)
+    hi = max(lo, min(duration_s, duration_s if filters.time_to is None else filters.time_to))
+    wall = (hi - lo) / speed
+    if wall > MAX_PACED_WALL_S:
+        raise CardsimError(f"--speed {speed:g}: pacing {hi - lo:,.0f} simulated seconds would take "
+                           f"{wall:,.0f} s; at most {MAX_PACED_WALL_S:,.0f} s (7 days): use a speed "
+                           f"of at least {(hi - lo) / MAX_PACED_WALL_S:.3g} or narrow --from/--to")
+    return Pace(float(speed), lo, hi, clock, sleep)
 
 
 def _usable(rows: list) -> list:
@@ -330,11 +365,10 @@ def _usable(rows: list) -> list:
 
 
 def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Filters,
-          pool: ShardedPool | None, speed, writer, progress) -> None:
+          pool: ShardedPool | None, pace: Pace | None, writer, progress) -> None:
     """Every record in log order, the signature checks of batch b+1 running in the workers while
     batch b is replayed."""
     cur = conn.execute("SELECT * FROM transactions ORDER BY seq")
-    pace = _Pace(speed) if speed else None
     pending = None     # the batch whose signatures are being checked
     while True:
         fetched = cur.fetchmany(BATCH)
@@ -352,7 +386,7 @@ def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Fil
 
 
 def _replay_batch(rows: list, status: dict, nodes: Nodes, result: ReplayResult, against: tuple,
-                  filters: Filters, pace: "_Pace | None", writer, progress) -> None:
+                  filters: Filters, pace: Pace | None, writer, progress) -> None:
     for row in rows:
         result.records += 1
         if not filters.match(row) or (filters.limit is not None and result.replayed >= filters.limit):

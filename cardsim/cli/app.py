@@ -25,8 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import cardsim
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
-from cardsim.reports.text import (render_replay, render_summary, render_sweep, render_thresholds,
-                                 render_verify)
+from cardsim.reports.text import (inert, markup, render_replay, render_summary, render_sweep,
+                                  render_thresholds, render_verify)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discrete-event simulator of social-security one-card transactions "
@@ -36,9 +36,42 @@ app.add_typer(keys_app, name="keys")
 
 
 def fail(message: str, code: int = CardsimError.exit_code) -> None:
-    """Print one line on stderr and exit with ``code`` (bad input: 2)."""
-    typer.echo(f"cardsim: error: {one_line(message)}", err=True)
+    """Print one line on stderr and exit with ``code`` (bad input: 2). The message may quote a
+    log or a file name: its control characters are shown as escapes (:func:`inert`)."""
+    typer.echo(f"cardsim: error: {inert(one_line(message))}", err=True)
     raise typer.Exit(code)
+
+
+def discard_stdout() -> None:
+    """Point stdout at the null device once its reader has gone (``| head -1``): later writes and
+    the flush at exit go nowhere instead of failing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def stdout_may_close() -> Iterator[None]:
+    """Write a report on stdout; a reader that closes the pipe early is not an error: the rest of
+    the report is discarded and the exit code stays the one the command decides."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+
+
+class ReportConsole(Console):
+    """The reports' console on stdout: no emoji codes (``:smile:`` from a log prints as is), and
+    a closed pipe discards the rest (rich's default exits with code 1)."""
+
+    def __init__(self) -> None:
+        super().__init__(emoji=False)
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        discard_stdout()
 
 
 @contextlib.contextmanager
@@ -65,8 +98,8 @@ def progress_bar(quiet: bool, label: str,
     count = (TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h") if hours
              else MofNCompleteColumn())
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), count, TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
+                  console=Console(stderr=True, emoji=False), transient=True) as bar:
+        task = bar.add_task(markup(label), total=None)
         yield lambda done, total: bar.update(task, completed=done / unit, total=total / unit)
 
 
@@ -86,7 +119,7 @@ def print_json(obj: dict) -> None:
 
 
 def notice(message: str) -> None:
-    typer.echo(f"cardsim: {message}", err=True)
+    typer.echo(f"cardsim: {inert(message)}", err=True)
 
 
 def refuse(mode: str, given: dict[str, bool]) -> None:
@@ -118,14 +151,15 @@ FORCE_OPT = typer.Option(False, "--force", help="Replace an existing --out file.
 
 def show_run(result: cardsim.RunResult, as_json: bool) -> None:
     """Print a run's (or retime's) summary and thresholds; exit 1 when a threshold fails."""
-    if as_json:
-        print_json(result.as_dict())
-    else:
-        console = Console()
-        render_summary(result.summary, console)
-        render_thresholds(list(result.thresholds), console)
-        if result.log is not None:
-            typer.echo(f"log: {result.log}")
+    with stdout_may_close():
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            console = ReportConsole()
+            render_summary(result.summary, console)
+            render_thresholds(list(result.thresholds), console)
+            if result.log is not None:
+                typer.echo(f"log: {inert(result.log)}")
     if not result.passed:
         raise typer.Exit(1)
 
@@ -186,10 +220,11 @@ def verify(
         with progress_bar(quiet, "verify") as progress:
             result = cardsim.verify(log, keys, workers=workers, ground_truth=ground_truth,
                                 progress=progress)
-    if as_json:
-        print_json(result.as_dict())
-    else:
-        render_verify(result.as_dict(), Console(), max_findings)
+    with stdout_may_close():
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            render_verify(result.as_dict(), ReportConsole(), max_findings)
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -256,10 +291,11 @@ def replay(
                                 province=province, time_from=time_from, time_to=time_to,
                                 card=card, limit=limit, speed=speed, diff_out=diff_out,
                                 workers=workers, progress=progress)
-    if as_json:
-        print_json(result.as_dict())
-    else:
-        render_replay(result.as_dict(), Console(), max_divergences)
+    with stdout_may_close():
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            render_replay(result.as_dict(), ReportConsole(), max_divergences)
     raise typer.Exit(1 if result.diverged else 0)
 
 
@@ -330,10 +366,11 @@ def sweep(
             result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
                                workers=workers, scheduler=scheduler, csv=csv_out,
                                progress=progress)
-    if as_json:
-        print_json(result.summary)
-    else:
-        render_sweep(result.summary, Console())
+    with stdout_may_close():
+        if as_json:
+            print_json(result.summary)
+        else:
+            render_sweep(result.summary, ReportConsole())
     if not result.passed:
         raise typer.Exit(1)
 
@@ -348,7 +385,10 @@ def report(
     """Write one self-contained HTML report (offline: charts inlined as SVG) for a run or a sweep."""
     with user_errors():
         path = cardsim.report(source, out)
-    typer.echo(f"report: {path}")
+    label = "" if source.suffix.lower() == ".json" else (
+        " (counts recomputed from the log's records; the run's summary and metrics shown as "
+        "unverified, and where they disagree with the records)")
+    typer.echo(f"report: {inert(path)}{label}")
 
 
 @keys_app.command("init")

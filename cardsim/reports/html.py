@@ -8,6 +8,14 @@ Run report: scenario and seed, the summary table, throughput per hour per channe
 waiting percentiles over time per service point type, node utilisation over time, declines by
 reason, cross-province flows and net clearing, blacklist exposure over time.
 Sweep report: each key metric against the swept value, with its 95% confidence band.
+
+A log is untrusted input. Every text in the page is escaped (control and format characters
+shown as escapes, then ``html.escape``), chart labels are drawn the same way without mathtext, and the figures say whose word they are: transactions, approvals,
+declines by reason and approved amounts per channel and province are recomputed from the log's
+records (the signed records ``cardsim verify`` checks), and a run summary figure that disagrees
+with them is shown as a warning; everything else comes from ``runs.summary_json`` and the
+``metrics`` table, which nobody signs, and is labelled as the run's unverified summary. A summary
+that is not the documented shape is exit 2, one line naming ``runs.summary_json``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import html
 import io
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardsim.config.schema import SERVICE_TYPES
@@ -25,6 +33,14 @@ from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
 from cardsim.config.metrics import TABLE_METRICS
 from cardsim.planning.sweep import load_sweep
+from cardsim.records.record import APPROVED
+from cardsim.reports.text import inert
+
+
+def _esc(value: object) -> str:
+    """``value`` as HTML text: control and format characters shown as escapes (:func:`inert`: no
+    bidi override or raw control reaches the page), then HTML-escaped."""
+    return html.escape(inert(value))
 
 
 def _plt():
@@ -37,7 +53,8 @@ def _plt():
 
     matplotlib.use("Agg")
     matplotlib.rcParams.update({"svg.hashsalt": "cardsim", "figure.dpi": 96, "font.size": 9,
-                                "axes.spines.top": False, "axes.spines.right": False})
+                                "axes.spines.top": False, "axes.spines.right": False,
+                                "text.parse_math": False, "text.usetex": False})
     import matplotlib.pyplot as plt
     return plt
 
@@ -52,9 +69,9 @@ def _svg(fig) -> str:
 
 
 def _chart(title: str, svg: str, note: str = "") -> str:
-    return (f'<figure class="chart" data-chart="{html.escape(title)}"><figcaption>'
-            f"{html.escape(title)}</figcaption>{svg}"
-            + (f'<p class="note">{html.escape(note)}</p>' if note else "") + "</figure>")
+    return (f'<figure class="chart" data-chart="{_esc(title)}"><figcaption>'
+            f"{_esc(title)}</figcaption>{svg}"
+            + (f'<p class="note">{_esc(note)}</p>' if note else "") + "</figure>")
 
 
 _STYLE = """
@@ -64,6 +81,8 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px soli
 th:first-child,td:first-child{text-align:left}.meta{color:#555;font-size:13px}
 figure.chart{margin:16px 0;padding:8px;border:1px solid #eee}figcaption{font-weight:600;margin-bottom:6px}
 figure.chart svg{max-width:100%;height:auto}.note{color:#666;font-size:12px}
+.label{font-size:13px;padding:4px 8px;border-left:4px solid}.verified{border-color:#9bbb59;background:#f3f8ea}
+.unverified{border-color:#f79646;background:#fdf3ea}.warning{color:#9c2a00;font-weight:600;font-size:13px}
 """
 
 _CHECK = """<script>
@@ -78,13 +97,13 @@ document.body.setAttribute('data-errors',window.cardsimErrors.length);});
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'
             f"</title><style>{_STYLE}</style></head><body>{body}{_CHECK}</body></html>\n")
 
 
 def _table(headers, rows) -> str:
-    h = "".join(f"<th>{html.escape(str(x))}</th>" for x in headers)
-    b = "".join("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in r) + "</tr>" for r in rows)
+    h = "".join(f"<th>{_esc(str(x))}</th>" for x in headers)
+    b = "".join("<tr>" + "".join(f"<td>{_esc(str(x))}</td>" for x in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
 
 
@@ -112,26 +131,85 @@ class _Series:
         return sorted({k for (m, k) in self.by_key if m == metric})
 
 
+#: Most distinct (channel, province, outcome, reason) groups in a log's records; each text is
+#: cut to :data:`_GROUP_TEXT` characters. A run has a few dozen: more is not a cardsim log.
+MAX_GROUPS = 10_000
+_GROUP_TEXT = 64
+_RECOUNT_SQL = (f"SELECT substr(channel, 1, {_GROUP_TEXT}), substr(terminal_province, 1, {_GROUP_TEXT}), "
+                f"substr(outcome, 1, {_GROUP_TEXT}), substr(reason, 1, {_GROUP_TEXT}), count(*), "
+                f"total(CASE WHEN outcome = '{APPROVED}' THEN amount_fen ELSE 0 END) "
+                f"FROM transactions GROUP BY 1, 2, 3, 4 LIMIT {MAX_GROUPS + 1}")
+_COUNTS = ("transactions", "approved", "declined", "approved_fen")
+
+
+@dataclass
+class _Recount:
+    """Figures recomputed from the log's records: per (group, name) the counts of
+    :data:`_COUNTS`, and declines by reason."""
+
+    buckets: dict[tuple[str, str], dict] = field(default_factory=dict)
+    declined_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "_Recount":
+        """From (channel, terminal province, outcome, reason, count, approved fen) groups."""
+        r = cls()
+        for channel, province, outcome, reason, n, fen in rows:
+            approved = outcome == APPROVED
+            for key in (("channel", str(channel)), ("province", str(province))):
+                b = r.buckets.setdefault(key, dict.fromkeys(_COUNTS, 0))
+                b["transactions"] += n
+                b["approved" if approved else "declined"] += n
+                b["approved_fen"] += fen
+            if not approved:
+                r.declined_by_reason[str(reason)] = r.declined_by_reason.get(str(reason), 0) + n
+        return r
+
+    def names(self, group: str) -> list[str]:
+        return sorted(n for g, n in self.buckets if g == group)
+
+
 def run_report(path: str | Path) -> str:
-    """The HTML report of a run log: its summary tables and charts of its metrics."""
-    run, s, metrics = _read_log(path)
-    series = _Series.of(metrics)
+    """The HTML report of a run log: figures recomputed from its records, its (unverified)
+    summary tables and charts of its metrics."""
+    run, s, metrics, recount = _read_log(path)
+    try:
+        return _run_page(path, run, s, _Series.of(metrics), recount)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise CardsimError(f"{path}: runs.summary_json is not a run summary (docs/summary.md): "
+                           f"{type(e).__name__}: {one_line(e)[:200]}") from None
+
+
+def _run_page(path: str | Path, run: dict, s: dict, series: "_Series", recount: _Recount) -> str:
     plt = _plt()
     charts = [
         _lines(plt, series, "Throughput per hour, by channel and province", "transactions", "transactions / h"),
         _waits_chart(plt, series),
         _lines(plt, series, "Node utilisation over time (time-weighted)", "utilisation", "busy share"),
-        _declines_chart(plt, s),
+        _declines_chart(plt, recount.declined_by_reason),
         _clearing_chart(plt, s),
         _exposure_chart(plt, series, s),
     ]
-    body = (f"<h1>cardsim run report: {html.escape(s['scenario'])}</h1>" + _run_meta(path, run, s)
-            + "<h2>Summary</h2>" + _summary_tables(s) + "<h2>Charts</h2>" + "".join(charts))
+    warnings = "".join(f'<p class="warning">Warning: {_esc(w)}</p>' for w in _mismatches(s, recount))
+    body = (f"<h1>cardsim run report: {_esc(str(s['scenario']))}</h1>" + _run_meta(path, run, s)
+            + "<h2>Recomputed from the log's records</h2>" + _VERIFIED + warnings + _recount_tables(recount)
+            + "<h2>The run's summary (unverified)</h2>" + _UNVERIFIED + _summary_tables(s)
+            + "<h2>Charts</h2>" + _CHARTS_LABEL + "".join(charts))
     return _page(f"cardsim report: {s['scenario']}", body)
 
 
-def _read_log(path: str | Path) -> tuple[dict, dict, list[tuple]]:
-    """(the run row, the summary, the metrics rows) of a completed run's log."""
+_VERIFIED = ('<p class="label verified" data-figures="records">Counted from the log\'s records: the '
+             "signed records <code>cardsim verify</code> checks (run it to know they are intact).</p>")
+_UNVERIFIED = ('<p class="label unverified" data-figures="summary">Unverified: the run\'s own summary '
+               "(<code>runs.summary_json</code>), the log owner's word, neither signed nor checked by "
+               "<code>cardsim verify</code>.</p>")
+_CHARTS_LABEL = ('<p class="label unverified" data-figures="summary">Unverified: drawn from the run\'s '
+                 "<code>metrics</code> table and summary, except <em>Declines by reason</em>, "
+                 "recomputed from the records.</p>")
+
+
+def _read_log(path: str | Path) -> tuple[dict, dict, list[tuple], _Recount]:
+    """(the run row, the summary, the metrics rows, the records' recount) of a completed run's log."""
     conn = open_log(path)
     try:
         run = read_run(conn, path)
@@ -139,18 +217,50 @@ def _read_log(path: str | Path) -> tuple[dict, dict, list[tuple]]:
             raise CardsimError(f"{path}: the run did not complete (no summary): nothing to report")
         summary = json.loads(run["summary_json"])
         metrics = conn.execute("SELECT hour, metric, key, value FROM metrics ORDER BY hour").fetchall()
+        groups = conn.execute(_RECOUNT_SQL).fetchall()
     except (sqlite3.Error, ValueError) as e:
         raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
     finally:
         conn.close()
-    return run, summary, metrics
+    if len(groups) > MAX_GROUPS:
+        raise CardsimError(f"{path}: transactions: more than {MAX_GROUPS:,} distinct (channel, "
+                           "terminal_province, outcome, reason): not a cardsim log")
+    return run, summary, metrics, _Recount.of(groups)
+
+
+def _mismatches(s: dict, recount: _Recount) -> list[str]:
+    """Each figure of the summary that the records contradict, as one sentence."""
+    out = []
+    for group in ("channel", "province"):
+        claimed = s[f"by_{group}"]
+        for name in sorted(set(map(str, claimed)) | set(recount.names(group))):
+            mine = recount.buckets.get((group, name), {})
+            theirs = claimed.get(name, {})
+            out += [f"{group} {name}, {k}: the summary says {theirs.get(k, 0)}, the records give "
+                    f"{mine.get(k, 0):g}" for k in _COUNTS if theirs.get(k, 0) != mine.get(k, 0)]
+    claimed = {str(k): v for k, v in s["declined_by_reason"].items()}
+    for reason in sorted(set(claimed) | set(recount.declined_by_reason)):
+        theirs, mine = claimed.get(reason, 0), recount.declined_by_reason.get(reason, 0)
+        if theirs != mine:
+            out.append(f"declined for {reason}: the summary says {theirs}, the records give {mine}")
+    return out
+
+
+def _recount_tables(r: _Recount) -> str:
+    rows = [[f"{group} {name}", b["transactions"], b["approved"], b["declined"],
+             f"{b['approved_fen'] / 100:,.2f}"]
+            for group in ("channel", "province") for name in r.names(group)
+            for b in (r.buckets[(group, name)],)]
+    reasons = [[k, v] for k, v in sorted(r.declined_by_reason.items())]
+    return (_table(["", "transactions", "approved", "declined", "approved yuan"], rows)
+            + _table(["decline reason", "declined"], reasons))
 
 
 def _lines(plt, series: _Series, title: str, metric: str, ylabel: str) -> str:
     """One line per key of ``metric`` over the simulated hours."""
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for k in series.keys(metric):
-        ax.plot(series.hours, series.values(metric, k), label=k, linewidth=1.4)
+        ax.plot(series.hours, series.values(metric, k), label=inert(k), linewidth=1.4)
     ax.set_xlabel("simulated hour")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, ncol=4, frameon=False)
@@ -171,10 +281,10 @@ def _waits_chart(plt, series: _Series) -> str:
     return _chart("Waiting time percentiles over time, by service point type", _svg(fig))
 
 
-def _declines_chart(plt, s: dict) -> str:
+def _declines_chart(plt, declined_by_reason: dict[str, int]) -> str:
     fig, ax = plt.subplots(figsize=(9, 2.8))
-    reasons = s["declined_by_reason"] or {"(none)": 0}
-    ax.barh(list(reasons), list(reasons.values()), color="#c0504d")
+    reasons = declined_by_reason or {"(none)": 0}
+    ax.barh([inert(r) for r in reasons], list(reasons.values()), color="#c0504d")
     ax.set_xlabel("declined transactions")
     return _chart("Declines by reason", _svg(fig))
 
@@ -182,11 +292,11 @@ def _declines_chart(plt, s: dict) -> str:
 def _clearing_chart(plt, s: dict) -> str:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 2.8))
     gross = s["clearing"]["gross_fen"]
-    a1.bar(list(gross), [v / 100 for v in gross.values()], color="#4f81bd")
+    a1.bar([inert(k) for k in gross], [v / 100 for v in gross.values()], color="#4f81bd")
     a1.set_ylabel("yuan")
     a1.set_title("gross cross-province flows", fontsize=9)
     net = s["clearing"]["net_yuan"]
-    a2.bar(list(net), list(net.values()), color=["#9bbb59" if v >= 0 else "#c0504d" for v in net.values()])
+    a2.bar([inert(k) for k in net], list(net.values()), color=["#9bbb59" if v >= 0 else "#c0504d" for v in net.values()])
     a2.axhline(0, color="#444", linewidth=0.8)
     a2.set_title("net position (positive: receives)", fontsize=9)
     return _chart("Cross-province flows and net clearing", _svg(fig))
@@ -204,11 +314,11 @@ def _exposure_chart(plt, series: _Series, s: dict) -> str:
 
 
 def _run_meta(path: str | Path, run: dict, s: dict) -> str:
-    signed = f"signed ({html.escape(str(run.get('algorithm')))})" if run.get("signed") else "unsigned"
-    return (f'<p class="meta">log {html.escape(str(path))} · seed {s["seed"]} · scale {s["scale"]:g} · '
-            f"{s['sim_hours']:g} simulated hours (warm-up {s['warmup_hours']:g} h) · "
-            f"{s['transactions']:,} transactions · cardsim {html.escape(str(run.get('cardsim_version')))} · "
-            f"{signed}</p>")
+    signed = f"signed ({run.get('algorithm')})" if run.get("signed") else "unsigned"
+    text = (f"log {path} · seed {s['seed']} · scale {s['scale']:g} · {s['sim_hours']:g} simulated "
+            f"hours (warm-up {s['warmup_hours']:g} h) · {s['transactions']:,} transactions "
+            f"(summary) · cardsim {run.get('cardsim_version')} · {signed}")
+    return f'<p class="meta">{_esc(text)}</p>'
 
 
 def _summary_tables(s: dict) -> str:
@@ -241,9 +351,10 @@ def sweep_report(result: dict, source: str) -> str:
         rows.append([f"{i}: {label}"] + [f"{c['metrics'][m]['mean']:.4g} ± "
                                          f"{(c['metrics'][m]['ci_high'] - c['metrics'][m]['ci_low']) / 2:.2g}"
                                          for m in TABLE_METRICS])
-    body = (f"<h1>cardsim sweep report: {html.escape(result['scenario'])}</h1>"
-            f'<p class="meta">{html.escape(source)} · base seed {result["base_seed"]} · '
-            f"{len(combos)} combinations × {result['replications']} replications · scale {result['scale']:g}</p>"
+    meta = (f"{source} · base seed {result['base_seed']} · {len(combos)} combinations × "
+            f"{result['replications']} replications · scale {result['scale']:g}")
+    body = (f"<h1>cardsim sweep report: {_esc(str(result['scenario']))}</h1>"
+            f'<p class="meta">{_esc(meta)}</p>'
             "<h2>Means with 95% confidence intervals</h2>" + _table(["combination", *TABLE_METRICS], rows)
             + "<h2>Charts</h2>" + "".join(charts))
     return _page(f"cardsim sweep report: {result['scenario']}", body)
@@ -267,8 +378,8 @@ def _sweep_chart(plt, combos: list[dict], m: str, xs: list, xlabel: str, numeric
     ax.fill_between(pos, lo, hi, alpha=0.25, color="#4f81bd", label="95% CI")
     ax.plot(pos, mean, "o-", color="#1f4e79", label="mean")
     if not numeric:
-        ax.set_xticks(pos, [str(x) for x in xs])
-    ax.set_xlabel(xlabel)
+        ax.set_xticks(pos, [inert(x) for x in xs])
+    ax.set_xlabel(inert(xlabel))
     ax.set_ylabel(m)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)

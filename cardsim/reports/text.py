@@ -1,14 +1,44 @@
 """Text renderings for the terminal: run summaries, thresholds and check reports (verify, replay,
-sweep), as rich tables."""
+sweep), as rich tables.
+
+Text from a log (scenario names, card, terminal and transaction ids, reasons, file names) is
+attacker-controlled: it never becomes markup or a terminal control. Every value printed goes
+through :func:`inert` (non-printable characters shown as escapes) and, inside rich output,
+:func:`markup` (rich markup such as ``[bold]`` or ``[link=...]`` escaped); table cells are
+escaped by :func:`_row`, so only this module's own styles (:class:`rich.text.Text`) are styled.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cardsim.config.metrics import TABLE_METRICS
 
-PASS, FAIL = "[green]pass[/green]", "[red]FAIL[/red]"
+PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
+
+
+def inert(value: object) -> str:
+    """``value`` as text that cannot act on a terminal: every character that is not printable
+    (C0 and C1 controls such as ESC, CR and backspace; bidi overrides and other format
+    characters; lone surrogates from undecodable bytes) is shown as its Python escape, e.g.
+    ``\\x1b`` or ``\\u202e``."""
+    s = str(value)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in s)
+
+
+def markup(value: object) -> str:
+    """``value`` for rich output: :func:`inert`, with rich markup escaped (``[red]`` prints as is)."""
+    return escape(inert(value))
+
+
+def _row(t: Table, *cells: object) -> None:
+    """Add a row; every cell but this module's own :class:`Text` is escaped (:func:`markup`)."""
+    t.add_row(*(c if isinstance(c, Text) else markup(c) for c in cells))
 
 
 def _table(title: str | None, columns: tuple[str, ...], left: tuple[str, ...] = ()) -> Table:
@@ -24,14 +54,14 @@ def _table(title: str | None, columns: tuple[str, ...], left: tuple[str, ...] = 
 def render_summary(summary: dict, console: Console) -> None:
     """Print a run summary (``docs/summary.md``) as rich tables."""
     s = summary
-    console.print(f"[bold]{s['scenario']}[/bold]  seed {s['seed']}  scale {s['scale']:g}  "
+    console.print(f"[bold]{markup(s['scenario'])}[/bold]  seed {markup(s['seed'])}  scale {s['scale']:g}  "
                   f"{s['sim_hours']:g} simulated hours  {s['transactions']:,} transactions in "
                   f"{s['wall_seconds']:.1f} s wall ({(s['transactions_per_second'] or 0):,.0f}/s)")
     console.print(_transactions_table(s))
     if s["declined_by_reason"]:
         t = _table("Declines by reason", ("reason", "count"), left=("reason",))
         for r, n in s["declined_by_reason"].items():
-            t.add_row(r, f"{n:,}")
+            _row(t, r, f"{n:,}")
         console.print(t)
     console.print(_waits_table(s))
     console.print(_utilisation_table(s["utilisation"]))
@@ -43,7 +73,7 @@ def _transactions_table(s: dict) -> Table:
                                 "approved yuan"), left=("",))
     for group, rows in (("channel", s["by_channel"]), ("province", s["by_province"])):
         for name, b in rows.items():
-            t.add_row(f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
+            _row(t, f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
                       f"{b['approved']:,}", f"{b['declined']:,}", f"{b['decline_rate']:.2%}",
                       f"{b['approved_fen'] / 100:,.2f}")
     return t
@@ -54,10 +84,10 @@ def _waits_table(s: dict) -> Table:
                ("service point", "count", "mean", "p50", "p95", "p99", "max", "balked"),
                left=("service point",))
     for name, w in s["waits"].items():
-        t.add_row(name, f"{w['count']:,}", *(f"{w[q]:.2f}" for q in ("mean", "p50", "p95", "p99", "max")),
+        _row(t, name, f"{w['count']:,}", *(f"{w[q]:.2f}" for q in ("mean", "p50", "p95", "p99", "max")),
                   f"{s['balked'][name]:,}")
     for name, w in s["issuer_latency"].items():
-        t.add_row(f"{name} auth latency", f"{w['count']:,}",
+        _row(t, f"{name} auth latency", f"{w['count']:,}",
                   *(f"{w[q]:.3f}" for q in ("mean", "p50", "p95", "p99", "max")), "")
     return t
 
@@ -65,14 +95,15 @@ def _waits_table(s: dict) -> Table:
 def _utilisation_table(u: dict) -> Table:
     t = _table("Utilisation", ("node", "busy"), left=("node",))
     for name, v in list(u["service_points"].items()) + list(u["issuers"].items()) + [("hub", u["hub"])]:
-        t.add_row(name, f"{v:.1%}")
+        _row(t, name, f"{v:.1%}")
     return t
 
 
 def _print_clearing_and_exposure(s: dict, console: Console) -> None:
     c = s["clearing"]
-    flows = ", ".join(f"{k} {v / 100:,.2f} yuan ({c['transactions'][k]:,} tx)" for k, v in c["gross_fen"].items())
-    net = ", ".join(f"{p} {v:+,.2f}" for p, v in c["net_yuan"].items())
+    flows = ", ".join(f"{markup(k)} {v / 100:,.2f} yuan ({c['transactions'][k]:,} tx)"
+                      for k, v in c["gross_fen"].items())
+    net = ", ".join(f"{markup(p)} {v:+,.2f}" for p, v in c["net_yuan"].items())
     console.print(f"[bold]Cross-province clearing[/bold]: {flows}; net position (yuan): {net}")
     b = s["blacklist_exposure"]
     console.print(f"[bold]Blacklist exposure[/bold]: {b['transactions']:,} approved transactions worth "
@@ -87,7 +118,7 @@ def render_thresholds(checks: list[dict], console: Console, bound: str = "value"
     t = _table("Thresholds", ("metric", "threshold", bound, "result"),
                left=("metric", "threshold", bound, "result"))
     for c in checks:
-        t.add_row(c["metric"], f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
+        _row(t, c["metric"], f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
     console.print(t)
 
 
@@ -96,7 +127,7 @@ def render_thresholds(checks: list[dict], console: Console, bound: str = "value"
 def render_verify(out: dict, console: Console, max_findings: int = 20) -> None:
     """Print a verify report: the verdict, each check's counts, the first findings, ground truth."""
     status = "[green]OK[/green]" if out["ok"] else "[red]FAILED[/red]"
-    console.print(f"[bold]verify[/bold] {out['log']}: {out['records']:,} records, "
+    console.print(f"[bold]verify[/bold] {markup(out['log'])}: {out['records']:,} records, "
                   f"{out['failures']:,} failures  {status}")
     if out.get("headline"):
         console.print(out['headline'], style='bold red', markup=False)
@@ -104,7 +135,7 @@ def render_verify(out: dict, console: Console, max_findings: int = 20) -> None:
         console.print("the log is unsigned (written with --no-sign): nothing can be verified")
     t = _table("Checks", ("check", "passed", "failed"), left=("check",))
     for name, c in out["checks"].items():
-        t.add_row(name, f"{c['passed']:,}", f"[red]{c['failed']:,}[/red]" if c["failed"] else "0")
+        _row(t, name, f"{c['passed']:,}", Text(f"{c['failed']:,}", style="red") if c["failed"] else "0")
     console.print(t)
     findings = out["findings"][:max_findings]
     if findings:
@@ -117,16 +148,16 @@ def _findings_table(findings: list[dict], failures: int) -> Table:
     columns = ("seq", "tx_id", "check", "reason")
     t = _table(f"Findings (first {len(findings)} of {failures:,})", columns, left=columns)
     for f in findings:
-        t.add_row(str(f["seq"] or "-"), f["tx_id"] or "-", f["check"], f["reason"])
+        _row(t, str(f["seq"] or "-"), f["tx_id"] or "-", f["check"], f["reason"])
     return t
 
 
 def _print_ground_truth(gt: dict, console: Console) -> None:
     t = _table("Injected attacks against findings", ("attack", "injected", "detected"), left=("attack",))
     for kind, c in gt["by_attack"].items():
-        t.add_row(kind, str(c["injected"]), str(c["detected"]))
+        _row(t, kind, str(c["injected"]), str(c["detected"]))
     console.print(t)
-    console.print(f"false positives: {gt['false_positives']}")
+    console.print(f"false positives: {markup(gt['false_positives'])}")
 
 
 # --- replay ---------------------------------------------------------------------------------
@@ -134,8 +165,8 @@ def _print_ground_truth(gt: dict, console: Console) -> None:
 def render_replay(out: dict, console: Console, max_divergences: int = 20) -> None:
     """Print a replay report: the verdict, divergence counts and the first divergences."""
     status = "[green]no divergences[/green]" if not out["diverged"] else f"[red]{out['diverged']:,} divergences[/red]"
-    console.print(f"[bold]replay[/bold] {out['log']} under {out['scenario']} against "
-                  f"{'+'.join(out['against'])}: {out['replayed']:,} of {out['records']:,} records replayed "
+    console.print(f"[bold]replay[/bold] {markup(out['log'])} under {markup(out['scenario'])} against "
+                  f"{markup('+'.join(out['against']))}: {out['replayed']:,} of {out['records']:,} records replayed "
                   f"({out['records_per_second'] or 0:,.0f}/s), {status}"
                   + ("" if out["signatures_checked"] else " (signatures not checked)"))
     if out["diverged"]:
@@ -148,7 +179,7 @@ def _divergence_counts(out: dict) -> Table:
     for label, counts in (("kind", out["by_kind"]), ("node", out["by_node"]),
                           ("replayed reason", out["replayed_reasons"])):
         for k, v in counts.items():
-            t.add_row(f"{label} {k}", f"{v:,}")
+            _row(t, f"{label} {k}", f"{v:,}")
     return t
 
 
@@ -157,7 +188,7 @@ def _divergences_table(rows: list[dict]) -> Table:
     t = _table(f"First {len(rows)} divergences", columns, left=columns)
     for d in rows:
         r, p = d["recorded"], d["replayed"]
-        t.add_row(str(d["seq"]), d["tx_id"], d["kind"], d["node"],
+        _row(t, str(d["seq"]), d["tx_id"], d["kind"], d["node"],
                   f"{r['outcome']} {r['reason'] or ''} {r['charged_fen']}",
                   f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']}")
     return t
@@ -167,12 +198,12 @@ def _divergences_table(rows: list[dict]) -> Table:
 
 def render_sweep(result: dict, console: Console) -> None:
     """Print a sweep result: one column per combination, mean ± half the 95% CI per metric."""
-    console.print(f"[bold]sweep[/bold] {result['scenario']}: {len(result['combinations'])} "
+    console.print(f"[bold]sweep[/bold] {markup(result['scenario'])}: {len(result['combinations'])} "
                   f"combinations x {result['replications']} replications = {result['runs']} runs "
                   f"in {result['wall_seconds']:.1f} s (base seed {result['base_seed']}); mean ± 95% CI")
     keys = list(result["swept"])
     for i, k in enumerate(keys):
-        console.print(f"  [{chr(65 + i)}] {k}")
+        console.print(f"  \\[{chr(65 + i)}] {markup(k)}")
     console.print(_sweep_table(result, keys))
     checked = [(combo["set"], c) for combo in result["combinations"] for c in combo["thresholds"]]
     if checked:
@@ -184,9 +215,9 @@ def _sweep_table(result: dict, keys: list[str]) -> Table:
     t.add_column("metric")
     for combo in result["combinations"]:
         label = " ".join(f"{chr(65 + i)}={combo['set'][k]}" for i, k in enumerate(keys)) or "base"
-        t.add_column(label, justify="right")
+        t.add_column(markup(label), justify="right")
     for m in TABLE_METRICS:
-        t.add_row(m, *(_mean_ci(combo["metrics"][m]) for combo in result["combinations"]))
+        _row(t, m, *(_mean_ci(combo["metrics"][m]) for combo in result["combinations"]))
     return t
 
 
@@ -198,6 +229,6 @@ def _sweep_thresholds_table(checked: list[tuple[dict, dict]]) -> Table:
     columns = ("combination", "metric", "threshold", "bound", "result")
     t = _table("Thresholds (tested on the CI bound)", columns, left=columns)
     for s, c in checked:
-        t.add_row(", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
+        _row(t, ", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
                   f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
     return t

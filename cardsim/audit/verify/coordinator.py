@@ -5,6 +5,7 @@ record with its link to the card-sharded record workers."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,7 @@ from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
 from cardsim.audit.verify.uploads import UploadCheck
 from cardsim.config.scenario import Scenario, from_config_json
+from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
 from cardsim.records import encoding as E
@@ -99,7 +101,9 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
     walk = ChainWalk(genesis, {cp.count for cp in checkpoints}, t)
     uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, t)
-    check_blacklist(conn, ctx.ca_keys, alg, t)
+    reports = read_loss_reports(conn, t)
+    check_blacklist(conn, reports, ctx.ca_keys, alg, t)
+    ctx = replace(ctx, reported={cid: at for rows in reports.values() for cid, at in rows})
     pool = ShardedPool(partial(RecordWorker, ctx), workers, _pair_card, in_process=workers == 1)
     try:
         _stream(conn, walk, uploads, pool, progress)
@@ -116,6 +120,25 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
 
 def _headline(*parts: str | None) -> str | None:
     return "; ".join(p for p in parts if p) or None
+
+
+def read_loss_reports(conn, t: Tally) -> dict[str, list[tuple[str, float]]]:
+    """province -> its loss reports (card, reported_at), read once here for every check that
+    uses them (the issuers' signed lists and revocation), so no check sees other rows than
+    another. A row whose card is not text, province not a province or time not a float is a
+    ``blacklist`` finding and no check uses it; an unreadable table is one finding."""
+    reports: dict[str, list] = {p: [] for p in PROVINCES}
+    try:
+        rows = conn.execute("SELECT card_id, card_province, reported_at FROM blacklist").fetchall()
+    except sqlite3.Error:
+        t.fail("blacklist", "unreadable_loss_reports")
+        return reports
+    for cid, prov, at in rows:
+        if prov in reports and isinstance(cid, str) and isinstance(at, float):
+            reports[prov].append((cid, at))
+        else:
+            t.fail("blacklist", f"malformed_report:{cid!r}")
+    return reports
 
 
 class ChainWalk:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cardsim.audit.verify.findings import Tally
 from cardsim.audit.verify.primitives import (certificate_fields, fast_verifier, read_text,
@@ -53,6 +53,9 @@ class Context:
     epoch: int
     delays: dict             # province -> blacklist publication delay (s)
     intervals: dict          # province -> blacklist push interval (s)
+    #: card -> time of its loss report: the coordinator's one reading of the ``blacklist`` table,
+    #: the same well-formed rows the blacklist check judged (workers never read that table)
+    reported: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,18 +78,10 @@ class RecordChecker:
         self.conn = connect_readonly(ctx.path)
         self.conn.text_factory = read_text
         self.blacklist = Blacklist(ctx.delays, ctx.intervals)
-        self.reported = self._loss_reports()
+        self.reported = ctx.reported
         self.cards: dict[str, CardKey] = {}
         self.last_atc: dict[str, int] = {}
         self.verify = fast_verifier(self.alg)
-
-    def _loss_reports(self) -> dict[str, float]:
-        """card -> time of its loss report (well-formed rows only: the blacklist check judges)."""
-        try:
-            return {cid: t for cid, t in self.conn.execute("SELECT card_id, reported_at FROM blacklist")
-                    if isinstance(t, float) and isinstance(cid, str)}
-        except sqlite3.Error:
-            return {}
 
     def card(self, card_id: str) -> CardKey:
         """The card's certified key, loaded and checked once per card."""
