@@ -6,6 +6,7 @@ import sqlite3
 
 from cryptography import x509
 
+from cardsim.config.scenario import from_config_json
 from cardsim.records import encoding as E
 from cardsim.signing.crypto import ALGORITHMS
 from cardsim.records.record import COLUMN_NAMES
@@ -28,21 +29,27 @@ def check(path, root_pem: bytes) -> dict:
         _, vals = E.decode(body)
         cards[subject] = alg.load_public(vals[3])
     i = {n: k for k, n in enumerate(COLUMN_NAMES)}
-    head = E.genesis_hash(run[0], run[1])
+    head = log_id = E.genesis_hash(run[0], run[1])
+    scenario = from_config_json(run[0], str(path))
+    epoch, end = scenario.epoch, float(scenario.duration_s)
     n = 0
     for row in con.execute("SELECT * FROM transactions ORDER BY seq"):
         n += 1
         assert row[i["seq"]] == n
-        msg = E.card_tx_message(*(row[i[f]] if f != "unpredictable_number" else row[i[f]]
-                                  for f in E.CARD_TX_FIELDS))
-        assert alg.verify(cards[row[i["card_id"]]], row[i["card_sig"]], msg), n
+        request = tuple(epoch if f == "epoch" else row[i[f]] for f in E.CARD_REQUEST_FIELDS)
+        response_hash = None
         if row[i["authoriser"]] in ("issuer", "standin"):
             signer = "hub" if row[i["authoriser"]] == "standin" else row[i["issuer_id"]]
             resp = E.auth_response_message(signer, row[i["outcome"]], row[i["reason"]],
-                                           row[i["authoriser"]], E.sha256(msg))
+                                           row[i["authoriser"]], row[i["decided_at"]],
+                                           E.sha256(E.card_request_message(*request)))
             assert alg.verify(cas[signer], row[i["issuer_sig"]], resp), n
+            response_hash = E.sha256(resp)
         else:
             assert row[i["issuer_sig"]] is None
+        msg = E.card_tx_message(request, row[i["outcome"]], row[i["reason"]], row[i["authoriser"]],
+                                row[i["balance_fen"]], response_hash)
+        assert alg.verify(cards[row[i["card_id"]]], row[i["card_sig"]], msg), n
         assert row[i["prev_hash"]] == head, n
         rh = E.sha256(E.record_message(row[:-2]))
         assert row[i["record_hash"]] == rh, n
@@ -51,7 +58,7 @@ def check(path, root_pem: bytes) -> dict:
     final = None
     for number, count, chead, t, fin, signer, sig in con.execute(
             "SELECT * FROM checkpoints ORDER BY checkpoint"):
-        msg = E.checkpoint_message(E.genesis_hash(run[0], run[1]), count, chead, t, fin)
+        msg = E.checkpoint_message(log_id, count, chead, t, fin)
         assert alg.verify(cas[signer], sig, msg)
         heads[count] = chead
         if fin:
@@ -69,7 +76,7 @@ def check(path, root_pem: bytes) -> dict:
             "SELECT * FROM uploads ORDER BY upload"):
         assert terminals[tid][0] == merchant
         assert alg.verify(terminals[tid][1], sig,
-                          E.upload_message(tid, merchant, unum, at, count, digest))
+                          E.upload_message(log_id, tid, merchant, unum, at, count, digest))
         assert unum == numbers.get(tid, 0) + 1, (tid, unum)        # 1, 2, ... per terminal
         numbers[tid] = unum
         hashes = [r[0] for r in con.execute("SELECT record_hash FROM transactions WHERE terminal_id=? "
@@ -83,7 +90,7 @@ def check(path, root_pem: bytes) -> dict:
         assert (terms, ups, recs) == (len(mine), sum(m[1] for m in mine), sum(m[2] for m in mine))
         assert digest == E.terminals_digest(mine)
         assert alg.verify(cas[f"merchant-{merchant}"], sig,
-                          E.merchant_totals_message(merchant, terms, ups, recs, digest))
+                          E.merchant_totals_message(log_id, end, merchant, terms, ups, recs, digest))
     con.close()
     return {"records": n, "head": head, "checkpoint_heads": heads, "final": final,
             "uploaded": uploaded}

@@ -26,9 +26,9 @@ def test_role_separates_domains():
     assert E.encode(E.CARD_TX, ["x"]) != E.encode(E.AUTH_RESPONSE, ["x"])
 
 
-@pytest.mark.parametrize("bad", [b"", b"CSIM", b"XXXX\x01\x01\x00\x00", b"CSIM\x02\x01\x00\x00",
-                                 b"CSIM\x01\x01\x00\x01\x09", b"CSIM\x01\x01\x00\x01\x03\x00\x00\x00\x05ab",
-                                 E.encode(1, [1]) + b"\x00", b"CSIM\x01\x01\x00\x01\x03\x00\x00\x00\x01\xff"])
+@pytest.mark.parametrize("bad", [b"", b"CSIM", b"XXXX\x02\x01\x00\x00", b"CSIM\x01\x01\x00\x00",
+                                 b"CSIM\x02\x01\x00\x01\x09", b"CSIM\x02\x01\x00\x01\x03\x00\x00\x00\x05ab",
+                                 E.encode(1, [1]) + b"\x00", b"CSIM\x02\x01\x00\x01\x03\x00\x00\x00\x01\xff"])
 def test_malformed_is_rejected(bad):
     with pytest.raises(E.EncodingError):
         E.decode(bad)
@@ -97,17 +97,20 @@ def test_compiled_encoders_take_any_count_like_the_generic_one(role, vals):
 
 
 def test_compiled_encoders_on_typical_and_non_ascii_values():
-    tx = ("510000000042", 7, 300, "SC-MET-003-05", 2**32 - 1, 29234.125, "transit", "办证", "online")
-    assert E.ENCODERS[E.CARD_TX](tx) == E.encode(E.CARD_TX, tx) == E.card_tx_message(*tx)
-    auth = ("issuer-sichuan", "declined", "atc_jump", "issuer", b"\x01" * 32)
+    request = ("510000000042", 7, 300, "SC-MET-003-05", 2**32 - 1, 1629129600, 29234.125,
+               "transit", "办证", "online")
+    assert E.card_request_message(*request) == E.encode(E.CARD_REQUEST, request)
+    tx = request + ("declined", "atc_jump", "issuer", None, b"\x02" * 32)
+    assert E.ENCODERS[E.CARD_TX](tx) == E.encode(E.CARD_TX, tx) == E.card_tx_message(request, *tx[10:])
+    auth = ("issuer-sichuan", "declined", "atc_jump", "issuer", 29234.0, b"\x01" * 32)
     assert E.auth_response_message(*auth) == E.encode(E.AUTH_RESPONSE, auth)
     for other in (None, 1, "x", b"x"):       # encodable, not the table's type: encode()'s bytes
-        changed = tx[:5] + (other,) + tx[6:]
+        changed = tx[:6] + (other,) + tx[7:]
         assert E.ENCODERS[E.CARD_TX](changed) == E.encode(E.CARD_TX, changed)
-        assert E.decode(E.ENCODERS[E.CARD_TX](changed))[1][5] == other
+        assert E.decode(E.ENCODERS[E.CARD_TX](changed))[1][6] == other
     for wrong in (True, np.float64(1.0), 2**63):  # unencodable: EncodingError, as verify expects
         with pytest.raises(E.EncodingError):
-            E.card_tx_message(*(tx[:5] + (wrong,) + tx[6:]))
+            E.card_tx_message(request[:6] + (wrong,) + request[7:], *tx[10:])
 
 
 def test_every_role_has_a_compiled_encoder_and_the_record_follows_the_columns():

@@ -162,7 +162,7 @@ def test_the_attack_signer_hook_signs_marked_rows_only(quick, keys_dir):
         calls.append((kind, row))
         key, _pub = signer.card_key("510000000001", "sichuan")        # some other card's key
         cert = Certificate(_card_id(row), "card", "issuer-sichuan", signer.alg.name, b"body", b"sig")
-        return signer.alg.sign(key, card_message(row)), cert
+        return signer.alg.sign(key, card_message(row, signer.epoch)), cert
     base = SignSpec(str(keys_dir), None, population_keys(quick.seed), quick.epoch)
     plain, _ = RecordSigner(base).sign(rows)
     marked_seq = _seq(rows[123])

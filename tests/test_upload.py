@@ -8,6 +8,9 @@ from cardsim.signing.keys import KeyRing, merchant_name
 from cardsim.records.record import COLUMN_NAMES, Record
 from cardsim.signing.upload import Batches, TerminalSigner
 
+#: A log id (a genesis hash) for the terminals to sign under.
+LOG_ID = E.genesis_hash("{}", 1)
+
 _BLANK = Record(*[None] * len(COLUMN_NAMES))
 
 
@@ -42,7 +45,7 @@ def ring(keys_dir):
 
 
 def test_terminal_signs_its_batch_and_its_merchant_certifies_it(ring):
-    signer = TerminalSigner(ring)
+    signer = TerminalSigner(ring, LOG_ID)
     b = Batches()
     b.add_rows([row(1, "SC-MET-001-01", 900.0), row(2, "SC-MET-001-01", 900.0),
                 row(3, "SC-MET-001-02", 900.0)])
@@ -58,22 +61,28 @@ def test_terminal_signs_its_batch_and_its_merchant_certifies_it(ring):
         role, (t2, merchant, _a, pub, nb, na) = E.decode(body)
         assert role == E.TERMINAL_CERT and t2 == tid and merchant == "sichuan-metro" and nb < na
         _n, utid, umerchant, unum, at, count, digest, usig = up
-        msg = E.upload_message(utid, umerchant, unum, at, count, digest)
+        msg = E.upload_message(LOG_ID, utid, umerchant, unum, at, count, digest)
         assert alg.verify(alg.load_public(pub), usig, msg)
-        assert not alg.verify(alg.load_public(pub), usig, E.upload_message(utid, umerchant, unum, at,
-                                                                             count + 1, digest))
+        assert not alg.verify(alg.load_public(pub), usig, E.upload_message(
+            LOG_ID, utid, umerchant, unum, at, count + 1, digest))
+        assert not alg.verify(alg.load_public(pub), usig, E.upload_message(     # another log's
+            E.sha256(b"another log"), utid, umerchant, unum, at, count, digest))
     # a terminal is certified once per log; its key is the same every time (derived)
     b.add_rows([row(4, "SC-MET-001-01", 1800.0)])
     again, more = signer.sign(b.close(None))
     assert more == [] and again[0][0] == 3 and again[0][3] == 2    # the terminal's second upload
-    totals = {r[0]: r for r in signer.merchant_totals(["sichuan-metro", "chongqing-bus"])}
+    totals = {r[0]: r for r in signer.merchant_totals(["sichuan-metro", "chongqing-bus"], 7200.0)}
     assert totals["sichuan-metro"][1:4] == (2, 3, 4)       # 2 terminals, 3 uploads, 4 records
     assert totals["sichuan-metro"][4] == E.terminals_digest([("SC-MET-001-01", 2, 3),
                                                              ("SC-MET-001-02", 1, 1)])
     assert totals["chongqing-bus"][1:4] == (0, 0, 0)        # a merchant with nothing uploaded
     assert alg.verify(merchant_pub, totals["sichuan-metro"][5],
-                      E.merchant_totals_message("sichuan-metro", *totals["sichuan-metro"][1:5]))
-    assert TerminalSigner(ring).sign([("SC-MET-001-01", 900.0, "sichuan-metro", [1, 2],
+                      E.merchant_totals_message(LOG_ID, 7200.0, "sichuan-metro",
+                                                *totals["sichuan-metro"][1:5]))
+    assert not alg.verify(merchant_pub, totals["sichuan-metro"][5],         # a shorter period
+                          E.merchant_totals_message(LOG_ID, 3600.0, "sichuan-metro",
+                                                    *totals["sichuan-metro"][1:5]))
+    assert TerminalSigner(ring, LOG_ID).sign([("SC-MET-001-01", 900.0, "sichuan-metro", [1, 2],
                                        [E.sha256(b"1"), E.sha256(b"2")])])[0][0] == uploads[0]
 
 

@@ -56,6 +56,14 @@ def test_record_and_genesis_vectors():
     assert E.terminals_digest(tt).hex() == td["digest_hex"]
     d = V["records_digest"]
     assert E.records_digest(bytes.fromhex(h) for h in d["record_hashes_hex"]).hex() == d["digest_hex"]
+    cr = V["card_request"]
+    data = E.encode(E.CARD_REQUEST, values(cr["values"]))
+    assert data.hex() == cr["encoding_hex"] and E.sha256(data).hex() == cr["request_hash_hex"]
+    auth = next(v for v in V["vectors"] if v["role"] == "auth_response")
+    tx = next(v for v in V["vectors"] if v["role"] == "card_tx")
+    assert values(auth["values"])[-1].hex() == cr["request_hash_hex"]     # ARPC over the request
+    assert values(tx["values"])[:len(cr["values"])] == values(cr["values"])
+    assert values(tx["values"])[-1] == E.sha256(bytes.fromhex(auth["encoding_hex"]))   # TC over it
     g = V["genesis"]
     assert E.genesis_hash(g["config_json"], g["seed"]).hex() == g["hash_hex"]
 
@@ -63,5 +71,5 @@ def test_record_and_genesis_vectors():
 def test_every_signed_role_has_vectors_for_every_algorithm():
     have = {(v["algorithm"], v["role"]) for v in V["vectors"]}
     assert have == {(a, r) for a in ALGORITHMS for r in ROLE}
-    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT, E.TERMINAL_TOTAL}
+    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT, E.TERMINAL_TOTAL, E.CARD_REQUEST}
     assert set(ROLE.values()) == set(E.ROLE_NAMES) - hashed_only

@@ -202,8 +202,10 @@ def _offline_target(p):
 
 
 def test_a_dishonest_log_owner_is_caught_by_the_terminal_uploads(copy, keys_dir):
-    """The hub owns the log: it can rewrite an offline decision, re-chain every record after it and
-    re-sign every checkpoint. Card and chain checks then pass; the terminal's upload does not."""
+    """The hub owns the log: it can rewrite a column of an offline record that no card signs,
+    re-chain every record after it and re-sign every checkpoint. Card and chain checks then pass;
+    the terminal's upload does not. (The outcome and the balance are the card's: its signature
+    fails too, tests/adversarial/test_binding.py.)"""
     from cardsim.records import encoding as E
     from cardsim.log.chain import Chain
     from cardsim.signing.keys import HUB, KeyRing
@@ -214,7 +216,7 @@ def test_a_dishonest_log_owner_is_caught_by_the_terminal_uploads(copy, keys_dir)
     run = con.execute("SELECT config_json, seed FROM runs").fetchone()
     every = con.execute("SELECT min(count) FROM checkpoints").fetchone()[0]
     rows = [list(r) for r in con.execute("SELECT * FROM transactions ORDER BY seq")]
-    rows[target - 1][COLUMN_NAMES.index("balance_fen")] += 5000    # 50 yuan more left on the card
+    rows[target - 1][COLUMN_NAMES.index("category")] = "student"   # no card signs the category
     chain = Chain(E.genesis_hash(*run), every, lambda m: ring.algorithm.sign(ring.private[HUB], m))
     chained = chain.extend([tuple(r[:-2]) for r in rows])
     final = chain.checkpoint(con.execute("SELECT sim_time FROM checkpoints WHERE final = 1")

@@ -174,11 +174,11 @@ def attack_signature(kind: str, row: tuple, signer: RecordSigner
     the attacker brings or None)."""
     card_id, province = _card(row)
     if kind == "foreign_key_records":
-        return _foreign_key(card_id, signer, card_message(row)), None
+        return _foreign_key(card_id, signer, card_message(row, signer.epoch)), None
     if kind == "forged_certificates":
-        return _forged(card_id, province, signer, card_message(row))
+        return _forged(card_id, province, signer, card_message(row, signer.epoch))
     if kind == "expired_card_uses":
-        return _expired(card_id, province, signer, card_message(row))
+        return _expired(card_id, province, signer, card_message(row, signer.epoch))
     return None, None   # clones and revoked cards sign with the genuine card key
 
 

@@ -73,7 +73,7 @@ class _SignedLog:
         alg = ring.algorithm
         hub_key = alg.signing_key(ring.private[HUB])   # libsodium for Ed25519
         self.chain = Chain(genesis, every, lambda m: alg.sign(hub_key, m))
-        self.batches, self.terminals = Batches(), TerminalSigner(ring)
+        self.batches, self.terminals = Batches(), TerminalSigner(ring, genesis)
 
     def write(self, writer: LogWriter, got: list) -> None:
         """One batch: every worker's (signed rows, certificates) part."""
@@ -90,8 +90,8 @@ class _SignedLog:
         the terminals upload what they hold; the hub signs the end."""
         final = [self.chain.checkpoint(end_time, final=1)]
         uploads, tcerts = self.terminals.sign(self.batches.close(None))
-        totals = self.terminals.merchant_totals(merchant_ids())   # each merchant, its terminals
-        lists = sign_blacklists(self.ring, blacklist)             # each issuer, its loss reports
+        totals = self.terminals.merchant_totals(merchant_ids(), end_time)  # each merchant
+        lists = sign_blacklists(self.ring, blacklist, self.chain.log_id, end_time)  # each issuer
         return final, uploads, tcerts, lists, totals
 
 

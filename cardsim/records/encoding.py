@@ -33,11 +33,12 @@ from typing import Callable, NamedTuple, Sequence
 from cardsim.records.record import COLUMNS
 
 MAGIC = b"CSIM"
-VERSION = 1
+#: The message version byte (2: log format 3, every signature bound to its log and period).
+VERSION = 2
 
 # Roles (domain-separation tags)
-CARD_TX = 1          # signed by the card: the transaction data (CDA-like)
-AUTH_RESPONSE = 2    # signed by the issuer (or the hub in stand-in): its decision on a transaction
+CARD_TX = 1          # signed by the card: the transaction and what it means (TC/AAC-like)
+AUTH_RESPONSE = 2    # signed by the issuer (or the hub in stand-in): its answer to the card's request
 RECORD = 3           # hashed: a log record's content, every column but the chain's two
 CHECKPOINT = 4       # signed by the log owner (the hub): count and chain head
 CARD_CERT = 5        # signed by the issuer: a card's public key certificate
@@ -49,12 +50,13 @@ BLACKLIST = 10       # signed by an issuer: its loss reports of the run (count a
 LOSS_REPORT = 11     # hashed into a BLACKLIST digest: one loss report
 MERCHANT_TOTALS = 12 # signed by a merchant: what its terminals uploaded in the run
 TERMINAL_TOTAL = 13  # hashed into a MERCHANT_TOTALS digest: one terminal's uploads
+CARD_REQUEST = 14    # hashed into an AUTH_RESPONSE: the card's online request (ARQC-like)
 
 ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",
               CHECKPOINT: "checkpoint", CARD_CERT: "card_cert", TERMINAL_CERT: "terminal_cert",
               GENESIS: "genesis", UPLOAD: "upload", LINK: "link", BLACKLIST: "blacklist",
               LOSS_REPORT: "loss_report", MERCHANT_TOTALS: "merchant_totals",
-              TERMINAL_TOTAL: "terminal_total"}
+              TERMINAL_TOTAL: "terminal_total", CARD_REQUEST: "card_request"}
 
 _HEAD = struct.Struct(">4sBBH")
 _I64 = struct.Struct(">q")
@@ -229,13 +231,18 @@ _SQL_TYPE = {"INTEGER": int, "REAL": float, "TEXT": str, "BLOB": bytes}
 #: Record columns whose values rarely repeat (a performance hint for the text cache).
 _UNIQUE_COLUMNS = {"tx_id", "card_id"}
 #: The fields of each role, in order.
+#: The card's request: the transaction as the card sees it when asked (the calendar start
+#: ``epoch`` and ``sim_time`` are the card's clock: epoch + sim_time, like EMV 9A/9F21).
+_REQUEST = (Field("card_id", str, False), Field("atc", int), Field("amount_fen", int),
+            Field("terminal_id", str), Field("unpredictable_number", int), Field("epoch", int),
+            Field("sim_time", float), Field("channel", str), Field("service", str),
+            Field("mode", str))
 LAYOUTS: dict[int, tuple[Field, ...]] = {
-    CARD_TX: (Field("card_id", str, False), Field("atc", int), Field("amount_fen", int),
-              Field("terminal_id", str), Field("unpredictable_number", int),
-              Field("sim_time", float), Field("channel", str), Field("service", str),
-              Field("mode", str)),
-    AUTH_RESPONSE: (Field("issuer_id", str), Field("outcome", str), Field("reason", str),
-                    Field("authoriser", str), Field("tx_hash", bytes)),
+    CARD_TX: _REQUEST + (Field("outcome", str), Field("reason", str), Field("authoriser", str),
+                         Field("balance_fen", int), Field("response_hash", bytes)),
+    AUTH_RESPONSE: (Field("signer", str), Field("outcome", str), Field("reason", str),
+                    Field("authoriser", str), Field("decided_at", float),
+                    Field("request_hash", bytes)),
     RECORD: tuple(Field(name, _SQL_TYPE[sql], name not in _UNIQUE_COLUMNS)
                   for name, sql, _ in COLUMNS if name not in ("prev_hash", "record_hash")),
     CHECKPOINT: (Field("log_id", bytes), Field("count", int), Field("head", bytes),
@@ -246,17 +253,23 @@ LAYOUTS: dict[int, tuple[Field, ...]] = {
     TERMINAL_CERT: (Field("terminal_id", str), Field("merchant_id", str), Field("algorithm", str),
                     Field("public_key", bytes), Field("not_before", int), Field("not_after", int)),
     GENESIS: (Field("format", str), Field("config_json", str, False), Field("seed", int)),
-    UPLOAD: (Field("terminal_id", str), Field("merchant_id", str), Field("number", int),
-             Field("uploaded_at", float), Field("count", int), Field("records_digest", bytes)),
+    UPLOAD: (Field("log_id", bytes), Field("terminal_id", str), Field("merchant_id", str),
+             Field("number", int), Field("uploaded_at", float), Field("count", int),
+             Field("records_digest", bytes)),
     LINK: (Field("head", bytes), Field("record_hash", bytes)),
-    BLACKLIST: (Field("issuer_id", str), Field("province", str), Field("count", int),
-                Field("reports_digest", bytes)),
+    BLACKLIST: (Field("log_id", bytes), Field("period_end", float), Field("issuer_id", str),
+                Field("province", str), Field("count", int), Field("reports_digest", bytes)),
     LOSS_REPORT: (Field("card_id", str, False), Field("reported_at", float)),
-    MERCHANT_TOTALS: (Field("merchant_id", str), Field("terminals", int), Field("uploads", int),
+    MERCHANT_TOTALS: (Field("log_id", bytes), Field("period_end", float),
+                      Field("merchant_id", str), Field("terminals", int), Field("uploads", int),
                       Field("records", int), Field("terminals_digest", bytes)),
     TERMINAL_TOTAL: (Field("terminal_id", str), Field("uploads", int), Field("records", int)),
+    CARD_REQUEST: _REQUEST,
 }
-#: The record columns a card signs, in card_tx order.
+#: The fields of a card's request and of what it signs, in order (``epoch`` and
+#: ``response_hash`` are not record columns: the run's calendar start, and SHA-256 of the
+#: auth_response message of an online answer, else null).
+CARD_REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in LAYOUTS[CARD_REQUEST])
 CARD_TX_FIELDS: tuple[str, ...] = tuple(f.name for f in LAYOUTS[CARD_TX])
 #: The compiled encoder of each role: ``ENCODERS[role](values) == encode(role, values)``.
 ENCODERS: dict[int, Callable[[Sequence], bytes]] = {
@@ -274,18 +287,32 @@ _loss_report = ENCODERS[LOSS_REPORT]
 _merchant_totals = ENCODERS[MERCHANT_TOTALS]
 _terminal_total = ENCODERS[TERMINAL_TOTAL]
 _genesis = ENCODERS[GENESIS]
+_card_request = ENCODERS[CARD_REQUEST]
 
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def card_tx_message(card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode) -> bytes:
-    return _card_tx((card_id, atc, amount_fen, terminal_id, un, sim_time, channel, service, mode))
+def card_request_message(card_id, atc, amount_fen, terminal_id, un, epoch, sim_time, channel,
+                         service, mode) -> bytes:
+    """The card's online request (ARQC-like): hashed into the issuer's auth_response."""
+    return _card_request((card_id, atc, amount_fen, terminal_id, un, epoch, sim_time, channel,
+                          service, mode))
 
 
-def auth_response_message(issuer_id, outcome, reason, authoriser, tx_hash: bytes) -> bytes:
-    return _auth_response((issuer_id, outcome, reason, authoriser, tx_hash))
+def card_tx_message(request: tuple, outcome, reason, authoriser, balance_fen,
+                    response_hash: bytes | None) -> bytes:
+    """What the card signs (TC for an approval, AAC for a decline): its request's fields
+    (``CARD_REQUEST_FIELDS`` order), the outcome and who took it, the stored value after, and
+    for an online answer the SHA-256 of the auth_response message (ARPC-like), else null."""
+    return _card_tx((*request, outcome, reason, authoriser, balance_fen, response_hash))
+
+
+def auth_response_message(signer, outcome, reason, authoriser, decided_at,
+                          request_hash: bytes) -> bytes:
+    """The issuer's (stand-in: the hub's) answer, bound to the card's request by its hash."""
+    return _auth_response((signer, outcome, reason, authoriser, decided_at, request_hash))
 
 
 def record_message(values) -> bytes:
@@ -319,10 +346,11 @@ def terminal_cert_body(terminal_id, merchant_id, algorithm, public_key, not_befo
     return _terminal_cert((terminal_id, merchant_id, algorithm, public_key, not_before, not_after))
 
 
-def upload_message(terminal_id, merchant_id, number, uploaded_at, count,
+def upload_message(log_id: bytes, terminal_id, merchant_id, number, uploaded_at, count,
                    records_digest: bytes) -> bytes:
-    """A terminal's upload: ``number`` counts the terminal's uploads (1, 2, ...) in the run."""
-    return _upload((terminal_id, merchant_id, number, uploaded_at, count, records_digest))
+    """A terminal's upload to the log ``log_id``: ``number`` counts the terminal's uploads (1,
+    2, ...) in the run; its period is ``uploaded_at``."""
+    return _upload((log_id, terminal_id, merchant_id, number, uploaded_at, count, records_digest))
 
 
 def terminals_digest(totals) -> bytes:
@@ -333,8 +361,10 @@ def terminals_digest(totals) -> bytes:
     return h.digest()
 
 
-def merchant_totals_message(merchant_id, terminals, uploads, records, digest: bytes) -> bytes:
-    return _merchant_totals((merchant_id, terminals, uploads, records, digest))
+def merchant_totals_message(log_id: bytes, period_end: float, merchant_id, terminals, uploads,
+                            records, digest: bytes) -> bytes:
+    """A merchant's totals for the log ``log_id`` over simulated seconds [0, period_end]."""
+    return _merchant_totals((log_id, period_end, merchant_id, terminals, uploads, records, digest))
 
 
 def records_digest(record_hashes) -> bytes:
@@ -353,12 +383,15 @@ def loss_reports_digest(reports) -> bytes:
     return h.digest()
 
 
-def blacklist_message(issuer_id, province, count, reports_digest: bytes) -> bytes:
-    return _blacklist((issuer_id, province, count, reports_digest))
+def blacklist_message(log_id: bytes, period_end: float, issuer_id, province, count,
+                      reports_digest: bytes) -> bytes:
+    """An issuer's loss reports for the log ``log_id`` over simulated seconds [0, period_end]."""
+    return _blacklist((log_id, period_end, issuer_id, province, count, reports_digest))
 
 
-#: Version of the log format, part of the genesis message (2: terminal uploads, signed blacklists).
-LOG_FORMAT = "cardsim-log/2"
+#: Version of the log format, part of the genesis message (2: terminal uploads, signed
+#: blacklists; 3: every signature bound to its log and period, the card signs the outcome).
+LOG_FORMAT = "cardsim-log/3"
 
 
 def genesis_hash(config_json: str, seed: int) -> bytes:

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from cardsim.domain import PROVINCES
 from cardsim.model.card import CODE_PROVINCE, card_validity
-from cardsim.records.encoding import (CARD_TX, CARD_TX_FIELDS, ENCODERS, auth_response_message,
+from cardsim.records.encoding import (CARD_REQUEST, CARD_TX, ENCODERS, auth_response_message,
                                       blacklist_message, card_cert_body, loss_reports_digest,
                                       sha256)
 from cardsim.records.record import ISSUER, STANDIN, columns_getter
@@ -25,12 +25,16 @@ from cardsim.signing.register import CardRegister, check_entry, entry_tag, finge
 
 # Performance shortcut: the signing loop reads rows through getters built once from the column
 # names (record.columns_getter); see there for why rows stay plain tuples.
-_card_tx_values = columns_getter(*CARD_TX_FIELDS)
-_decision = columns_getter("outcome", "reason", "authoriser", "issuer_id")
+_request_head = columns_getter("card_id", "atc", "amount_fen", "terminal_id", "unpredictable_number")
+_request_tail = columns_getter("sim_time", "channel", "service", "mode")
+_meaning = columns_getter("outcome", "reason", "authoriser", "balance_fen")
+_response = columns_getter("outcome", "reason", "authoriser", "decided_at", "issuer_id")
+_issuer_id = columns_getter("issuer_id")
 _seq = columns_getter("seq")
 _card_id = columns_getter("card_id")
 _authoriser = columns_getter("authoriser")
 _encode_card_tx = ENCODERS[CARD_TX]
+_encode_request = ENCODERS[CARD_REQUEST]
 
 #: A certificate first needed by a signed row: (the row's seq, the certificate).
 SeqCertificate = tuple[int, Certificate]
@@ -56,16 +60,38 @@ class SignSpec:
     attack_signer: AttackSigner | None = None   # a module-level function: it travels pickled
 
 
-def card_message(row: tuple) -> bytes:
-    """The card_tx message of a row (model, signed or :data:`Record`, in COLUMN_NAMES order)."""
-    return _encode_card_tx(_card_tx_values(row))
+def card_request(row: tuple, epoch: int) -> tuple:
+    """The card's request values of a row (``encoding.CARD_REQUEST_FIELDS`` order): the row's
+    columns and the run's calendar start ``epoch`` (unix seconds of sim_time 0)."""
+    return (*_request_head(row), epoch, *_request_tail(row))
 
 
-def auth_message(row: tuple, tx_hash: bytes) -> bytes:
-    """The auth_response message of an online row, signed by the issuer or, in stand-in, the hub."""
-    outcome, reason, authoriser, issuer_id = _decision(row)
+def transaction_messages(row: tuple, epoch: int) -> tuple[bytes, bytes | None]:
+    """(the card_tx message the card signs, the auth_response message of an online answer or
+    None) of a row (model, signed or :data:`Record`, in COLUMN_NAMES order).
+
+    Online, the issuer (stand-in: the hub) answers over the SHA-256 of the card's request, and
+    the card signs the outcome over the SHA-256 of that answer (ARQC, ARPC, then TC or AAC);
+    offline and for a terminal's time-out, the card signs the outcome the terminal took."""
+    request = card_request(row, epoch)
+    outcome, reason, authoriser, balance = _meaning(row)
+    if authoriser == ISSUER or authoriser == STANDIN:
+        auth = auth_message(row, sha256(_encode_request(request)))
+        return _encode_card_tx((*request, outcome, reason, authoriser, balance, sha256(auth))), auth
+    return _encode_card_tx((*request, outcome, reason, authoriser, balance, None)), None
+
+
+def card_message(row: tuple, epoch: int) -> bytes:
+    """The card_tx message of a row: what the card signs (:func:`transaction_messages`)."""
+    return transaction_messages(row, epoch)[0]
+
+
+def auth_message(row: tuple, request_hash: bytes) -> bytes:
+    """The auth_response message of an online row, signed by the issuer or, in stand-in, the hub:
+    the decision, when it was taken, and the hash of the card's request it answers."""
+    outcome, reason, authoriser, decided_at, issuer_id = _response(row)
     signer = HUB if authoriser == STANDIN else issuer_id
-    return auth_response_message(signer, outcome, reason, authoriser, tx_hash)
+    return auth_response_message(signer, outcome, reason, authoriser, decided_at, request_hash)
 
 
 class RecordSigner:
@@ -126,12 +152,11 @@ class RecordSigner:
             self.certified.add(number)
             certs.append((_seq(row), self.issue(card_id, province)))
         key = self.cards[province].get(card_id)[0]
-        msg = card_message(row)
+        msg, auth = transaction_messages(row, self.spec.epoch)
         issuer_sig = None
-        auth = _authoriser(row)
-        if auth == ISSUER or auth == STANDIN:
-            signer = self.hub_key if auth == STANDIN else self.issuer_keys[_decision(row)[3]]
-            issuer_sig = self.alg.sign(signer, auth_message(row, sha256(msg)))
+        if auth is not None:
+            signer = self.hub_key if _authoriser(row) == STANDIN else self.issuer_keys[_issuer_id(row)]
+            issuer_sig = self.alg.sign(signer, auth)
         return row + (self.alg.sign(key, msg), issuer_sig)
 
     def _attack(self, row: tuple, kind: str, certs: list[SeqCertificate]) -> tuple:
@@ -182,17 +207,18 @@ class RecordSigner:
         self.register.save()
 
 
-def sign_blacklists(ring: KeyRing, rows: list[tuple]) -> list[tuple]:
+def sign_blacklists(ring: KeyRing, rows: list[tuple], log_id: bytes, end_time: float) -> list[tuple]:
     """Each issuer's signature over its province's loss reports as the ``blacklist`` table holds
-    them (the last report of a card wins): ``blacklist_signatures`` rows (province, issuer,
-    count, reports_digest, signature), one per province, an empty list included."""
+    them (the last report of a card wins), for the log ``log_id`` over simulated seconds
+    [0, end_time]: ``blacklist_signatures`` rows (province, issuer, count, reports_digest,
+    signature), one per province, an empty list included."""
     final = {cid: (prov, t) for cid, prov, t in rows}
     out = []
     for province in PROVINCES:
         issuer = issuer_name(province)
         reports = [(cid, t) for cid, (prov, t) in final.items() if prov == province]
         digest = loss_reports_digest(reports)
-        msg = blacklist_message(issuer, province, len(reports), digest)
+        msg = blacklist_message(log_id, float(end_time), issuer, province, len(reports), digest)
         key = ring.algorithm.signing_key(ring.private[issuer])
         out.append((province, issuer, len(reports), digest, ring.algorithm.sign(key, msg)))
     return out

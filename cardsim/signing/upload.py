@@ -111,8 +111,9 @@ class TerminalSigner:
     """The terminals' side, in the log writer: derive a terminal's key and certificate on first
     use (the merchant signs it), and sign each closed batch."""
 
-    def __init__(self, ring: KeyRing):
+    def __init__(self, ring: KeyRing, log_id: bytes):
         self.alg = ring.algorithm
+        self.log_id = log_id                       # every upload and total names its log
         self._ring = ring
         self._keys: dict[str, object] = {}        # merchant_id -> DerivedKeys
         self._merchant_keys: dict[str, object] = {}
@@ -152,25 +153,27 @@ class TerminalSigner:
             total[1] += 1
             total[2] += len(hashes)
             digest = E.records_digest(hashes)
-            msg = E.upload_message(terminal_id, merchant_id, total[1], uploaded_at, len(hashes),
-                                   digest)
+            msg = E.upload_message(self.log_id, terminal_id, merchant_id, total[1], uploaded_at,
+                                   len(hashes), digest)
             self.count += 1
             uploads.append((self.count, terminal_id, merchant_id, total[1], uploaded_at,
                             len(hashes), digest, sign(key, msg)))
         return uploads, certs
 
-    def merchant_totals(self, merchant_ids) -> list[tuple]:
-        """At the end of a run, each merchant signs what its terminals uploaded: per terminal the
-        number of uploads and of records (``merchant_totals`` rows, one per merchant, an empty
-        one included). A log owner who drops a terminal's uploads, its last ones included, or a
-        whole terminal, no longer matches the merchant's count."""
+    def merchant_totals(self, merchant_ids, end_time: float) -> list[tuple]:
+        """At the end of a run, each merchant signs what its terminals uploaded to this log over
+        simulated seconds [0, end_time]: per terminal the number of uploads and of records
+        (``merchant_totals`` rows, one per merchant, an empty one included). A log owner who
+        drops a terminal's uploads, its last ones included, or a whole terminal, no longer
+        matches the merchant's count; totals signed for another log or period do not verify."""
         out = []
         for merchant_id in merchant_ids:
             self._derived(merchant_id)               # loads the merchant's signing key
             rows = [(tid, n, r) for tid, (m, n, r) in self.totals.items() if m == merchant_id]
             uploads, records = sum(r[1] for r in rows), sum(r[2] for r in rows)
             digest = E.terminals_digest(rows)
-            msg = E.merchant_totals_message(merchant_id, len(rows), uploads, records, digest)
+            msg = E.merchant_totals_message(self.log_id, float(end_time), merchant_id, len(rows),
+                                            uploads, records, digest)
             out.append((merchant_id, len(rows), uploads, records, digest,
                         self.alg.sign(self._merchant_keys[merchant_id], msg)))
         return out

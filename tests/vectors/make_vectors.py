@@ -28,8 +28,14 @@ def key(alg, who):
 
 
 def build() -> dict:
-    card_tx = ["510000000042", 1207, 300, "SC-MET-003-05", 3735928559, 29234.125, "transit",
-               "metro", "offline"]
+    # an online scenic ticket: the card's request, the issuer's answer over its hash, the card's
+    # TC over the answer's hash; the run's calendar start (epoch) is 2021-08-17 00:00 +08:00
+    request = ["510000000042", 1208, 12000, "SC-SCN-001-02", 3735928559, 1629129600, 29240.5,
+               "tourism", "scenic_gate", "online"]
+    request_hash = E.sha256(E.card_request_message(*request))
+    response = ["issuer-sichuan", "approved", None, "issuer", 29240.25, request_hash]
+    response_hash = E.sha256(E.auth_response_message(*response))
+    card_tx = request + ["approved", None, "issuer", None, response_hash]
     record_values = [7, "T0000000007", 29234.125, 29230.5, 3.625, "transit", "metro",
                      "510000000042", "sichuan", "adult", "SC-MET-003-05", "sichuan",
                      "sichuan-metro", "issuer-sichuan", 300, None, 1207, "offline", "approved",
@@ -38,6 +44,9 @@ def build() -> dict:
            "seeds_hex": {k: v.hex() for k, v in SEEDS.items()}, "vectors": []}
     genesis = E.genesis_hash('{"example":true}', 20210817)
     out["genesis"] = {"config_json": '{"example":true}', "seed": 20210817, "hash_hex": genesis.hex()}
+    out["card_request"] = {"values": _jsonable(request),
+                           "encoding_hex": E.card_request_message(*request).hex(),
+                           "request_hash_hex": request_hash.hex()}
     rec = E.record_message(record_values)
     out["record"] = {"values": _jsonable(record_values), "encoding_hex": rec.hex(),
                      "record_hash_hex": E.sha256(rec).hex()}
@@ -59,8 +68,8 @@ def build() -> dict:
         ck, cpub = key(alg, "card")
         ik, ipub = key(alg, "issuer")
         hk, hpub = key(alg, "hub")
-        msg = E.card_tx_message(*card_tx)
-        auth = E.auth_response_message("issuer-sichuan", "approved", None, "issuer", E.sha256(msg))
+        msg = E.card_tx_message(tuple(request), *card_tx[len(request):])
+        auth = E.auth_response_message(*response)
         cert = E.card_cert_body("510000000042", "sichuan", alg, cpub, 1500000000, 1815360000,
                                 "issuer-sichuan")
         cp = E.checkpoint_message(genesis, 10000, bytes(range(32)), 86400.0, 1)
@@ -68,13 +77,14 @@ def build() -> dict:
         tk, tpub = key(alg, "terminal")
         tcert = ["SC-MET-003-05", "sichuan-metro", alg, tpub, 1577836800, 2208988800]
         digest = E.records_digest([E.sha256(rec), bytes(range(32))])
-        upload = ["SC-MET-003-05", "sichuan-metro", 33, 29700.0, 2, digest]
-        totals = ["sichuan-metro", 2, 40, 1234,
+        upload = [genesis, "SC-MET-003-05", "sichuan-metro", 33, 29700.0, 2, digest]
+        totals = [genesis, 86400.0, "sichuan-metro", 2, 40, 1234,
                   E.terminals_digest([("SC-MET-003-05", 33, 600), ("SC-MET-001-01", 7, 634)])]
-        blacklist = ["issuer-sichuan", "sichuan", 2, E.loss_reports_digest(REPORTS)]
+        blacklist = [genesis, 86400.0, "issuer-sichuan", "sichuan", 2,
+                     E.loss_reports_digest(REPORTS)]
         for role, signer, pub, values, data in (
                 ("card_tx", ck, cpub, card_tx, msg),
-                ("auth_response", ik, ipub, ["issuer-sichuan", "approved", None, "issuer", E.sha256(msg)], auth),
+                ("auth_response", ik, ipub, response, auth),
                 ("card_cert", ik, ipub, ["510000000042", "sichuan", alg, cpub, 1500000000, 1815360000, "issuer-sichuan"], cert),
                 ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp),
                 ("terminal_cert", mk, mpub, tcert, E.terminal_cert_body(*tcert)),

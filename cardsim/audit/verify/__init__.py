@@ -19,16 +19,21 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
 ``card_validity``  the card certificate was valid at the transaction's time
 ``revocation``     no approval of a card by a node that held its loss report (issuer at once;
                    terminals and stand-in once the blacklist reached them: ``model.blacklist.Blacklist``)
-``card_signature`` the card's signature over the recomputed ``card_tx`` message
+``card_signature`` the card's signature over the recomputed ``card_tx`` message (with the run's
+                   calendar start, the outcome and, online, the hash of the issuer's answer)
 ``issuer_signature`` online decisions carry the issuer's (stand-in: the hub's) valid signature over
-                   the recomputed ``auth_response``; offline records carry none
+                   the recomputed ``auth_response`` (bound to the card's request); offline records
+                   carry none
+``consistency``    the card number names the card's province, the terminal id its province and
+                   merchant, and a stand-in falls in an outage of the card's issuer
 ``atc``            per card, the ATC rises strictly in log order (a clone or a replayed record
                    repeats or lowers it)
 ``terminal_certificate`` per upload: the terminal's certificate is present, well-formed, names the
                    terminal and the upload's merchant, carries that merchant's valid signature and
                    is valid at the upload
-``merchant_totals`` per merchant: its signature over what its terminals uploaded (per terminal,
-                   uploads and records), and that matches the uploads the log holds
+``merchant_totals`` per merchant: its signature over what its terminals uploaded to this log in
+                   this period (per terminal, uploads and records), and that matches the uploads
+                   the log holds
 ``blacklist``      per province: its issuer's signature over the province's loss reports, and the
                    count and digest match the ``blacklist`` table (the revocation check's input)
 ``uploads``        per upload: the terminal's signature, and the record count and records digest

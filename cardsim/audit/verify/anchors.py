@@ -30,7 +30,9 @@ def record_context(conn, path: str, alg: Algorithm, scenario: Scenario, root: x5
     pcfg = scenario.config["provinces"]
     return Context(path, alg.name, ca, scenario.epoch,
                    {p: pcfg[p]["blacklist_push_delay_s"] for p in PROVINCES},
-                   {p: pcfg[p]["blacklist_push_interval_s"] for p in PROVINCES})
+                   {p: pcfg[p]["blacklist_push_interval_s"] for p in PROVINCES},
+                   {p: [(a * 3600.0, b * 3600.0) for a, b in pcfg[p]["issuer"]["outages"]]
+                    for p in PROVINCES})
 
 
 def check_ca_layer(conn, root: x509.Certificate, start: float, end: float, t: Tally) -> dict:
@@ -125,10 +127,12 @@ def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: 
         t.fail("checkpoints", "final_count_differs")
 
 
-def check_blacklist(conn, reports: dict[str, list], ca: dict, alg: Algorithm, t: Tally) -> None:
+def check_blacklist(conn, reports: dict[str, list], ca: dict, alg: Algorithm,
+                    period: tuple[bytes, float], t: Tally) -> None:
     """Each province's loss reports (``reports``: the coordinator's one reading of the
     ``blacklist`` table, the rows the revocation check uses too) against its issuer's signed count
-    and digest. Without this, deleting a loss report would hide it from the revocation check."""
+    and digest, for this log and period (``period``: the log id and the run's end in simulated
+    seconds). Without this, deleting a loss report would hide it from the revocation check."""
     try:
         signed = {row[0]: row for row in conn.execute(
             "SELECT province, issuer, count, reports_digest, signature FROM blacklist_signatures")}
@@ -140,21 +144,23 @@ def check_blacklist(conn, reports: dict[str, list], ca: dict, alg: Algorithm, t:
         if row is None:
             t.fail("blacklist", f"missing:{province}")
             continue
-        reason = _province_finding(row, reports.get(province, []), ca, alg)
+        reason = _province_finding(row, reports.get(province, []), ca, alg, period)
         if reason is None:
             t.ok("blacklist")
         else:
             t.fail("blacklist", f"{reason}:{province}")
 
 
-def _province_finding(row: tuple, reports: list, ca: dict, alg: Algorithm) -> str | None:
-    """Why one province's signed loss reports fail (None: they hold)."""
+def _province_finding(row: tuple, reports: list, ca: dict, alg: Algorithm,
+                      period: tuple[bytes, float]) -> str | None:
+    """Why one province's signed loss reports fail (None: they hold); a list signed for another
+    log or period fails its signature."""
     province, issuer, count, digest, sig = row
     der = ca.get(issuer_name(province))
     ok_types = isinstance(count, int) and isinstance(digest, bytes) and isinstance(sig, bytes)
     if (issuer != issuer_name(province) or der is None or not ok_types
             or not alg.verify(serialization.load_der_public_key(der), sig,
-                              E.blacklist_message(issuer, province, count, digest))):
+                              E.blacklist_message(*period, issuer, province, count, digest))):
         return "bad_signature"
     if count != len(reports):
         return "count_differs"

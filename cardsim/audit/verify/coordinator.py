@@ -100,9 +100,10 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     genesis = E.genesis_hash(run["config_json"], run["seed"])
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
     walk = ChainWalk(genesis, {cp.count for cp in checkpoints}, t)
-    uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, t)
+    period = (genesis, float(scenario.duration_s))     # the log id and the run's end
+    uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, period, t)
     reports = read_loss_reports(conn, t)
-    check_blacklist(conn, reports, ctx.ca_keys, alg, t)
+    check_blacklist(conn, reports, ctx.ca_keys, alg, period, t)
     ctx = replace(ctx, reported={cid: at for rows in reports.values() for cid, at in rows})
     pool = ShardedPool(partial(RecordWorker, ctx), workers, _pair_card, in_process=workers == 1)
     try:

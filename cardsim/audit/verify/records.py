@@ -14,12 +14,13 @@ from cardsim.domain import PROVINCES
 from cardsim.log.container import connect_readonly
 from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import CODE_PROVINCE
+from cardsim.model.simulation import PROVINCE_TAG, TYPE_TAG
 from cardsim.records import encoding as E
 from cardsim.records.record import (APPROVED, COLUMN_NAMES, INDEX, ISSUER, OFFLINE, ONLINE, STANDIN,
-                                    TERMINAL, Record)
+                                    TERMINAL, Record, merchant_id_for)
 from cardsim.signing.crypto import ALGORITHMS, Algorithm
 from cardsim.signing.keys import HUB, issuer_name
-from cardsim.signing.signer import card_message
+from cardsim.signing.signer import card_message, transaction_messages
 
 _TYPES = {  # column -> accepted Python types (None allowed where the column may be null)
     "seq": (int,), "tx_id": (str,), "sim_time": (float,), "arrival_time": (float,),
@@ -41,6 +42,20 @@ _CARD_CERT_TYPES = (str, str, str, bytes, int, int, str)
 # Measured hot loop (RecordChecker.check, every record): index constants, not Record fields.
 _CARD, _ATC = INDEX["card_id"], INDEX["atc"]
 _UNUSABLE = (ValueError, TypeError, KeyError, E.EncodingError, sqlite3.Error)
+#: Terminal id prefix (province tag, service type tag) -> (province, merchant operating it).
+_TERMINAL_PREFIX = {f"{pt}-{tt}": (p, merchant_id_for(p, st))
+                    for p, pt in PROVINCE_TAG.items() for st, tt in TYPE_TAG.items()}
+
+
+def terminal_operator(terminal_id: str) -> tuple[str, str] | None:
+    """(province, merchant) a terminal id names by its prefix (``SC-MET-003-05``: sichuan,
+    sichuan-metro), or None when it names none."""
+    return _TERMINAL_PREFIX.get(terminal_id[:6]) if terminal_id[6:7] == "-" else None
+
+
+def in_outage(outages: list, t: float) -> bool:
+    """Whether simulated second ``t`` is in one of the issuer's outage windows [a, b)."""
+    return any(a <= t < b for a, b in outages)
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class Context:
     epoch: int
     delays: dict             # province -> blacklist publication delay (s)
     intervals: dict          # province -> blacklist push interval (s)
+    outages: dict            # province -> its issuer's outage windows [(start, end)] (s)
     #: card -> time of its loss report: the coordinator's one reading of the ``blacklist`` table,
     #: the same well-formed rows the blacklist check judged (workers never read that table)
     reported: dict = field(default_factory=dict)
@@ -131,7 +147,7 @@ class RecordChecker:
                 return "bad_card_certificate"
             if not card.not_before <= self.ctx.epoch + rec.sim_time <= card.not_after:
                 return "card_expired"
-            ok = self.verify(card.key, rec.card_sig, card_message(rec))
+            ok = self.verify(card.key, rec.card_sig, card_message(rec, self.ctx.epoch))
             return None if ok else "bad_card_signature"
         except _UNUSABLE:
             return "bad_card_signature"
@@ -193,17 +209,32 @@ class RecordChecker:
         else:
             t.fail("card_validity", "expired" if when > card.not_after else "not_yet_valid",
                    rec.seq, rec.tx_id)
-        msg = card_message(rec)
+        msg, auth = transaction_messages(rec, self.ctx.epoch)
         if self.verify(card.key, rec.card_sig, msg):
             t.ok("card_signature")
         else:
             t.fail("card_signature", "invalid", rec.seq, rec.tx_id)
-        self._issuer(rec, msg, t)
+        self._issuer(rec, auth, t)
+        self._consistency(rec, t)
         self._revocation(rec, t)
 
-    def _issuer(self, rec: Record, msg: bytes, t: Tally) -> None:
+    def _consistency(self, rec: Record, t: Tally) -> None:
+        """What the log's own columns and the run's configuration allow: the card number names
+        the card's province, the terminal id names its province and the merchant operating it,
+        and a stand-in decision falls in an outage of the card's issuer."""
+        province = CODE_PROVINCE[rec.card_id[:2]]
+        if rec.card_province != province:
+            t.fail("consistency", "card_province", rec.seq, rec.tx_id)
+        elif terminal_operator(rec.terminal_id) != (rec.terminal_province, rec.merchant_id):
+            t.fail("consistency", "terminal_merchant", rec.seq, rec.tx_id)
+        elif rec.authoriser == STANDIN and not in_outage(self.ctx.outages[province], rec.decided_at):
+            t.fail("consistency", "standin_outside_outage", rec.seq, rec.tx_id)
+        else:
+            t.ok("consistency")
+
+    def _issuer(self, rec: Record, auth: bytes | None, t: Tally) -> None:
         if rec.authoriser in (ISSUER, STANDIN) and rec.mode == ONLINE:
-            self._issuer_signed(rec, msg, t)
+            self._issuer_signed(rec, auth, t)
         elif rec.authoriser == TERMINAL and (rec.mode == OFFLINE or rec.reason == "issuer_timeout"):
             if rec.issuer_sig is None:
                 t.ok("issuer_signature")
@@ -212,15 +243,14 @@ class RecordChecker:
         else:
             t.fail("issuer_signature", "bad_authoriser", rec.seq, rec.tx_id)
 
-    def _issuer_signed(self, rec: Record, msg: bytes, t: Tally) -> None:
-        """An online decision: the issuer's (stand-in: the hub's) signature over its answer."""
+    def _issuer_signed(self, rec: Record, resp: bytes, t: Tally) -> None:
+        """An online decision: the issuer's (stand-in: the hub's) signature over its answer
+        ``resp`` (the auth_response message, bound to the card's request)."""
         home = issuer_name(CODE_PROVINCE[rec.card_id[:2]])
         if rec.issuer_id != home:
             t.fail("issuer_signature", "wrong_issuer", rec.seq, rec.tx_id)
             return
         signer = HUB if rec.authoriser == STANDIN else home
-        resp = E.auth_response_message(signer, rec.outcome, rec.reason, rec.authoriser,
-                                       E.sha256(msg))
         key = self.ca.get(signer)
         if rec.issuer_sig is None:
             t.fail("issuer_signature", "missing", rec.seq, rec.tx_id)

@@ -41,8 +41,12 @@ class UploadCheck:
     """Per upload: the terminal's certificate and signature, and that its count and digest match
     the records; per terminal, upload numbers without a gap; at the end, the merchants' totals."""
 
-    def __init__(self, conn, alg: Algorithm, ca: dict, epoch: int, t: Tally):
+    def __init__(self, conn, alg: Algorithm, ca: dict, epoch: int, period: tuple[bytes, float],
+                 t: Tally):
+        """``period``: the log id every upload and merchant total must name, and the run's end
+        (simulated seconds) the totals cover."""
         self.alg, self.epoch, self.t, self.conn = alg, epoch, t, conn
+        self.period = period
         self.verify = fast_verifier(alg)
         self.merchants = verifier_keys(ca, alg)      # the CA layer; merchants' keys used here
         self.terminals: dict[str, TerminalKey] = {}
@@ -94,7 +98,8 @@ class UploadCheck:
         if now is None:
             for up in self.expected.values():
                 self.t.fail("uploads", f"no_records:{up.upload}:{up.terminal_id}@{up.uploaded_at:g}")
-            check_merchant_totals(self.conn, self.rows, self.merchants, self.verify, self.t)
+            check_merchant_totals(self.conn, self.rows, self.merchants, self.verify, self.period,
+                                  self.t)
 
     def _match(self, terminal_id: str, uploaded_at: float, merchant_id: str, seqs: list,
                hashes: list) -> None:
@@ -108,8 +113,8 @@ class UploadCheck:
         key = self._terminal(terminal_id, up.merchant_id, uploaded_at, where)
         if key is None:
             return
-        msg = E.upload_message(terminal_id, up.merchant_id, up.number, uploaded_at, up.count,
-                               up.records_digest)
+        msg = E.upload_message(self.period[0], terminal_id, up.merchant_id, up.number, uploaded_at,
+                               up.count, up.records_digest)
         if not self.verify(key, up.signature, msg):
             t.fail("uploads", f"bad_signature:{where}")
         elif up.count != len(hashes):
@@ -167,8 +172,10 @@ def _uploaded_per_merchant(uploads: list[Upload]) -> dict[str, dict[str, list]]:
     return per
 
 
-def check_merchant_totals(conn, uploads: list[Upload], keys: dict, verify, t: Tally) -> None:
-    """Each merchant's signed totals against the uploads the log holds for its terminals."""
+def check_merchant_totals(conn, uploads: list[Upload], keys: dict, verify,
+                          period: tuple[bytes, float], t: Tally) -> None:
+    """Each merchant's signed totals, for this log and period (log id, run's end), against the
+    uploads the log holds for its terminals."""
     per = _uploaded_per_merchant(uploads)
     try:
         signed = {r[0]: r for r in conn.execute("SELECT * FROM merchant_totals")}
@@ -183,7 +190,7 @@ def check_merchant_totals(conn, uploads: list[Upload], keys: dict, verify, t: Ta
         if len(row) != len(MerchantTotals._fields):
             raise ValueError(f"merchant_totals: {len(row)} columns, expected {len(MerchantTotals._fields)}")
         mine = [(tid, n, r) for tid, (n, r) in per.get(merchant_id, {}).items()]
-        reason = _totals_finding(MerchantTotals._make(row), mine, keys, verify)
+        reason = _totals_finding(MerchantTotals._make(row), mine, keys, verify, period)
         if reason is None:
             t.ok("merchant_totals")
         else:
@@ -192,15 +199,17 @@ def check_merchant_totals(conn, uploads: list[Upload], keys: dict, verify, t: Ta
         t.fail("merchant_totals", f"unknown_merchant:{merchant_id}")
 
 
-def _totals_finding(m: MerchantTotals, mine: list[tuple], keys: dict, verify) -> str | None:
+def _totals_finding(m: MerchantTotals, mine: list[tuple], keys: dict, verify,
+                    period: tuple[bytes, float]) -> str | None:
     """Why one merchant's signed totals fail (None: they hold). ``mine``: (terminal, uploads,
-    records) per terminal of that merchant, as the log's uploads say."""
+    records) per terminal of that merchant, as the log's uploads say; totals signed for another
+    log or period fail their signature."""
     key = keys.get(merchant_name(m.merchant_id))
     ok_types = (all(isinstance(v, int) for v in (m.terminals, m.uploads, m.records))
                 and isinstance(m.terminals_digest, bytes) and isinstance(m.signature, bytes))
     if not ok_types or key is None or not verify(
-            key, m.signature, E.merchant_totals_message(m.merchant_id, m.terminals, m.uploads,
-                                                        m.records, m.terminals_digest)):
+            key, m.signature, E.merchant_totals_message(*period, m.merchant_id, m.terminals,
+                                                        m.uploads, m.records, m.terminals_digest)):
         return "bad_signature"
     if (m.terminals, m.uploads, m.records) != (len(mine), sum(x[1] for x in mine),
                                                sum(x[2] for x in mine)):
