@@ -346,7 +346,8 @@ def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, 
     Everything is validated before the first run. ``scheduler`` runs on a Dask cluster; ``csv``
     also writes every metric of every combination to that file. Sweeps write no logs.
     """
-    plan = sweep_mod.plan(scenario, replications, list(sets), scale=scale, seed=seed)
+    plan = sweep_mod.plan(scenario, replications, list(sets), scale=scale, seed=seed,
+                          attacker=attacker_for)
     if csv is not None and not Path(csv).parent.exists():
         raise CardsimError(f"--csv {csv}: directory {Path(csv).parent} does not exist")
     result = sweep_mod.run_sweep(plan, workers=workers or default_workers(), scheduler=scheduler,

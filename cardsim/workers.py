@@ -204,7 +204,11 @@ class ShardedPool:
 
     def abort(self, timeout: float = 10) -> None:
         """Stop without results: close the pipes (workers read end-of-file), then wait up to
-        ``timeout`` seconds for each worker before terminating it."""
+        ``timeout`` seconds for each worker before terminating it. An in-process worker is
+        finished, so what it holds open (a log connection) is released."""
+        if self.local is not None:
+            self.local.finish()
+            return
         for conn in self.inboxes + self.outputs:
             try:
                 conn.close()

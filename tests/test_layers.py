@@ -39,10 +39,6 @@ LAYERS: dict[str, int] = {
 #: The only modules allowed to import ``cardsim.attacks`` (besides ``cardsim.attacks`` itself).
 ATTACKS_IMPORTERS = {"cardsim.api"}
 
-#: Violations that exist today and are being removed on other branches; the entries go when those
-#: branches merge (a stale entry fails ``test_known_violations_still_exist``). Each entry is
-#: (importing module, imported module).
-KNOWN: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:
@@ -115,15 +111,9 @@ def test_every_module_has_a_layer():
 
 
 def test_no_upward_imports_and_attacks_only_from_api():
-    new = sorted(violations() - KNOWN)
+    new = sorted(violations())
     assert not new, "imports against the layer rule (see docs/architecture.md):\n" + "\n".join(
         f"  {a} imports {b}" for a, b in new)
-
-
-def test_known_violations_still_exist():
-    """An entry in KNOWN that no longer occurs must be deleted, so the list only shrinks."""
-    gone = sorted(KNOWN - violations())
-    assert not gone, f"fixed, delete from KNOWN: {gone}"
 
 
 @pytest.mark.parametrize("importer, imported, bad", [

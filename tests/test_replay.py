@@ -198,3 +198,26 @@ def test_corrupted_file_replays_or_fails_cleanly(outage_log, keys_dir, tmp_path,
         replay(p, keys_dir=keys_dir, filters=Filters(limit=300))
     except CardsimError as e:
         assert "\n" not in str(e)
+
+
+@pytest.mark.parametrize("column,value", [("terminal_province", "'xx'"), ("decided_at", "NULL"),
+                                          ("card_id", "'51'"), ("atc", "x'07'"), ("channel", "x'00'")])
+def test_a_malformed_record_is_the_merchants_decline_not_a_crash(outage_log, keys_dir, tmp_path,
+                                                                 column, value):
+    """An outsider edits one field of one online record to a value no node can read."""
+    import shutil
+    p = tmp_path / "m.db"
+    shutil.copy(outage_log, p)
+    con = sqlite3.connect(p)
+    seq = con.execute("SELECT min(seq) FROM transactions WHERE mode='online'").fetchone()[0]
+    con.execute(f"UPDATE transactions SET {column} = {value} WHERE seq = ?", (seq,))
+    con.commit()
+    con.close()
+    for workers in ("1", "2"):
+        r = runner.invoke(app, ["replay", str(p), "--keys", str(keys_dir), "--json", "--quiet",
+                                "--workers", workers])
+        assert r.exit_code == 1, r.output
+        out = json.loads(r.stdout)
+        bad = [d for d in out["divergences"] if d["seq"] == seq]
+        assert bad and bad[0]["replayed"]["reason"] == "malformed_record", out["divergences"][:3]
+        assert out["diverged"] == 1 and out["records"] == out["replayed"] + out["skipped"]

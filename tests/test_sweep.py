@@ -84,3 +84,13 @@ def test_cli_sweep_json_csv_and_thresholds(tmp_path):
     assert r.exit_code == 1 and "FAIL" in r.stdout
     r = runner.invoke(app, ["sweep", str(W), "-n", "2", "--set", "nope.key=1,2"])
     assert r.exit_code == 2 and "--set nope.key: unknown key" in r.stderr
+
+
+def test_a_sweep_runs_the_scenarios_attacks_as_cardsim_run_does():
+    """In-run attacks add records to a run; a sweep of the same scenario must add them too."""
+    from cardsim import api
+    sets = SMALL + ["attacks.cloned_cards=15"]
+    swept = api.sweep(W, 2, sets, scale=0.02, workers=1).summary
+    plain = api.sweep(W, 2, SMALL, scale=0.02, workers=1).summary
+    mean = lambda r: r["combinations"][0]["metrics"]["transactions"]["mean"]
+    assert mean(swept) > mean(plain)

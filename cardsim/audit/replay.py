@@ -44,14 +44,14 @@ from cardsim.config.scenario import Scenario, apply_set, from_config_json, parse
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
-from cardsim.model.card import CODE_PROVINCE, Card, CardPopulation, population_key
+from cardsim.model.card import Card, CardPopulation, parse_card_id, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.streams import Streams
 from cardsim.records.record import (APPROVED, COLUMN_NAMES, DECLINED, INDEX, OFFLINE, TERMINAL,
                                     Record)
 from cardsim.signing.crypto import ALGORITHMS
 from cardsim.signing.keys import load_trust_anchor
-from cardsim.workers import ShardedPool
+from cardsim.workers import ShardedPool, WorkerError
 
 NODES = ("merchant", "issuer")
 MAX_DIVERGENCES = 100_000
@@ -63,8 +63,10 @@ _I = INDEX
 _CARD_AT, _TIME = INDEX["card_id"], INDEX["sim_time"]
 _CARD = itemgetter(_CARD_AT)
 _NCOLS = len(COLUMN_NAMES)
-_CERT_REASON = {"expired": "card_expired", "not_yet_valid": "card_expired",
-                "invalid": "bad_card_signature"}
+_TPROV, _DECIDED, _ATC, _AMOUNT = (INDEX[c] for c in ("terminal_province", "decided_at", "atc",
+                                                       "amount_fen"))
+_OUTCOME, _REASON = INDEX["outcome"], INDEX["reason"]
+_TEXTS = tuple(INDEX[c] for c in ("channel", "service", "mode", "outcome", "authoriser", "tx_id"))
 
 
 class Decision(NamedTuple):
@@ -75,6 +77,9 @@ class Decision(NamedTuple):
     charged_fen: int
     node: str          # merchant | issuer | terminal
 
+
+#: What a merchant does with a record whose fields it cannot read.
+_MALFORMED = Decision(DECLINED, "malformed_record", 0, "merchant")
 
 @dataclass(frozen=True)
 class Divergence:
@@ -160,8 +165,8 @@ class Nodes:
         report from the log)."""
         c = self.cards.get(card_id)
         if c is None:
-            prov = CODE_PROVINCE[card_id[:2]]
-            c = self.cards[card_id] = self.pops[prov].peek(int(card_id[2:]))
+            prov, serial = parse_card_id(card_id)      # replay reads only sound records
+            c = self.cards[card_id] = self.pops[prov].peek(serial)
             c.lost_at = self.reports.get(card_id)
         return c
 
@@ -259,6 +264,8 @@ def replay(path: str | Path, rules: Scenario | None = None, against: tuple = NOD
                        diff_out, progress)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
+    except WorkerError as e:
+        raise CardsimError(f"{path}: replay failed: {one_line(e)}") from None
 
 
 def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, speed, diff_out,
@@ -270,7 +277,9 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         if rules is None:
             rules = log_sc
         pace = pacer(speed, log_sc.duration_s, filters)
-        reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")}
+        # loss reports as verify reads them: a malformed row reports nothing (verify flags it)
+        reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")
+                   if type(c) is str and type(t) is float}
         nodes = Nodes(log_sc, rules, reports)
         result = ReplayResult(str(path), rules.name, tuple(against))
         signed = run.get("signed") == 1
@@ -359,9 +368,17 @@ def pacer(speed: float | None, duration_s: float, filters: Filters,
 
 
 def _usable(rows: list) -> list:
-    """Rows with every column and a well-formed card number (others cannot be replayed)."""
-    return [r[:_NCOLS] for r in rows if len(r) >= _NCOLS and isinstance(r[_CARD_AT], str)
-            and r[_CARD_AT][:2] in CODE_PROVINCE and r[_CARD_AT].isdigit()]
+    """Rows with every column (a row the query could not fill has nothing to replay)."""
+    return [r[:_NCOLS] for r in rows if len(r) >= _NCOLS]
+
+
+def _sound(row: tuple) -> bool:
+    """Does the record carry, well-formed, every field a node reads? (A record of an edited log
+    may not: it is then the merchant's decline ``malformed_record``, never an exception.)"""
+    return (type(row[_CARD_AT]) is str and parse_card_id(row[_CARD_AT]) is not None
+            and row[_TPROV] in PROVINCES and type(row[_TIME]) is float
+            and type(row[_DECIDED]) is float and type(row[_ATC]) is int
+            and type(row[_AMOUNT]) is int and all(type(row[i]) is str for i in _TEXTS))
 
 
 def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Filters,
@@ -374,7 +391,7 @@ def _loop(conn, nodes: Nodes, result: ReplayResult, against: tuple, filters: Fil
         fetched = cur.fetchmany(BATCH)
         rows = _usable(fetched)
         if rows and pool is not None:
-            pool.submit([r for r in rows if filters.match(r)])
+            pool.submit([r for r in rows if _sound(r) and filters.match(r)])
         if pending is not None:
             status = _statuses(pool) if pool is not None else {}
             _replay_batch(pending, status, nodes, result, against, filters, pace, writer, progress)
@@ -389,6 +406,10 @@ def _replay_batch(rows: list, status: dict, nodes: Nodes, result: ReplayResult, 
                   filters: Filters, pace: Pace | None, writer, progress) -> None:
     for row in rows:
         result.records += 1
+        if not _sound(row):
+            result.replayed += 1
+            _diverge(result, writer, row[0], row[1], _recorded(row), _MALFORMED)
+            continue
         if not filters.match(row) or (filters.limit is not None and result.replayed >= filters.limit):
             nodes.follow(Record._make(row))
             result.skipped += 1
@@ -405,15 +426,29 @@ def _one(row, nodes: Nodes, result: ReplayResult, against, merchant_bad, writer)
     result.replayed += 1
     recorded = (rec.outcome, rec.reason, rec.amount_fen if rec.outcome == APPROVED else 0)
     d = nodes.decide(rec, against, merchant_bad)
+    if (d.outcome, d.reason, d.charged_fen) != recorded:
+        _diverge(result, writer, rec.seq, rec.tx_id, recorded, d)
+
+
+def _recorded(row: tuple) -> tuple:
+    """The recorded (outcome, reason, charged) of a record whose values may be of any type,
+    as plain JSON values."""
+    outcome, reason, amount = (_plain(row[i]) for i in (_OUTCOME, _REASON, _AMOUNT))
+    return outcome, reason, amount if outcome == APPROVED else 0
+
+
+def _plain(v):
+    return v if v is None or type(v) in (str, int, float) else repr(v)
+
+
+def _diverge(result: ReplayResult, writer, seq, tx_id, recorded: tuple, d: "Decision") -> None:
     got = (d.outcome, d.reason, d.charged_fen)
-    if got == recorded:
-        return
-    kind = "outcome" if d.outcome != rec.outcome else "reason" if d.reason != rec.reason else "amount"
+    kind = "outcome" if d.outcome != recorded[0] else "reason" if d.reason != recorded[1] else "amount"
     result.by_kind[kind] += 1
     result.by_node[d.node] = result.by_node.get(d.node, 0) + 1
     if d.reason is not None:
         result.by_reason[d.reason] = result.by_reason.get(d.reason, 0) + 1
-    div = Divergence(rec.seq, rec.tx_id, kind, d.node, recorded, got)
+    div = Divergence(_plain(seq), _plain(tx_id), kind, d.node, recorded, got)
     if len(result.divergences) < MAX_DIVERGENCES:
         result.divergences.append(div)
     if writer is not None:

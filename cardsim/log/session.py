@@ -69,9 +69,9 @@ def simulate(scenario: Scenario, demand: DemandSource | None = None,
             spec = SignSpec(str(keys_dir), passphrase, population_keys(scenario.seed), scenario.epoch,
                             hooks.attack_signer)
         sink = LogSink(out, scenario, force=force, spec=spec, workers=workers)
-    sim = Simulation(scenario, sink=sink, progress=progress, demand=demand)
-    attacker = hooks.attacker(sim) if hooks.attacker else None
     try:
+        sim = Simulation(scenario, sink=sink, progress=progress, demand=demand)
+        attacker = hooks.attacker(sim) if hooks.attacker else None
         summary = sim.run(attacker=attacker)
         if sink is not None:
             sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())

@@ -34,9 +34,6 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
          2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
-#: Metrics shown in the terminal table (all of them go to --json and --csv).
-
-
 @dataclass(frozen=True)
 class Task:
     index: int
@@ -49,6 +46,9 @@ class Task:
     sets: tuple[str, ...]
     scale: float
     seed: int
+    #: ``attacker(sim)``: the scenario's in-run attacker (or None), plugged in by the API, so a
+    #: sweep's runs are the runs ``cardsim run`` makes (a module-level function: it pickles)
+    attacker: Callable | None = None
 
 
 def run_task(task: Task) -> tuple[int, dict]:
@@ -56,7 +56,8 @@ def run_task(task: Task) -> tuple[int, dict]:
     sc = loads(task.text, source=task.source, name=task.name, sets=task.sets, scale=task.scale,
                seed=task.seed)
     child = np.random.SeedSequence(task.seed).spawn(task.replications)[task.replication]
-    summary = Simulation(sc, seedseq=child).run()
+    sim = Simulation(sc, seedseq=child)
+    summary = sim.run(attacker=task.attacker(sim) if task.attacker else None)
     return task.index, {m: metric_value(summary, m) for m in metric_names()}
 
 
@@ -90,6 +91,7 @@ class Plan:
     axes: tuple[tuple[str, tuple[str, ...]], ...]   # (key path, raw values)
     replications: int
     scale: float
+    attacker: Callable | None = None
 
     @property
     def combos(self) -> list[tuple[str, ...]]:
@@ -101,13 +103,14 @@ class Plan:
         for c, sets in enumerate(self.combos):
             for r in range(self.replications):
                 out.append(Task(len(out), c, r, self.replications, sc.text, sc.source, sc.name,
-                                tuple(sc.sets) + sets, self.scale, sc.seed))
+                                tuple(sc.sets) + sets, self.scale, sc.seed, self.attacker))
         return out
 
 
 def plan(path: str | Path, replications: int, set_args: list[str], scale: float = 1.0,
-         seed: int | None = None) -> Plan:
-    """Validate everything before any run starts: the scenario and every combination."""
+         seed: int | None = None, attacker: Callable | None = None) -> Plan:
+    """Validate everything before any run starts: the scenario and every combination.
+    ``attacker(sim)`` plugs in the scenario's in-run attacks (see :class:`Task`)."""
     if replications < 2:
         raise CardsimError("--replications: must be at least 2 (a confidence interval needs two)")
     axes, fixed = [], []
@@ -121,7 +124,7 @@ def plan(path: str | Path, replications: int, set_args: list[str], scale: float 
         else:
             axes.append((key, tuple(values)))
     base = load(path, sets=fixed, scale=scale, seed=seed)
-    p = Plan(base, tuple(axes), replications, scale)
+    p = Plan(base, tuple(axes), replications, scale, attacker)
     for sets in p.combos:                 # each combination validated like a scenario file
         loads(base.text, source=base.source, sets=tuple(fixed) + sets, scale=scale, seed=seed)
     return p

@@ -69,6 +69,7 @@ REASONS = {
     "issuer_timeout": "the terminal gave up waiting for the authorisation (terminal)",
     # decided only in replay, where the merchant node checks what the log presents
     "bad_card_signature": "replay: the card's signature does not verify (merchant)",
+    "malformed_record": "replay: a field the nodes read is missing or malformed, e.g. in an edited log (merchant)",
     "bad_card_certificate": "replay: the card's certificate is missing, malformed or forged (merchant)",
     "card_expired": "replay: the card's certificate was not valid at the time (merchant)",
 }
