@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from cardsim.config import schema
 from cardsim.config.scenario import Scenario, apply_set, from_config_json, parse_set
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
+from cardsim.files import create_new
 from cardsim.log.store import open_log, read_run
 from cardsim.model.card import Card, CardPopulation, parse_card_id, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
@@ -467,12 +469,15 @@ class _DiffWriter:
         if not self.path.parent.exists():
             raise CardsimError(f"--diff-out {path}: directory {self.path.parent} does not exist")
         self.tmp = self.path.with_name(self.path.name + ".partial")
-        self.f = open(self.tmp, "w", newline="", encoding="utf-8")
+        self.tmp.unlink(missing_ok=True)          # a stale one (or a link planted there) goes
+        self.f = os.fdopen(create_new(self.tmp, 0o644, "divergence file"), "w", newline="",
+                           encoding="utf-8")
         self.w = csv.writer(self.f)
         self.w.writerow(self.FIELDS)
 
     def write(self, d: Divergence) -> None:
-        self.w.writerow((d.seq, d.tx_id, d.kind, d.node, *d.recorded, *d.replayed))
+        self.w.writerow([_cell(v) for v in (d.seq, d.tx_id, d.kind, d.node, *d.recorded,
+                                            *d.replayed)])
 
     def close(self, completed: bool) -> None:
         self.f.close()
@@ -480,6 +485,14 @@ class _DiffWriter:
             self.tmp.replace(self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def _cell(v):
+    """A CSV cell a spreadsheet shows as text: a text from the log that starts like a formula
+    (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading apostrophe (OWASP's CSV-injection advice)."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
 
 
 def read_log_scenario(conn, path) -> tuple[dict, Scenario]:

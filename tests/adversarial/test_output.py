@@ -342,3 +342,27 @@ def test_cli_refuses_a_speed_that_would_wait_for_years(clean_log, keys_dir):
     r = runner.invoke(app, ["replay", str(clean_log), "--keys", str(keys_dir), "--speed", "0.00001",
                             "--quiet"])
     assert r.exit_code == 2 and "--speed" in r.stderr and "would take" in r.stderr
+
+
+def test_diff_out_cells_never_start_a_formula(tmp_path, keys_dir):
+    """An outsider puts a spreadsheet formula into a tx_id; the divergence CSV shows it as text."""
+    import csv as _csv
+    import sqlite3 as _sqlite3
+    from cardsim import api as _api
+    from cardsim.config.scenario import load as _load
+    from conftest import ROOT as _ROOT
+    log = tmp_path / "f.db"
+    _api.run(_load(_ROOT / "scenarios" / "weekday.toml", scale=0.01,
+                   sets=["simulation.duration_hours=1", "simulation.start_hour=8"]),
+             log, keys_dir=keys_dir, workers=1)
+    con = _sqlite3.connect(log)
+    con.execute("UPDATE transactions SET tx_id = '=HYPERLINK(\"http://x\")', amount_fen = amount_fen + 1 "
+                "WHERE seq = 3")
+    con.commit()
+    con.close()
+    out = tmp_path / "d.csv"
+    (tmp_path / "d.csv.partial").symlink_to(tmp_path / "elsewhere")
+    r = _api.replay(log, keys_dir=keys_dir, diff_out=out, workers=1)
+    assert r.diverged >= 1 and not (tmp_path / "elsewhere").exists()
+    cells = [c for row in _csv.reader(out.open(encoding="utf-8")) for c in row]
+    assert "'=HYPERLINK(\"http://x\")" in cells and not any(c.startswith("=") for c in cells)
