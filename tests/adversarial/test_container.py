@@ -18,6 +18,7 @@ from cardsim.errors import CardsimError
 from cardsim.log import container as C
 from cardsim.log.store import open_log, read_run
 
+from adversarial.support import assert_bad_input
 from conftest import ROOT
 
 runner = CliRunner()
@@ -42,15 +43,6 @@ def log(small_log, tmp_path):
 def verify_cli(path, keys_dir):
     return runner.invoke(app, ["verify", str(path), "--keys", str(keys_dir), "--workers", "1",
                                "--quiet"])
-
-
-def assert_bad_input(result, *words):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, lines
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def edit(path, *sql, writable_schema=False):

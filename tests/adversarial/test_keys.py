@@ -23,6 +23,7 @@ from cardsim.signing.keys import (KeyRing, init_keys, load_certificate, load_pri
                                   load_trust_anchor, role_problem)
 from cardsim.signing.register import FILE
 
+from adversarial.support import assert_bad_input as assert_refused
 from conftest import ROOT
 
 runner = CliRunner()
@@ -51,15 +52,6 @@ def keys(warm, tmp_path):
 
 def cli(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_refused(result, *words):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, lines
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def run_cli(keys, out):

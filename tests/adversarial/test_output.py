@@ -26,6 +26,7 @@ from cardsim.errors import CardsimError
 from cardsim.reports import html as H
 from cardsim.reports.text import inert, markup
 
+from adversarial.support import edit, one
 from conftest import ROOT
 
 runner = CliRunner()
@@ -62,21 +63,6 @@ def log(clean_log, tmp_path):
     p = tmp_path / "log.db"
     shutil.copy(clean_log, p)
     return p
-
-
-def edit(path, sql, *args):
-    con = sqlite3.connect(path)
-    with con:
-        con.execute(sql, args)
-    con.close()
-
-
-def one(path, sql):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(sql).fetchone()
-    finally:
-        con.close()
 
 
 def assert_inert(text: str) -> None:
