@@ -17,6 +17,7 @@ from cardsim.records.record import COLUMN_NAMES
 from cardsim.config.scenario import load
 from cardsim.audit.verify import verify
 
+from adversarial.support import edit, one
 from conftest import ROOT, SCENARIOS
 
 
@@ -48,21 +49,6 @@ def copy(signed_log, tmp_path):
         shutil.copy(signed_log, p)
         return p
     return make
-
-
-def edit(path, sql, *args):
-    con = sqlite3.connect(path)
-    with con:
-        con.execute(sql, args)
-    con.close()
-
-
-def one(path, sql):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(sql).fetchone()
-    finally:
-        con.close()
 
 
 def seqs_found(report, check=None):

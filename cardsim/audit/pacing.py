@@ -45,9 +45,9 @@ def pacer(speed: float | None, duration_s: float, filters,
           clock: Callable[[], float] = time.perf_counter,
           sleep: Callable[[float], None] = time.sleep) -> Pace | None:
     """The pacing of ``--speed`` over the log's span (narrowed by ``filters.time_from`` and
-    ``time_to``, i.e. ``--from``/``--to``), or None
-    without it; a speed that is not a positive number, or that would make the replay wait more
-    than :data:`MAX_PACED_WALL_S` in all, is refused."""
+    ``time_to``, i.e. ``--from``/``--to``), or None without it; a speed that is not a positive
+    number, or that would make the replay wait more than :data:`MAX_PACED_WALL_S` in all, is
+    refused."""
     if speed is None:
         return None
     if not isinstance(speed, (int, float)) or not math.isfinite(speed) or speed <= 0:
