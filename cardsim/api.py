@@ -43,6 +43,8 @@ __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "
 #: replay, runs for sweep.
 Progress = Callable[[float, float], None]
 
+_DEMAND_NOTE = "replay decides the logged transactions; try `cardsim retime`"
+
 #: Scenario keys (``fnmatch`` patterns, a ``*`` for the province) whose ``--set`` cannot change
 #: the result of a mode, and why: an error rather than a what-if that silently changes nothing.
 NO_EFFECT: dict[str, tuple[tuple[str, str], ...]] = {
@@ -51,6 +53,21 @@ NO_EFFECT: dict[str, tuple[tuple[str, str], ...]] = {
         ("demand", "replay decides the logged transactions; try `cardsim retime`"),
         ("attacks", "replay injects nothing"),
         ("hub", "capacities and latencies matter only to timing; try `cardsim retime`"),
+        ("provinces.*.journeys_per_day", _DEMAND_NOTE),
+        ("provinces.*.visitors_per_day", _DEMAND_NOTE),
+        ("provinces.*.cases_per_day", _DEMAND_NOTE),
+        ("provinces.*.intercity_trips_per_day", _DEMAND_NOTE),
+        ("provinces.*.transit_card_share", _DEMAND_NOTE),
+        ("provinces.*.scenic_gate.*_share", _DEMAND_NOTE),
+        ("provinces.*.gov_window.cross_province_share", _DEMAND_NOTE),
+        ("provinces.*.headway_s", "arrival times are the log's; try `cardsim retime`"),
+        ("provinces.*.wave_spread_s", "arrival times are the log's; try `cardsim retime`"),
+        ("provinces.*.speed_kmh", "arrival times are the log's; try `cardsim retime`"),
+        ("provinces.*.sizing_utilisation", "capacities matter only to timing; try `cardsim retime`"),
+        ("provinces.*.named.*.weight", _DEMAND_NOTE),
+        ("provinces.*.named.*.terminals", "capacities matter only to timing; try `cardsim retime`"),
+        ("provinces.*.named.*.travel_h", "arrival times are the log's; try `cardsim retime`"),
+        ("provinces.*.named.*.daily_cap", _DEMAND_NOTE),
         ("provinces.*.cards", "the cards are the log's cards"),
         ("provinces.*.*_share", "the cards are the log's cards"),
         ("provinces.*.balance_m??_fen", "the cards are the log's cards"),
@@ -73,6 +90,13 @@ NO_EFFECT: dict[str, tuple[tuple[str, str], ...]] = {
         ("simulation.start_hour", "retime keeps the log's span"),
         ("demand", "the arrivals are the log's"),
         ("attacks", "retime injects nothing"),
+        ("provinces.*.visitors_per_day", "the arrivals are the log's"),
+        ("provinces.*.cases_per_day", "the arrivals are the log's"),
+        ("provinces.*.intercity_trips_per_day", "the arrivals are the log's"),
+        ("provinces.*.scenic_gate.*_share", "the arrivals are the log's"),
+        ("provinces.*.gov_window.cross_province_share", "the arrivals are the log's"),
+        ("provinces.*.named.*.weight", "the arrivals are the log's"),
+        ("provinces.*.named.*.daily_cap", "the arrivals are the log's"),
         ("provinces.*.cards", "the cards are the log's cards"),
         ("provinces.*.*_share", "the cards are the log's cards"),
         ("provinces.*.balance_m??_fen", "the cards are the log's cards"),

@@ -117,7 +117,7 @@ def test_open_log_errors_are_one_line(tmp_path):
     ({"time_from": 60.0, "time_to": 60.0}, "--from 60: must be before --to 60"),
     ({"sets": ["provinces.sichuan.metro.terminals=9"]},
      "--set provinces.sichuan.metro.terminals: has no effect in replay"),
-    ({"sets": ["demand.transit.peak_per_hour=10"]}, "--set demand.transit.peak_per_hour: has no effect"),
+    ({"sets": ["provinces.sichuan.metro.journeys_per_day=10"]}, "--set provinces.sichuan.metro.journeys_per_day: has no effect"),
     ({"sets": ["provinces.chongqing.metro.service_time.mean=3"]}, "metro.service_time.mean: has no effect in replay"),
     ({"sets": ["demand.nope=1"]}, "demand.nope: unknown key"),
 ])
@@ -139,8 +139,8 @@ def test_replay_follows_a_changed_rule(signed_log, keys_dir):
 
 def test_retime_refuses_keys_without_effect_and_evaluates_thresholds(signed_log, tmp_path):
     log = signed_log[0].log
-    with pytest.raises(CardsimError, match="--set demand.transit.peak_per_hour: has no effect in retime"):
-        cardsim.retime(log, sets=["demand.transit.peak_per_hour=10"])
+    with pytest.raises(CardsimError, match="--set provinces.sichuan.scenic_gate.visitors_per_day: has no effect in retime"):
+        cardsim.retime(log, sets=["provinces.sichuan.scenic_gate.visitors_per_day=10"])
     text = (ROOT / "scenarios" / "weekday.toml").read_text()
     (tmp_path / "t.toml").write_text(text + '\n[thresholds]\n"utilisation.hub" = "> 2"\n')
     result = cardsim.retime(log, tmp_path / "t.toml", workers=1)

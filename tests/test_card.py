@@ -28,12 +28,13 @@ def test_lazy_and_order_independent():
     assert a.get(5) is a.get(5)
 
 
-def test_attributes_follow_the_configured_shares():
-    pop = population(senior_share=0.2, student_share=0.1, balance_min_fen=1000, balance_max_fen=2000)
+def test_categories_are_laid_out_by_serial_and_other_attributes_follow_the_config():
+    pop = population(cards=20_000, senior_share=0.2, student_share=0.1, balance_min_fen=1000,
+                     balance_max_fen=2000)
     cards = [pop.peek(i) for i in range(20_000)]
-    seniors = sum(c.category == "senior" for c in cards) / len(cards)
-    students = sum(c.category == "student" for c in cards) / len(cards)
-    assert abs(seniors - 0.2) < 0.01 and abs(students - 0.1) < 0.01
+    assert [c.category for c in cards[3999:4001]] == ["senior", "student"]
+    assert [c.category for c in cards[5999:6001]] == ["student", "adult"]
+    assert sum(c.category == "senior" for c in cards) == 4000
     assert all(1000 <= c.balance_fen <= 2000 and c.balance_fen % 10 == 0 for c in cards)
     assert all(c.quota_left == 0 for c in cards if c.category != "senior")
     assert len(pop) == 0                    # peek does not register
@@ -44,13 +45,17 @@ def test_different_keys_give_different_cards():
     assert [a.peek(i).balance_fen for i in range(20)] != [b.peek(i).balance_fen for i in range(20)]
 
 
-def test_card_id_is_derived_and_pool_is_bounded():
-    pop = population()
-    c = pop.get(3)
+def test_card_id_is_derived():
+    c = population().get(3)
     assert c.card_id == "500000000003" and c.province == "chongqing"
-    import pytest
-    with pytest.raises(IndexError):
-        pop.get(pop.active)          # serials come from the active pool only
+
+
+def test_each_holder_of_a_category_gets_a_card_of_its_own_from_its_range():
+    pop = population(cards=10_007, senior_share=0.2, student_share=0.1)
+    for cat, lo, n in (("senior", 0, 2001), ("student", 2001, 1000), ("adult", 3001, 7006)):
+        serials = [pop.serial_for(cat, i) for i in range(n)]
+        assert len(set(serials)) == n and min(serials) == lo and max(serials) == lo + n - 1
+        assert all(pop.peek(s).category == cat for s in serials[:50])
 
 
 def test_population_keys_are_one_per_seed_and_province():

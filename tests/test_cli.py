@@ -72,8 +72,8 @@ def test_run_text_summary(weekday_path):
     (["run", "nope.toml"], "nope.toml: no such scenario file"),
     (["run", "{bad_toml}"], "invalid TOML"),
     (["run", "{unknown}"], "simulation.sed: unknown key (did you mean simulation.seed?)"),
-    (["run", "{weekday}", "--set", "demand.transit.peak_per_hour=-1"],
-     "--set demand.transit.peak_per_hour: must be >= 0, got -1"),
+    (["run", "{weekday}", "--set", "provinces.sichuan.metro.journeys_per_day=-1"],
+     "--set provinces.sichuan.metro.journeys_per_day: must be >= 0, got -1"),
     (["run", "{weekday}", "--set", "nokey=1"], "--set nokey: unknown key"),
     (["run", "{weekday}", "--set", "oops"], "--set oops: expected key.path=value"),
     (["run", "{weekday}", "--scale", "-2"], "--scale: must be a number > 0"),
@@ -136,7 +136,7 @@ def test_the_exit_code_is_the_errors_own(monkeypatch, weekday_path):
      "--set provinces.sichuan.metro.terminals: has no effect in replay"),
     (["--out", "x.db"], "--out: has no effect without --timing"),
     (["--timing", "--channel", "transit"], "--channel: has no effect with --timing"),
-    (["--timing", "--set", "demand.transit.peak_per_hour=1"], "has no effect in retime"),
+    (["--timing", "--set", "provinces.sichuan.scenic_gate.visitors_per_day=1"], "has no effect in retime"),
 ])
 def test_replay_input_errors(small_log, keys_dir, args, message):
     one_error(invoke("replay", small_log, "--keys", keys_dir, *args), message)

@@ -11,6 +11,7 @@ from cardsim.audit.replay import replay
 from cardsim.config.scenario import load, loads
 from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import Card
+from cardsim.model.fares import Calendar
 from cardsim.model.hub import Hub
 from cardsim.model.issuer import Issuer
 from cardsim.model.merchant import Merchant
@@ -42,7 +43,7 @@ def merchant(stype="metro", province="sichuan", upload=900.0, **fares):
     pcfg = loads("").config["provinces"][province]
     pcfg[stype]["upload_interval_s"] = upload
     pcfg["fares"].update(fares)
-    return Merchant(province, stype, pcfg, BL)
+    return Merchant(province, stype, pcfg, BL, Calendar("2026-11-02", 0.0))
 
 
 def test_offline_rule():
@@ -78,15 +79,15 @@ def test_base_fare_by_band_with_a_flat_fallback_and_bus_flat():
 
 
 def test_an_approved_tap_charges_the_card_a_declined_one_does_not():
-    m = merchant(transfer_window_s=3600.0, transfer_discount_fen=200)
+    m = merchant(transfer_window_s=3600.0, transfer_discount_fen=200, card_discount_pct=0.0)
     c = card(balance=500)
     assert m.tap(c, 300, 10.0) == (300, None, None)
-    assert (c.balance_fen, c.last_transit_mode, c.last_transit_t) == (200, "metro", 10.0)
+    assert (c.balance_fen, c.last_transit_mode, c.last_transit_t) == (200, "sichuan/metro", 10.0)
     assert m.tap(c, 300, 20.0) == (300, None, "insufficient_balance")
     assert (c.balance_fen, c.last_transit_t) == (200, 10.0)           # untouched
-    bus = merchant("bus", transfer_window_s=3600.0, transfer_discount_fen=200)
+    bus = merchant("bus", transfer_window_s=3600.0, transfer_discount_fen=200, card_discount_pct=0.0)
     assert bus.tap(c, 300, 30.0) == (100, "transfer", None)            # bus after metro
-    assert (c.balance_fen, c.last_transit_mode) == (100, "bus")
+    assert (c.balance_fen, c.last_transit_mode, c.last_paid) == (100, "sichuan/bus", 100)
 
 
 def test_a_senior_free_ride_takes_one_from_the_quota():
@@ -199,6 +200,7 @@ def outage_run(tmp_path_factory):
     sc = load(ROOT / "scenarios" / "issuer-outage.toml",
               sets=["simulation.duration_hours=6", "simulation.start_hour=6",
                     "provinces.sichuan.issuer.outages=[[1.5, 3.0]]",
+                    "provinces.sichuan.issuer.standin_limit_fen=6000",   # some tickets above it
                     "provinces.sichuan.lost_per_day=3000", "provinces.chongqing.lost_per_day=3000"],
               scale=0.04)
     path = tmp_path_factory.mktemp("nodes") / "o.db"

@@ -29,9 +29,9 @@ def err(text, **kw):
 
 
 def test_unknown_key_is_an_error_with_suggestion():
-    msg = err("[demand.transit]\npeak_per_hr = 5\n")
-    assert msg == ("x.toml: demand.transit.peak_per_hr: unknown key "
-                   "(did you mean demand.transit.peak_per_hour?)")
+    msg = err("[demand.transit]\ntransfer_shar = 5\n")
+    assert msg == ("x.toml: demand.transit.transfer_shar: unknown key "
+                   "(did you mean demand.transit.transfer_share?)")
 
 
 def test_unknown_table():
@@ -39,8 +39,8 @@ def test_unknown_table():
 
 
 def test_bounds_message_names_file_key_and_value():
-    assert err("[demand.transit]\npeak_per_hour = -5\n") == \
-        "x.toml: demand.transit.peak_per_hour: must be >= 0, got -5"
+    assert err("[provinces.sichuan.metro]\njourneys_per_day = -5\n") == \
+        "x.toml: provinces.sichuan.metro.journeys_per_day: must be >= 0, got -5"
 
 
 def test_wrong_types():
@@ -48,7 +48,7 @@ def test_wrong_types():
     assert "must be a number, got 'a'" in err('[simulation]\nduration_hours = "a"\n')
     assert "must be true or false" in err("[provinces.sichuan.fares]\nsenior_free_rides = 1\n")
     assert "must be one of 'flat', 'banded'" in err('[provinces.sichuan.metro]\nfare_rule = "zone"\n')
-    assert "must have 24 items, got 3" in err("[demand.transit]\nprofile = [1, 2, 3]\n")
+    assert "must have 96 items, got 3" in err("[demand.profiles]\nother = [1, 2, 3]\n")
     assert "must be a table of keys" in err("simulation = 3\n")
 
 
@@ -108,7 +108,7 @@ def test_parse_set_reads_toml_values_or_strings():
 def test_scale_multiplies_population_and_demand_only():
     base, big = loads(""), loads("", scale=10)
     assert big.config["provinces"]["sichuan"]["cards"] == 10 * base.config["provinces"]["sichuan"]["cards"]
-    assert big.config["demand"]["transit"]["peak_per_hour"] == 10 * base.config["demand"]["transit"]["peak_per_hour"]
+    assert big.config["provinces"]["sichuan"]["metro"]["journeys_per_day"] == 10 * base.config["provinces"]["sichuan"]["metro"]["journeys_per_day"]
     assert big.config["provinces"]["sichuan"]["metro"]["points"] == base.config["provinces"]["sichuan"]["metro"]["points"]
     assert "--scale: must be a number > 0" in err("", scale=0)
 

@@ -48,6 +48,7 @@ from cardsim.files import create_new
 from cardsim.log.store import open_log, read_run
 from cardsim.model.card import Card, CardPopulation, parse_card_id, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
+from cardsim.model.places import terminal_point
 from cardsim.model.streams import Streams
 from cardsim.records.record import (APPROVED, COLUMN_NAMES, DECLINED, INDEX, OFFLINE, TERMINAL,
                                     Record)
@@ -199,7 +200,8 @@ class Nodes:
         stype = ONLINE_POINT.get(rec.channel)
         if stype is None:
             return self._as_recorded(rec, card, "merchant")
-        amount, _conc = self.merchants[(rec.terminal_province, stype)].price_online(card)
+        amount, _conc = self.merchants[(rec.terminal_province, stype)].price_online(
+            card, terminal_point(rec.terminal_id))
         if rec.authoriser == TERMINAL or "issuer" not in against:
             # a time-out depends on queueing: taken as recorded (``retime`` re-runs it)
             node = "terminal" if rec.authoriser == TERMINAL else "issuer"

@@ -31,10 +31,11 @@ from cardsim.errors import CardsimError, one_line
 from cardsim.log.session import simulate
 from cardsim.log.store import open_log
 from cardsim.model.nodes import ONLINE_POINT
+from cardsim.model.places import terminal_point
 from cardsim.model.simulation import Simulation
 
 #: Population settings taken from the log, so the trace's card numbers mean the same cards.
-_POPULATION_KEYS = ("cards", "active_share", "senior_share", "student_share", "balance_min_fen",
+_POPULATION_KEYS = ("cards", "senior_share", "student_share", "balance_min_fen",
                     "balance_max_fen")
 _TRACE_COLUMNS = ("seq, arrival_time, sim_time, channel, service, card_id, terminal_id, "
                   "terminal_province, trip_km")
@@ -56,15 +57,6 @@ def combined_scenario(log_sc: Scenario, rules: Scenario, log_scale: float) -> Sc
         cfg["attacks"][k] = 0
     return Scenario(name=f"{log_sc.name}@{rules.name}", source=rules.source, text=rules.text,
                     config=cfg, seed=log_sc.seed, scale=log_scale, sets=rules.sets)
-
-
-def terminal_point(terminal_id) -> int:
-    """The service point index in a terminal id (``SC-MET-012-03`` -> 11); 0 when unreadable."""
-    parts = terminal_id.split("-") if isinstance(terminal_id, str) else ()
-    try:
-        return int(parts[2]) - 1
-    except (IndexError, ValueError):
-        return 0
 
 
 class TraceDemand:

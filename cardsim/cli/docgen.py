@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _fmt_default(key: schema.Key) -> str:
     d = key.default
-    if isinstance(d, dict) and key.kind != "distribution":
+    if isinstance(d, dict) and key.kind not in ("distribution", "points"):
         return ", ".join(f"{p}: {_fmt(v)}" for p, v in d.items())
     return _fmt(d)
 

@@ -8,7 +8,7 @@ import datetime
 import math
 from typing import Any
 
-from cardsim.config.schema import DISTRIBUTION_KINDS, Key
+from cardsim.config.schema import DISTRIBUTION_KINDS, POINT_FIELDS, Key
 
 
 def _is_num(v: Any) -> bool:
@@ -126,11 +126,61 @@ def _distribution_fields(kind: str, v: dict, fields: set[str]) -> tuple[Any, str
     return out, None
 
 
+def _check_text(key: Key, v: Any) -> tuple[Any, str | None]:
+    """Free text: a string of at most 500 printable characters (it is shown in reports)."""
+    if not isinstance(v, str) or len(v) > 500 or not all(c.isprintable() for c in v):
+        return None, f"must be text of at most 500 printable characters, got {_show(v)[:60]}"
+    return v, None
+
+
+def _check_points(key: Key, v: Any) -> tuple[Any, str | None]:
+    """Named points: ``{name = { weight = 1.0, terminals = 4 }, ...}`` (fields: POINT_FIELDS)."""
+    if not isinstance(v, dict):
+        return None, f"must be a table of named points, got {_show(v)}"
+    out = {}
+    for name, fields in v.items():
+        err = _point_name_error(name)
+        if err:
+            return None, err
+        checked, err = check_point(fields)
+        if err:
+            return None, f"{name}: {err}"
+        out[name] = checked
+    return out, None
+
+
+def _point_name_error(name: Any) -> str | None:
+    if not (isinstance(name, str) and 0 < len(name) <= 40
+            and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)):
+        return f"a point name must be 1-40 letters, digits, '_' or '-', got {_show(name)[:60]}"
+    return None
+
+
+def check_point(fields: Any) -> tuple[Any, str | None]:
+    """One named point's fields, checked (``weight`` required)."""
+    if not isinstance(fields, dict):
+        return None, f"must be a table like {{ weight = 1.0 }}, got {_show(fields)}"
+    if "weight" not in fields:
+        return None, "needs a weight"
+    out = {}
+    for f, x in fields.items():
+        if f not in POINT_FIELDS:
+            return None, f"unknown field {_show(f)[:40]} (fields: {', '.join(POINT_FIELDS)})"
+        typ, lo, _meaning = POINT_FIELDS[f]
+        if typ is int and (not isinstance(x, int) or isinstance(x, bool)):
+            return None, f"{f} must be an integer, got {_show(x)}"
+        if not _is_num(x) or x < lo:
+            return None, f"{f} must be a number >= {lo:g}, got {_show(x)}"
+        out[f] = typ(x)
+    return out, None
+
+
 #: The check for each key kind (see :class:`Key`).
 _CHECKS = {
     "int": _check_int, "float": _check_float, "bool": _check_bool, "str": _check_str,
     "floats": _check_list, "ints": _check_list, "date": _check_date, "windows": _check_windows,
-    "distribution": lambda key, v: check_distribution(v),
+    "distribution": lambda key, v: check_distribution(v), "text": _check_text,
+    "points": _check_points,
 }
 
 

@@ -10,13 +10,14 @@ import copy
 import datetime as dt
 import difflib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cardsim.config import schema
-from cardsim.config.checks import check_distribution, check_value
+from cardsim.config.checks import check_distribution, check_point, check_value
 from cardsim.config.metrics import parse_threshold
 from cardsim.errors import ScenarioError
 
@@ -32,6 +33,16 @@ class Scenario:
     seed: int
     scale: float = 1.0
     sets: tuple[str, ...] = ()
+    scale_capacity: bool = False
+
+    @property
+    def scale_warning(self) -> str | None:
+        """What a planner must know about a run below scale 1, or None."""
+        if self.scale >= 1.0 or self.scale_capacity:
+            return None
+        return (f"--scale {self.scale:g} scales demand, not terminals: queues and waits are those "
+                "of a lighter load than the real system's (use --scale-capacity to scale "
+                "terminals too)")
 
     @property
     def epoch(self) -> int:
@@ -49,7 +60,7 @@ class Scenario:
 
 
 def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,
-         seed: int | None = None) -> Scenario:
+         seed: int | None = None, scale_capacity: bool = False) -> Scenario:
     """Read, validate and override a scenario file."""
     p = Path(path)
     src = str(path)
@@ -65,13 +76,15 @@ def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float 
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{src}: not UTF-8 text (byte {e.start})") from None
-    return loads(text, source=src, name=p.stem, sets=sets, scale=scale, seed=seed)
+    return loads(text, source=src, name=p.stem, sets=sets, scale=scale, seed=seed,
+                 scale_capacity=scale_capacity)
 
 
 def loads(text: str, source: str = "<scenario>", name: str = "scenario",
           sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,
-          seed: int | None = None) -> Scenario:
-    """Validate scenario text. ``source`` names it in error messages."""
+          seed: int | None = None, scale_capacity: bool = False) -> Scenario:
+    """Validate scenario text. ``source`` names it in error messages. ``scale`` multiplies
+    population and demand; with ``scale_capacity`` the terminals too (rounded up, at least 1)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -82,12 +95,26 @@ def loads(text: str, source: str = "<scenario>", name: str = "scenario",
         path, value = parse_set(item)
         apply_set(cfg, path, value, source="--set")
     _apply_scale(cfg, scale)
+    if scale_capacity:
+        _scale_capacity(cfg, scale)
     _apply_seed(cfg, seed)
     where = f"{source} (with --set)" if sets else source
     for path, msg in schema.cross_checks(cfg):
         raise ScenarioError(f"{where}: {path}: {msg}")
     return Scenario(name=name, source=source, text=text, config=cfg,
-                    seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets))
+                    seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets),
+                    scale_capacity=bool(scale_capacity))
+
+
+def _scale_capacity(cfg: dict, scale: float) -> None:
+    """Terminals follow demand: every point's terminals times ``scale``, rounded up, at least 1."""
+    for prov in cfg["provinces"].values():
+        for stype in schema.SERVICE_TYPES:
+            sp = prov[stype]
+            sp["terminals"] = max(1, math.ceil(sp["terminals"] * scale - 1e-9))
+            for point in sp["named"].values():
+                if "terminals" in point:
+                    point["terminals"] = max(1, math.ceil(point["terminals"] * scale - 1e-9))
 
 
 def _apply_scale(cfg: dict, scale: float) -> None:
@@ -206,4 +233,31 @@ def apply_set(cfg: dict, path: str, value: Any, source: str = "--set") -> None:
             raise ScenarioError(f"{source} {path}: {err}")
         schema.set_path(cfg, parent, checked)
         return
+    if _set_point(cfg, path, value, source):
+        return
     raise ScenarioError(f"{source} {path}: unknown key{_suggest(path)}")
+
+
+def _set_point(cfg: dict, path: str, value: Any, source: str) -> bool:
+    """``...named.NAME={ weight = 1 }`` (a whole point) or ``...named.NAME.FIELD=value`` (one
+    field of a named point); False when ``path`` is neither."""
+    parts = path.split(".")
+    for cut in (1, 2):
+        table = ".".join(parts[:-cut])
+        tkey = schema.KEY_INDEX.get(table)
+        if tkey is None or tkey.kind != "points":
+            continue
+        points = copy.deepcopy(schema.get_path(cfg, table))
+        name = parts[-cut]
+        if cut == 2:
+            if name not in points:
+                raise ScenarioError(f"{source} {path}: no point named {name!r} in {table}"
+                                    f"{' (named: ' + ', '.join(points) + ')' if points else ''}")
+            value = {**points[name], parts[-1]: value}
+        checked, err = check_point(value)
+        if err:
+            raise ScenarioError(f"{source} {path}: {err}")
+        points[name] = checked
+        _set_checked(cfg, tkey, table, points, f"{source} {path}")
+        return True
+    return False

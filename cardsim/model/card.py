@@ -1,9 +1,14 @@
-"""Cards and their holders, and the card population of a province.
+"""Cards and the card population of a province.
 
-A province issues millions of cards, but a run touches only those that transact. The population is
-therefore lazy: a :class:`Card` is created the first time it is used, with attributes drawn from a
-hash of (seed, province, card serial), so the same card gets the same holder category, balance and
+A province issues millions of cards, but a run touches only those whose holders travel. The
+population is therefore lazy: a :class:`Card` is created the first time it is used, with attributes
+drawn from a hash of (seed, province, card serial), so the same card gets the same balance and
 counter whatever the order cards are first seen in. Memory grows with the cards that transact.
+
+Serials are laid out by holder category: ``[0, seniors)`` are seniors' cards, the next
+``students`` students', the rest adults'; a holder of a category is given a card from its range
+(:meth:`CardPopulation.serial_for`), and anyone reading a log derives the same category from the
+serial.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ class Card:
     # Memory: a run holds every card that transacted, so the card is kept small (~200 bytes):
     # the card number is derived from (province, serial) on demand rather than stored.
     __slots__ = ("province", "serial", "category", "balance_fen", "atc", "quota_left",
-                 "lost_at", "last_transit_t", "last_transit_mode", "in_use")
+                 "lost_at", "last_transit_t", "last_transit_mode", "in_use", "last_paid",
+                 "last_transfer", "quota_year", "ext_left")
 
     def __init__(self, province: str, serial: int, category: str, balance_fen: int, atc: int,
-                 quota_left: int):
+                 quota_left: int, ext_left: int = 0):
         self.province = province
         self.serial = serial
         self.category = category
@@ -39,8 +45,12 @@ class Card:
         self.quota_left = quota_left
         self.lost_at: float | None = None
         self.last_transit_t = -1e18
-        self.last_transit_mode = ""
+        self.last_transit_mode = ""   # "province/mode" of the last approved transit tap
         self.in_use = False  # held at a terminal during an online transaction
+        self.last_paid = 0            # what the last transit tap paid (caps a transfer discount)
+        self.last_transfer = False    # the last transit tap was itself a transfer
+        self.quota_year = 0           # the year quota_left counts for (0: the run's first year)
+        self.ext_left = ext_left      # senior quota extensions left that year
 
     @property
     def card_id(self) -> str:
@@ -89,38 +99,53 @@ def population_keys(seed: int) -> dict[str, int]:
 
 
 class CardPopulation:
-    """The cards of one province: ``size`` issued, ``active`` of them transacting in this run."""
+    """The cards of one province: ``size`` issued, laid out by category (see module doc); a card
+    is created when first used and kept for the run."""
 
     def __init__(self, province: str, pcfg: dict, key: int):
         self.province = province
         self.size = pcfg["cards"]
-        self.active = max(1, min(self.size, round(self.size * pcfg["active_share"])))
+        #: serials at and beyond ``active`` were never issued to a holder (attacks bring them)
+        self.active = self.size
         self._key = key
-        self._senior = pcfg["senior_share"]
-        self._student = pcfg["senior_share"] + pcfg["student_share"]
+        self.seniors = int(self.size * pcfg["senior_share"])
+        self.students = int(self.size * pcfg["student_share"])
         self._bmin = pcfg["balance_min_fen"]
         self._bspan = pcfg["balance_max_fen"] - pcfg["balance_min_fen"]
         f = pcfg["fares"]
-        self._quota_span = f["senior_quota_per_year"] + f["senior_quota_extension"] + 1
-        # one slot per card of the active pool (8 bytes each), filled on first use
-        self._cards: list[Card | None] = [None] * self.active
-        self.created = 0
+        self._quota = f["senior_quota_per_year"]
+        self._extensions = f["senior_quota_extensions"]
+        self._cards: dict[int, Card] = {}
+        #: serials in the order first used (for loss reports and attacks picking a used card)
+        self.order: list[int] = []
 
     def __len__(self) -> int:
         """Cards created so far (those that have transacted)."""
-        return self.created
+        return len(self._cards)
+
+    def category(self, serial: int) -> str:
+        return SENIOR if serial < self.seniors else STUDENT if serial < self.seniors + self.students else ADULT
+
+    def serial_for(self, category: str, index: int) -> int:
+        """The serial of the ``index``-th holder of ``category`` (a fixed permutation of the
+        category's range, so holders' cards are spread over the range)."""
+        lo, n = {SENIOR: (0, self.seniors), STUDENT: (self.seniors, self.students)}.get(
+            category, (self.seniors + self.students, self.size - self.seniors - self.students))
+        if n <= 0:
+            raise ValueError(f"{self.province}: no {category} cards issued")
+        return lo + (index * _STRIDE + (self._key % n)) % n if n > 1 else lo
 
     def get(self, serial: int) -> Card:
-        """The card with this serial, which must be in the active pool [0, active)."""
-        card = self._cards[serial]
+        """The card with this serial (created on first use)."""
+        card = self._cards.get(serial)
         if card is None:
             card = self._cards[serial] = self._make(serial)
-            self.created += 1
+            self.order.append(serial)
         return card
 
     def used(self, serial: int) -> Card | None:
         """The card with this serial if the run has used it, else None (creates nothing)."""
-        return self._cards[serial]
+        return self._cards.get(serial)
 
     def peek(self, serial: int) -> Card:
         """A card's initial state, not registered (for replay and tests)."""
@@ -128,11 +153,15 @@ class CardPopulation:
 
     def _make(self, serial: int) -> Card:
         h = mix64(self._key ^ serial)
-        u = (h & 0xFFFFFFFF) / 4294967296.0
-        category = SENIOR if u < self._senior else STUDENT if u < self._student else ADULT
+        category = self.category(serial)
         # balances are whole 10-fen amounts, as top-ups are
         balance = self._bmin + (((h >> 32) & 0xFFFF) * self._bspan >> 16) // 10 * 10
         h2 = mix64(h)
         atc = 1 + h2 % 2000                      # cards have a history before the run
-        quota = (h2 >> 16) % self._quota_span if category == SENIOR else 0
-        return Card(self.province, serial, category, balance, atc, quota)
+        quota = (h2 >> 16) % (self._quota + 1) if category == SENIOR else 0
+        return Card(self.province, serial, category, balance, atc, quota, self._extensions)
+
+
+#: A stride coprime with any range size that matters here (a large prime), spreading holders'
+#: cards over their category's serial range. Performance note: one multiply and modulo per card.
+_STRIDE = 2_147_483_647

@@ -1,77 +1,46 @@
-"""Demand: open arrivals whose rate follows an hour-of-day profile, and demand sources.
-
-The rate is piecewise constant per clock hour, so a non-homogeneous Poisson process is generated
-exactly: exponential gaps at the hour's rate, restarted at each hour boundary (memorylessness).
+"""Demand: card holders living their day, and demand sources.
 
 A *demand source* is what a :class:`cardsim.model.simulation.Simulation` takes its arrivals and
 loss reports from: an object with ``start(sim)`` that starts SimPy processes calling the
 simulation's public arrival methods (``arrive_transit``, ``turns_away``, ``arrive_online``,
-``balk``, ``report_lost``). :class:`ScenarioDemand` draws them from the scenario's ``[demand]``
-(the default); ``cardsim.audit.retime.TraceDemand`` feeds a log's arrivals instead.
+``report_lost``). :class:`ScenarioDemand` draws them from the scenario's holders (the default);
+``cardsim.audit.retime.TraceDemand`` feeds a log's arrivals instead.
+
+:class:`ScenarioDemand` builds the day's *groups* of holders (:func:`build_groups`: local types per
+city, intercity visitors, tourists per site, government cases per hall, with their counts from
+the cited volumes), dispatches each group's holders at their first departure (drawn vectorised,
+in time order) and runs each holder's plan (:class:`Traveller`): a step starts when its planned
+time has come, the previous step is over and the holder has had time to get there
+(:meth:`cardsim.model.places.Places.travel_s`), so a card is never in two places at once.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from itertools import accumulate
-from typing import TYPE_CHECKING, Callable, Protocol
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-import simpy
+import numpy as np
 
-from cardsim.domain import CHANNELS, PROVINCES
-from cardsim.model.card import Card
-from cardsim.model.distributions import Exponential, sampler, uniform_sampler
-from cardsim.model.nodes import ONLINE_POINT
+from cardsim.domain import PROVINCES
+from cardsim.errors import ScenarioError
+from cardsim.model.background import wave_after
+from cardsim.model.card import ADULT, SENIOR, STUDENT, Card
+from cardsim.model.distributions import Exponential, from_spec, sampler, uniform_sampler
+from cardsim.model.holders import (
+    JOURNEY, MOVE, SCENIC, FIRST_PURPOSE, BlockStream, HashStream, Planner, Step,
+    first_uniforms, holder_keys, local_counts, mean_journeys, uniforms,
+)
+from cardsim.model.places import CITY, Point
 
 if TYPE_CHECKING:  # pragma: no cover
     from cardsim.model.simulation import Simulation
 
-#: Cross-province service items. The seed names 24 in the first batch without listing them; these
-#: names are illustrative. The pension-insurance transfer, which the seed singles out, is first.
-GOVERNMENT_ITEMS = (
-    "pension_transfer", "medical_insurance_transfer", "unemployment_insurance_transfer",
-    "pension_qualification", "contribution_record", "card_application", "card_loss_report",
-    "card_replacement", "card_activation", "employment_registration", "unemployment_registration",
-    "job_seeker_registration", "startup_loan", "skill_certificate_query",
-    "professional_title_query", "work_injury_record", "maternity_insurance_record",
-    "retirement_application", "pension_payment_record", "medical_record_filing",
-    "talent_archive_transfer", "labour_dispute_filing", "training_subsidy", "social_security_query",
-)
-
-
-def government_item(i: int) -> str:
-    return GOVERNMENT_ITEMS[i] if i < len(GOVERNMENT_ITEMS) else f"item_{i + 1:03d}"
-
-
-def hourly_rates(dcfg: dict, share: float) -> list[float]:
-    """Arrivals per second for each clock hour 0..23 for one province's share of a channel."""
-    peak = dcfg["peak_per_hour"] * share
-    return [peak * w / 3600.0 for w in dcfg["profile"]]
-
-
-def arrival_stream(env: simpy.Environment, rates: list[float], start_hour: float,
-                   unit_exp: Callable[[], float], on_arrival: Callable[[float], None]):
-    """SimPy process calling ``on_arrival(now)`` at each arrival.
-
-    ``rates`` are per second for clock hours 0..23; ``unit_exp`` draws Exp(1) variates.
-    """
-    offset = start_hour * 3600.0
-    while True:
-        clock = offset + env.now
-        seg_end = env.now + (3600.0 - clock % 3600.0)
-        rate = rates[int(clock // 3600.0) % 24]
-        if rate > 0.0:
-            t = env.now
-            while True:
-                t += unit_exp() / rate
-                if t >= seg_end:
-                    break
-                yield env.timeout(t - env.now)
-                on_arrival(env.now)
-        gap = seg_end - env.now
-        if gap <= 1e-9:  # float rounding put the boundary at or before now: take the next one
-            gap = 3600.0 - (offset + env.now) % 3600.0
-        yield env.timeout(gap)
+#: The card category of each local holder type.
+LOCAL_CATEGORY = {"commuter": ADULT, "occasional": ADULT, "senior": SENIOR, "student": STUDENT}
+TOUR_GAP_S = 3.0       # seconds between tour-group members reaching the gates
+DISPATCH_BLOCK = 1024  # holders whose first draws are computed together
+BLOCK_DRAWS = 40       # first draws computed per holder (more are computed one by one)
 
 
 class DemandSource(Protocol):
@@ -81,84 +50,275 @@ class DemandSource(Protocol):
         """Start the SimPy processes that feed ``sim`` (called once, by ``Simulation.run``)."""
 
 
+@dataclass(frozen=True)
+class Group:
+    """Holders of one kind who share a stream key, a card range and where they travel."""
+
+    name: str              # names the group's stream: holders/<name>
+    htype: str             # a local type, "visitor", "tourist" or "gov"
+    card_province: str
+    category: str
+    n: int
+    first_index: int       # the group's first index in its (card province, category) range
+    host: str              # the province the group's day happens in (visitors: where they go)
+    point: Point | None = None   # tourists: the site; government cases: the hall
+    tours: tuple[int, ...] = ()  # tourists: the sizes of the tour groups, first holders first
+
+
+def _split(n: float, senior_share: float) -> tuple[int, int]:
+    """(adults, seniors) of ``n`` holders."""
+    seniors = round(n * senior_share)
+    return round(n) - seniors, seniors
+
+
+def build_groups(cfg: dict, points: dict, streams) -> tuple[list[Group], dict]:
+    """The day's holder groups, in a fixed order, and the scenic visits refused by a site's
+    reservation cap ({province: {site: visitors}})."""
+    counters: dict[tuple[str, str], int] = {}
+    groups: list[Group] = []
+    refused: dict = {p: {} for p in PROVINCES}
+
+    def add(name, htype, cprov, cat, n, host, point=None, tours=()):
+        if n <= 0:
+            return
+        key = (cprov, cat)
+        groups.append(Group(name, htype, cprov, cat, n, counters.get(key, 0), host, point, tours))
+        counters[key] = counters.get(key, 0) + n
+
+    other = {PROVINCES[0]: PROVINCES[1], PROVINCES[1]: PROVINCES[0]}
+    holders = cfg["demand"]["holders"]
+    for p in PROVINCES:
+        pc = cfg["provinces"][p]
+        visiting = 0.0
+        n_vis = round(cfg["provinces"][other[p]]["intercity_trips_per_day"])
+        add(f"{other[p]}/visitor/{p}", "visitor", other[p], ADULT, n_vis, p)
+        visiting += n_vis * mean_journeys(holders["visitor"]["journeys_pmf"], False)
+        visiting += _tourist_groups(cfg, p, points[p]["scenic_gate"], add, refused[p], streams)
+        for hall in points[p]["gov_window"]:
+            n = pc["gov_window"]["cases_per_day"] * hall.share
+            cross = pc["gov_window"]["cross_province_share"]
+            for cprov, m in ((p, n * (1 - cross)), (other[p], n * cross)):
+                adults, seniors = _split(m, cfg["provinces"][cprov]["senior_share"])
+                add(f"{cprov}/gov/{p}/{hall.name}", "gov", cprov, ADULT, adults, p, hall)
+                add(f"{cprov}/gov-senior/{p}/{hall.name}", "gov", cprov, SENIOR, seniors, p, hall)
+        for htype, n in local_counts(cfg, p, visiting).items():
+            add(f"{p}/{htype}", htype, p, LOCAL_CATEGORY[htype], n, p)
+    _check_ranges(cfg, counters)
+    return groups, refused
+
+
+def _tourist_groups(cfg: dict, p: str, sites: list[Point], add, refused: dict, streams) -> float:
+    """Add the card visitors of each site of ``p``; returns their expected transit journeys."""
+    sp = cfg["provinces"][p]["scenic_gate"]
+    other = PROVINCES[1] if p == PROVINCES[0] else PROVINCES[0]
+    pmf = cfg["demand"]["holders"]["tourist"]["journeys_pmf"]
+    journeys = 0.0
+    for site in sites:
+        n = sp["visitors_per_day"] * sp["card_share"] * site.share
+        if site.daily_cap:
+            cap = site.daily_cap * sp["card_share"]
+            if n > cap:
+                refused[site.name] = round(n - cap)
+                n = cap
+        for cprov, m in ((p, n * (1 - sp["other_province_share"])), (other, n * sp["other_province_share"])):
+            adults, seniors = _split(m, cfg["provinces"][cprov]["senior_share"])
+            for cat, k in ((ADULT, adults), (SENIOR, seniors)):
+                name = f"{cprov}/tourist/{cat}/{p}/{site.name}"
+                tours = _tours(cfg, streams.key(f"tours/{name}"), round(k * sp["group_share"]))
+                add(name, "tourist", cprov, cat, k, p, site, tours)
+        journeys += n * mean_journeys(pmf, False)
+    return journeys
+
+
+def _tours(cfg: dict, key: int, members: int) -> tuple[int, ...]:
+    """Tour-group sizes adding up to ``members`` (drawn from the group's own stream ``key``)."""
+    s = HashStream(key)
+    size = from_spec(cfg["demand"]["tourism"]["group_size"])
+    out = []
+    while members > 0:
+        k = min(members, max(2, round(size.quantile(s.u()))))
+        out.append(k)
+        members -= k
+    return tuple(out)
+
+
+def _check_ranges(cfg: dict, counters: dict) -> None:
+    """Every travelling holder needs a card of their own in their category's serial range."""
+    for (prov, cat), n in sorted(counters.items()):
+        pc = cfg["provinces"][prov]
+        share = {SENIOR: pc["senior_share"], STUDENT: pc["student_share"]}.get(
+            cat, 1.0 - pc["senior_share"] - pc["student_share"])
+        if n > int(pc["cards"] * share):
+            raise ScenarioError(f"provinces.{prov}.cards: {pc['cards']} cards hold only "
+                                f"{int(pc['cards'] * share)} {cat} cards, but {n} {cat} holders "
+                                "travel; raise cards (or the category's share)")
+
+
 class ScenarioDemand:
-    """The scenario's own demand: Poisson arrivals per channel and province following the hourly
-    profiles, cards drawn from the active pools, and random loss reports."""
+    """The scenario's own demand: holders living their day, and random loss reports."""
 
     def start(self, sim: "Simulation") -> None:
         env = sim.env
-        demand = sim.cfg["demand"]
-        for channel in CHANNELS:
-            d = demand[channel]
-            for prov in PROVINCES:
-                share = d["sichuan_share"] if prov == "sichuan" else 1.0 - d["sichuan_share"]
-                rates = hourly_rates(d, share)
-                if max(rates) <= 0:
-                    continue
-                on_arrival = (_transit_arrivals(sim, prov) if channel == "transit"
-                              else _online_arrivals(sim, channel, prov))
-                unit_exp = sampler(Exponential(1.0), sim.streams.rng(f"arrivals/{channel}/{prov}"))
-                env.process(arrival_stream(env, rates, sim.start_hour, unit_exp, on_arrival))
+        self.sim = sim
+        self.planner = Planner(sim.cfg, sim.point_table, sim.start_hour * 3600.0)
+        groups, sim.reservation_refused = build_groups(sim.cfg, sim.point_table, sim.streams)
+        days = int(math.ceil((sim.duration + sim.start_hour * 3600.0) / 86400.0))
+        for g in groups:
+            key = sim.streams.key(f"holders/{g.name}")
+            for day in range(days):
+                env.process(self._dispatch(g, key, day))
         for prov in PROVINCES:
             env.process(_loss_reports(sim, prov))
 
+    def _first_times(self, g: Group, keys: np.ndarray, day: int) -> np.ndarray:
+        u1, u2 = first_uniforms(keys)
+        clocks = self.planner.profiles[FIRST_PURPOSE[g.htype]].clock_np(u1, u2)
+        i = 0
+        for size in g.tours:    # a tour's members reach the site together, one after another
+            clocks[i:i + size] = clocks[i] + TOUR_GAP_S * np.arange(size)
+            i += size
+        return day * 86400.0 + clocks - self.planner.start_s
 
-def _card_picker(sim: "Simulation", prov: str, cross: float,
-                 u: Callable[[], float]) -> Callable[[], Card]:
-    home, away = sim.population[prov], sim.population[sim.other[prov]]
+    def _dispatch(self, g: Group, key: int, day: int):
+        """SimPy process: start the group's holders at their first departures, in time order."""
+        env, sim = self.sim.env, self.sim
+        keys = holder_keys(key, g.n, day)
+        times = self._first_times(g, keys, day)
+        tour_clock = times + self.planner.start_s - day * 86400.0 if g.tours else None
+        in_tours = sum(g.tours)
+        order = np.argsort(times, kind="stable")
+        for lo in range(0, len(order), DISPATCH_BLOCK):
+            idxs = order[lo:lo + DISPATCH_BLOCK]
+            # performance shortcut: the holders' first draws for a block, in one numpy pass
+            blocks = uniforms(keys[idxs], BLOCK_DRAWS).tolist()
+            for idx, block in zip(idxs.tolist(), blocks):
+                t = float(times[idx])
+                if t >= sim.duration:
+                    return
+                if t < 0:
+                    continue
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                clock = float(tour_clock[idx]) if tour_clock is not None and idx < in_tours else None
+                self._begin(g, idx, BlockStream(int(keys[idx]), block), day, clock)
 
-    def pick() -> Card:
-        # A card is in one place at a time: one held at a terminal for an online transaction
-        # is not drawn again until it is released (a few redraws; a tiny active pool may
-        # still repeat a card rather than stall).
-        for _ in range(8):
-            pop = away if u() < cross else home
-            card = pop.get(int(u() * pop.active))
-            if not card.in_use:
-                return card
-        return card
-    return pick
-
-
-def _transit_arrivals(sim: "Simulation", prov: str) -> Callable[[float], None]:
-    d = sim.cfg["demand"]["transit"]
-    u = uniform_sampler(sim.streams.rng(f"choice/transit/{prov}"))
-    metro_share, transfer_share = d["metro_share"], d["transfer_share"]
-    pick_card = _card_picker(sim, prov, d["cross_province_share"], u)
-    arrive = sim.arrive_transit
-
-    def on_arrival(_now: float) -> None:
-        # the order of the draws is part of the seed's meaning: mode, card, transfer, point
-        mode = "metro" if u() < metro_share else "bus"
-        card = pick_card()
-        arrive(prov, mode, card, u, transfer=u() < transfer_share)
-    return on_arrival
-
-
-def _online_arrivals(sim: "Simulation", channel: str, prov: str) -> Callable[[float], None]:
-    d = sim.cfg["demand"][channel]
-    u = uniform_sampler(sim.streams.rng(f"choice/{channel}/{prov}"))
-    pick_card = _card_picker(sim, prov, d["cross_province_share"], u)
-    stype = ONLINE_POINT[channel]
-    items = d.get("items", 0)
-    item_cum = list(accumulate(1.0 / (j + 1) for j in range(items)))
-
-    def on_arrival(_now: float) -> None:
-        card = pick_card()
-        k = sim.pick_point(prov, stype, u())
-        if sim.turns_away(prov, stype, k):
-            return
-        if items:
-            j = min(bisect_right(item_cum, u() * item_cum[-1]), items - 1)
-            service = government_item(j)
+    def _begin(self, g: Group, idx: int, s: HashStream, day: int, clock: float | None) -> None:
+        sim, planner = self.sim, self.planner
+        pop = sim.population[g.card_province]
+        card = (pop, pop.serial_for(g.category, g.first_index + idx))
+        if g.htype == "visitor":
+            steps = planner.visitor(g.card_province, g.host, s, day)
+        elif g.htype == "tourist":
+            steps = planner.tourist(g.card_province, g.point, s, day, clock)
+        elif g.htype == "gov":
+            steps = planner.gov(g.host, g.point.index, s, day)
         else:
-            service = stype
-        sim.arrive_online(prov, channel, card, k, service)
-    return on_arrival
+            steps = planner.local(g.htype, g.host, s, day)
+        start = CITY[g.host if g.htype != "visitor" else g.card_province]
+        Traveller(self, card, steps, start, s).advance()
+
+
+class Traveller:
+    """One holder on their way through the day's plan (see module doc)."""
+
+    __slots__ = ("demand", "_card", "steps", "i", "place", "free_at", "stream", "leg")
+
+    def __init__(self, demand: ScenarioDemand, card: tuple, steps: list[Step], place: str, stream):
+        self.demand, self._card, self.steps, self.stream = demand, card, steps, stream
+        self.i = 0
+        self.leg = 0
+        self.place = place
+        self.free_at = -math.inf
+
+    @property
+    def card(self) -> Card:
+        """The holder's card, made at its first use (a holder who never gets to use it leaves
+        no card behind: the population counts the cards that transacted)."""
+        c = self._card
+        if type(c) is tuple:
+            pop, serial = c
+            c = self._card = pop.get(serial)
+        return c
+
+    def advance(self) -> None:
+        """Start the next step when it can start (moves between cities are taken at once)."""
+        d = self.demand
+        sim, planner = d.sim, d.planner
+        now = sim.env.now
+        while self.i < len(self.steps):
+            st = self.steps[self.i]
+            if st.kind == MOVE:
+                dep = max(st.at, self.free_at, now)
+                self.free_at = dep + max(sim.places.intercity_s, planner.draw("intercity", self.stream))
+                self.place = CITY[st.province]
+                self.i += 1
+                continue
+            target = self._place_of(st)
+            ready = max(st.at, self.free_at + sim.places.travel_s(self.place, target), now)
+            self.place = target
+            if st.kind == JOURNEY:
+                self.leg = 0
+                self._leg_at(ready + planner.draw("access", self.stream))
+            else:
+                sim.env.timeout(ready - now).callbacks.append(self._online)
+            return
+
+    def _place_of(self, st: Step) -> str:
+        if st.kind == SCENIC:
+            return self.demand.sim.point_table[st.province]["scenic_gate"][st.point].place
+        return CITY[st.province]
+
+    def _leg_at(self, ready: float) -> None:
+        """Reach the next leg's terminals: the exit gates after the train (metro), the stop's
+        validators when the bus comes (bus), with the leg's wave."""
+        sim = self.demand.sim
+        st = self.steps[self.i]
+        leg = st.legs[self.leg]
+        pt = sim.point_table[st.province][leg.mode][leg.point]
+        sp = sim.points[st.province][leg.mode]
+        t = ready + (sp.ride_s(leg.km) if leg.mode == "metro" else 0.0)
+        t = wave_after(t, sp.headway, sp.phases[pt.index]) + sp.spread * self.stream.u()
+        sim.env.timeout(max(0.0, t - sim.env.now)).callbacks.append(self._tap)
+
+    def _tap(self, _event) -> None:
+        st = self.steps[self.i]
+        leg = st.legs[self.leg]
+        self.demand.sim.arrive_transit(st.province, leg.mode, self.card, point=leg.point,
+                                       km=leg.km, then=self.tapped)
+
+    def tapped(self, approved: bool, now: float) -> None:
+        """After a tap (or a balk): the next leg, or the journey's end."""
+        sim, planner = self.demand.sim, self.demand.planner
+        st = self.steps[self.i]
+        leg = st.legs[self.leg]
+        end = now + (sim.points[st.province]["bus"].ride_s(leg.km) if leg.mode == "bus" else 0.0)
+        self.leg += 1
+        if approved and self.leg < len(st.legs):
+            self._leg_at(end + planner.draw("transfer", self.stream))
+            return
+        self.free_at = end + planner.draw("gap", self.stream)
+        self.i += 1
+        self.advance()
+
+    def _online(self, _event) -> None:
+        sim = self.demand.sim
+        st = self.steps[self.i]
+        stype = "scenic_gate" if st.kind == SCENIC else "gov_window"
+        if sim.turns_away(st.province, stype, st.point) or self.card.in_use:
+            self.done_online(False, sim.env.now)
+            return
+        channel = "tourism" if st.kind == SCENIC else "government"
+        sim.arrive_online(st.province, channel, self.card, st.point, st.service, then=self.done_online)
+
+    def done_online(self, _approved: bool, now: float) -> None:
+        st = self.steps[self.i]
+        self.free_at = now + self.demand.planner.draw("visit" if st.kind == SCENIC else "gap", self.stream)
+        self.i += 1
+        self.advance()
 
 
 def _loss_reports(sim: "Simulation", prov: str):
-    """SimPy process: cards of ``prov`` reported lost at random (``lost_per_day``)."""
+    """SimPy process: cards of ``prov`` that have travelled reported lost at random."""
     env = sim.env
     per_day = sim.cfg["provinces"][prov]["lost_per_day"]
     if per_day <= 0:
@@ -169,4 +329,5 @@ def _loss_reports(sim: "Simulation", prov: str):
     pop = sim.population[prov]
     while True:
         yield env.timeout(gap())
-        sim.report_lost(pop.get(int(u() * pop.active)))
+        if pop.order:
+            sim.report_lost(pop.get(pop.order[int(u() * len(pop.order))]))

@@ -1,13 +1,14 @@
 """Random variates as objects (service times, trip lengths, latencies).
 
-Each distribution is a frozen record that knows its mean and how to draw a block of variates from a
-numpy ``Generator``. :func:`sampler` turns one into a zero-argument callable for hot loops.
+Each distribution is a frozen record that knows its mean, how to draw a block of variates from a
+numpy ``Generator`` and its quantile function (for draws from a holder's own hash stream). :func:`sampler` turns one into a zero-argument callable for hot loops.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Callable, Iterator
 
 import numpy as np
@@ -29,6 +30,9 @@ class Deterministic:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value)
 
+    def quantile(self, u: float) -> float:
+        return self.value
+
 
 @dataclass(frozen=True)
 class Exponential:
@@ -36,6 +40,9 @@ class Exponential:
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean, n)
+
+    def quantile(self, u: float) -> float:
+        return -self.mean * math.log1p(-u)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,10 @@ class Lognormal:
         s2 = math.log1p(self.cv * self.cv)
         return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), n)
 
+    def quantile(self, u: float) -> float:
+        s2 = math.log1p(self.cv * self.cv)
+        return math.exp(math.log(self.mean) - s2 / 2.0 + math.sqrt(s2) * _z(u))
+
 
 @dataclass(frozen=True)
 class Gamma:
@@ -58,6 +69,12 @@ class Gamma:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         k = 1.0 / (self.cv * self.cv)
         return rng.gamma(k, self.mean / k, n)
+
+    def quantile(self, u: float) -> float:
+        """Wilson-Hilferty's approximation (within about 1% for shape k >= 1)."""
+        k = 1.0 / (self.cv * self.cv)
+        c = 1.0 / (9.0 * k)
+        return self.mean * max(0.0, 1.0 - c + _z(u) * math.sqrt(c)) ** 3
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,17 @@ class Uniform:
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
+
+    def quantile(self, u: float) -> float:
+        return self.low + (self.high - self.low) * u
+
+
+_Z = NormalDist()
+
+
+def _z(u: float) -> float:
+    """The standard normal quantile of ``u``, kept inside (0, 1)."""
+    return _Z.inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12))
 
 
 Distribution = Deterministic | Exponential | Lognormal | Gamma | Uniform
@@ -93,16 +121,22 @@ def from_spec(spec: dict) -> Distribution:
     raise ValueError(f"unknown distribution {kind!r}")  # pragma: no cover - schema validates
 
 
-def _blocks(dist: Distribution, rng: np.random.Generator, n: int) -> Iterator[float]:
+def _blocks(dist: Distribution, rng: np.random.Generator, n: int, first: int) -> Iterator[float]:
+    # blocks grow from ``first`` to ``n``: a stream used a few times (a quiet bus stop's service
+    # times) draws a few variates, a busy one soon draws ``n`` at a time
+    k = first
     while True:
-        yield from dist.sample(rng, n).tolist()
+        yield from dist.sample(rng, k).tolist()
+        k = k * 4 if k * 4 < n else n
 
 
-def sampler(dist: Distribution, rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
-    """A zero-argument callable returning the next variate of ``dist`` from ``rng``."""
-    return _blocks(dist, rng, block).__next__
+def sampler(dist: Distribution, rng: np.random.Generator, block: int = BLOCK,
+            first: int = BLOCK) -> Callable[[], float]:
+    """A zero-argument callable returning the next variate of ``dist`` from ``rng``, drawn in
+    blocks of ``block`` (the first of ``first``, growing fourfold)."""
+    return _blocks(dist, rng, block, min(first, block)).__next__
 
 
 def uniform_sampler(rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
     """Next U[0, 1) variate; the workhorse for choices and probabilities."""
-    return _blocks(Uniform(0.0, 1.0), rng, block).__next__
+    return _blocks(Uniform(0.0, 1.0), rng, block, block).__next__

@@ -22,9 +22,10 @@ import simpy
 
 from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import Card
-from cardsim.model.fares import SENIOR_QUOTA, TransitFares, ticket_price
+from cardsim.model.fares import Calendar, TransitFares, ticket_price
 from cardsim.model.hub import Hub
 from cardsim.model.issuer import Issuer
+from cardsim.model.places import named_points
 from cardsim.records.record import ISSUER, merchant_id_for
 
 BLACKLISTED, INSUFFICIENT = "blacklisted", "insufficient_balance"
@@ -37,15 +38,18 @@ class Merchant:
     part (and, for transit, the province's fare rules).
     """
 
-    def __init__(self, province: str, service_type: str, pcfg: dict, blacklist: Blacklist):
+    def __init__(self, province: str, service_type: str, pcfg: dict, blacklist: Blacklist,
+                 calendar: Calendar):
         self.merchant_id = merchant_id_for(province, service_type)
         self.province = province
         self.service_type = service_type
         self.upload_interval = pcfg[service_type]["upload_interval_s"]
         self.blacklist = blacklist
         self.transit = service_type in ("metro", "bus")
-        self.fares = TransitFares(pcfg) if self.transit else None
-        self.prices = pcfg[service_type]
+        self.fares = TransitFares(pcfg, province, calendar) if self.transit else None
+        self.prices = sp = pcfg[service_type]
+        #: scenic sites: each named site's own full ticket (None: the province's ticket_fen)
+        self.tickets = [f.get("ticket_fen") for _name, f in named_points(sp)]
 
     def upload_time(self, now: float) -> float:
         """When a record made at ``now`` reaches the back office (the next batch upload)."""
@@ -92,20 +96,19 @@ class Merchant:
         return amount, conc, reason
 
     def charge(self, card: Card, amount: int, conc: str | None, now: float) -> None:
-        """What an approved tap at ``now`` does to the card: the stored value is debited, a
-        senior's free ride is taken from the quota, and the transfer state moves to this tap."""
+        """What an approved tap at ``now`` does to the card: the stored value is debited, and the
+        fare state (senior quota, transfer state) moves on (:meth:`TransitFares.apply`)."""
         card.balance_fen -= amount
-        if conc == SENIOR_QUOTA:
-            card.quota_left -= 1
-        card.last_transit_t = now
-        card.last_transit_mode = self.service_type
+        self.fares.apply(card, amount, conc, now, self.service_type)
 
     # --- scenic gates and government windows (online) -------------------------------------------
 
-    def price_online(self, card: Card) -> tuple[int, str | None]:
-        """(amount in fen, concession) of a scenic ticket or a government item for this card."""
+    def price_online(self, card: Card, point: int = 0) -> tuple[int, str | None]:
+        """(amount in fen, concession) of a scenic ticket at site ``point`` or of a government
+        item for this card."""
         if self.service_type == "scenic_gate":
-            return ticket_price(card, self.prices)
+            tickets = self.tickets
+            return ticket_price(card, self.prices, tickets[point] if point < len(tickets) else None)
         return self.prices["fee_fen"], None
 
     def authorise(self, env: simpy.Environment, card: Card, atc: int, amount: int, channel: str,

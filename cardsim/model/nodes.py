@@ -15,6 +15,7 @@ import simpy
 from cardsim.config.schema import SERVICE_CHANNEL, SERVICE_TYPES
 from cardsim.domain import PROVINCES
 from cardsim.model.blacklist import Blacklist
+from cardsim.model.fares import Calendar
 from cardsim.model.hub import Hub
 from cardsim.model.issuer import Issuer
 from cardsim.model.merchant import Merchant
@@ -43,5 +44,8 @@ def build_network(env: simpy.Environment, cfg: dict, streams: Streams, lo: float
     issuers = {p: Issuer(env, p, pcfgs[p]["issuer"], streams.rng(f"issuer/{p}"), lo, hi)
                for p in PROVINCES}
     hub = Hub(env, cfg["hub"], streams.rng("hub"), lo, hi)
-    merchants = {(p, t): Merchant(p, t, pcfgs[p], blacklist) for p in PROVINCES for t in SERVICE_TYPES}
+    sim = cfg["simulation"]
+    calendar = Calendar(sim["start_date"], sim["start_hour"])
+    merchants = {(p, t): Merchant(p, t, pcfgs[p], blacklist, calendar)
+                 for p in PROVINCES for t in SERVICE_TYPES}
     return Network(blacklist, issuers, hub, merchants)

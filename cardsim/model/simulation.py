@@ -24,16 +24,16 @@ Records are emitted in decision order, so ``seq`` follows ``sim_time``.
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
-from itertools import accumulate
 from typing import Callable
 
 import simpy
 
 from cardsim.domain import PROVINCES
+from cardsim.model.background import Background, phase_of
 from cardsim.model.card import CardPopulation, Card, parse_card_id, population_key
 from cardsim.model.demand import DemandSource, ScenarioDemand
 from cardsim.model.distributions import from_spec, sampler
+from cardsim.model.places import Places, Point, all_points, daily_demand, terminal_id
 from cardsim.model.merchant import Merchant
 from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.summary import build_metrics, build_summary
@@ -43,44 +43,85 @@ from cardsim.model.service_point import GateBank, WindowBank
 from cardsim.model.stats import Histogram, HourIntegral
 from cardsim.model.streams import Streams, mix64
 
-PROVINCE_TAG = {"sichuan": "SC", "chongqing": "CQ"}
-TYPE_TAG = {"metro": "MET", "bus": "BUS", "scenic_gate": "SCN", "gov_window": "GOV"}
 ISSUER_TIMEOUT = "issuer_timeout"
 ISSUER_ID = {p: issuer_id_for(p) for p in PROVINCES}
 
 
-class ServicePoints:
-    """All service points of one type in one province, and the merchant operating them."""
+class _LazySamplers(dict):
+    """``services[k]``: point k's service-time sampler, made when first asked for."""
 
-    def __init__(self, env: simpy.Environment, province: str, stype: str, pcfg: dict, rng,
+    def __init__(self, sp: "ServicePoints"):
+        super().__init__()
+        self.sp = sp
+
+    def __missing__(self, k: int):
+        s = self[k] = self.sp.service_sampler(k)
+        return s
+
+
+class ServicePoints:
+    """All service points of one type in one province (:mod:`cardsim.model.places`), their
+    queues, the other payers at gate banks (:mod:`cardsim.model.background`) and the merchant."""
+
+    def __init__(self, env: simpy.Environment, cfg: dict, points: list[Point], streams: Streams,
                  merchant: Merchant, lo: float, hi: float):
+        province, stype = merchant.province, merchant.service_type
+        pcfg = cfg["provinces"][province]
         scfg = pcfg[stype]
         self.province = province
         self.stype = stype
         self.channel = SERVICE_CHANNEL[stype]
         self.online = self.channel != "transit"
-        n, terms = scfg["points"], scfg["terminals"]
-        skew = scfg["point_skew"]
-        self.cum = list(accumulate(1.0 / (k + 1) ** skew for k in range(n)))
-        self.last = n - 1
+        self.points = points
         mean_service = from_spec(scfg["service_time"]).mean
-        self.banks = [WindowBank(env, terms, lo, hi, mean_service) if self.online
-                      else GateBank(terms, lo, hi) for _ in range(n)]
+        self.headway = scfg.get("headway_s", 0.0)
+        self.spread = scfg.get("wave_spread_s", 0.0)
+        self.phases = [phase_of(f"{province}/{stype}/{pt.name}", self.headway) for pt in points]
+        self.speed = scfg.get("speed_kmh", 0.0)
+        if self.online:
+            self.banks = [WindowBank(env, pt.terminals, lo, hi, mean_service) for pt in points]
+        else:
+            per_day, shape = daily_demand(cfg, province, stype)
+            per_day *= 1.0 - pcfg["transit_card_share"]
+            self.banks = [GateBank(pt.terminals, lo, hi,
+                                   self._background(cfg, pt, per_day, shape, streams, hi))
+                          for pt in points]
         self.patience = scfg["patience_s"]
         self.balked = 0
         self.waits = Histogram()
         self.hour_waits: dict[int, Histogram] = {}     # by arrival hour, warm-up included
         self.waiting = HourIntegral(int(hi // 3600.0) + 1)   # customer-seconds in the queue
-        tag = f"{PROVINCE_TAG[province]}-{TYPE_TAG[stype]}"
-        self.terminal_ids = [[f"{tag}-{k + 1:03d}-{i + 1:02d}" for i in range(terms)]
-                             for k in range(n)]
-        self.service = sampler(from_spec(scfg["service_time"]), rng)
+        self.terminal_ids = [[terminal_id(province, stype, k, i) for i in range(pt.terminals)]
+                             for k, pt in enumerate(points)]
+        # service times: one stream per point, so one point's capacity leaves the others' alone;
+        # made on a point's first customer (most of 20,000 bus stops see few card holders)
+        self._service_dist = from_spec(scfg["service_time"])
+        self._streams = streams
+        self.services = _LazySamplers(self)
         self.merchant = merchant
-        self.terminals = n * terms
+        self.terminals = sum(pt.terminals for pt in points)
 
-    def pick(self, u: float) -> int:
-        k = bisect_right(self.cum, u * self.cum[-1])
-        return k if k <= self.last else self.last
+    def _background(self, cfg: dict, pt: Point, per_day: float, shape: list[float],
+                    streams: Streams, end: float) -> Background | None:
+        """The other payers at a transit point: its share of the city's other payers' journeys."""
+        pcfg = cfg["provinces"][self.province]
+        per_day *= pt.share
+        if per_day <= 0:
+            return None
+        rates = [per_day * x / 900.0 for x in shape]
+        return Background(streams.rng(f"background/{self.province}/{self.stype}/{pt.name}"), rates,
+                          self.headway, self.phases[pt.index], self.spread,
+                          from_spec(pcfg[self.stype]["service_time"]),
+                          cfg["simulation"]["start_hour"] * 3600.0, end)
+
+    def service_sampler(self, k: int):
+        """Point ``k``'s service-time sampler (its own stream, small first blocks)."""
+        rng = self._streams.rng(f"service/{self.province}/{self.stype}/{self.points[k].name}")
+        return sampler(self._service_dist, rng, first=16)
+
+    def ride_s(self, km: float) -> float:
+        """Riding time of a ``km`` trip on this mode."""
+        return km / self.speed * 3600.0 if self.speed else 0.0
 
     def wait(self, arrival: float, start: float, warmup: float) -> None:
         """Record one customer's wait (statistics only)."""
@@ -99,6 +140,13 @@ class ServicePoints:
         if not self.banks or span <= 0:
             return 0.0
         return sum(b.busy for b in self.banks) / (self.terminals * span)
+
+    def finish(self, end: float) -> None:
+        """Admit the other payers still due before ``end`` (their load counts in utilisation)."""
+        for bank in self.banks:
+            if not self.online and bank.background is not None:
+                bank.absorb(end)
+                bank.fold_background()
 
 
 class Simulation:
@@ -129,13 +177,15 @@ class Simulation:
                            for p in PROVINCES}
         self.network = net = build_network(env, cfg, streams, lo, hi)
         self.blacklist, self.issuers, self.hub = net.blacklist, net.issuers, net.hub
-        self.points = {p: {t: ServicePoints(env, p, t, pcfgs[p], streams.rng(f"service/{p}/{t}"),
+        self.point_table = all_points(cfg)
+        self.places = Places(cfg, self.point_table)
+        self.points = {p: {t: ServicePoints(env, cfg, self.point_table[p][t], streams,
                                             net.merchants[(p, t)], lo, hi)
                            for t in SERVICE_TYPES} for p in PROVINCES}
         self.trip_km = {p: sampler(from_spec(pcfgs[p]["metro"]["trip_km"]),
                                    streams.rng(f"trip_km/{p}")) for p in PROVINCES}
-        self.transfer_delay = sampler(from_spec(cfg["demand"]["transit"]["transfer_delay"]),
-                                      streams.rng("transfer_delay"))
+        #: scenic visits refused by a site's reservation cap: {province: {site: card visitors}}
+        self.reservation_refused: dict = {p: {} for p in PROVINCES}
         self.other = {PROVINCES[0]: PROVINCES[1], PROVINCES[1]: PROVINCES[0]}
 
         # statistics (waits per service point type live on the ServicePoints)
@@ -173,10 +223,6 @@ class Simulation:
     def point_count(self, prov: str, stype: str) -> int:
         """How many service points of type ``stype`` the province has."""
         return len(self.points[prov][stype].banks)
-
-    def pick_point(self, prov: str, stype: str, u: float) -> int:
-        """The service point a customer goes to, from a uniform draw ``u`` (busier points first)."""
-        return self.points[prov][stype].pick(u)
 
     def balk(self, prov: str, stype: str) -> None:
         """Count a customer who leaves a service point without joining its queue."""
@@ -239,26 +285,26 @@ class Simulation:
 
     # --- transit (offline) --------------------------------------------------------------------
 
-    def arrive_transit(self, prov: str, mode: str, card: Card, u: Callable[[], float] | None = None,
-                       point: int | None = None, km: float | None = None,
-                       transfer: bool = False) -> None:
-        """A card holder arrives now at a gate bank of ``mode`` (metro | bus) in ``prov``.
+    def arrive_transit(self, prov: str, mode: str, card: Card, point: int = 0,
+                       km: float | None = None, then: Callable[[bool, float], None] | None = None
+                       ) -> None:
+        """A card holder reaches now the terminals of transit point ``point`` of ``mode`` (metro
+        exit gates | bus validators) in ``prov``.
 
-        ``point`` is the gate bank (default: drawn with ``u``); ``km`` the metro trip length
-        (default: drawn from the scenario's ``trip_km``); with ``transfer`` the holder taps on the
-        other mode after an approved tap (drawing that bank with ``u``).
+        ``km`` is the metro trip length (default: drawn from the scenario's ``trip_km``);
+        ``then(approved, time)`` is called once the tap is decided (or the holder balked).
         """
         now = self.env.now
         sp = self.points[prov][mode]
-        if point is None:
-            point = sp.pick(u())
-        start, i = sp.banks[point].admit(now, sp.service(), sp.patience)
+        start, i = sp.banks[point].admit(now, sp.services[point](), sp.patience)
         if i < 0:
             sp.balked += 1
+            if then is not None:
+                then(False, now)
             return
         if km is None and mode == "metro":
             km = self.trip_km[prov]()
-        job = (sp, point, i, card, now, sp.merchant.base_fare(km), transfer, u, km)
+        job = (sp, point, i, card, now, sp.merchant.base_fare(km), then, km)
         if start <= now:
             self._tap(job)
         else:
@@ -270,7 +316,7 @@ class Simulation:
 
     def _tap(self, job: tuple) -> None:
         # the hottest function of a run: locals over attribute lookups, deliberately
-        sp, k, i, card, arrival, base, transfer, u, km = job
+        sp, k, i, card, arrival, base, then, km = job
         now = self.env.now
         prov, mode = sp.province, sp.stype
         card.atc += 1
@@ -290,27 +336,22 @@ class Simulation:
                     ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
                     TERMINAL, None, card.balance_fen, merchant.upload_time(now), km, now),
                    "transit", prov, card.province, outcome, reason, amount)
-        if transfer and reason is None:
-            other = "bus" if mode == "metro" else "metro"
-            ev = self.env.timeout(self.transfer_delay(), (prov, other, card, u))
-            ev.callbacks.append(self._transfer_event)
-
-    def _transfer_event(self, event) -> None:
-        prov, mode, card, u = event._value
-        if card.in_use:      # the holder is at a window with the card: the journey ends here
-            return
-        self.arrive_transit(prov, mode, card, u)
+        if then is not None:
+            then(reason is None, now)
 
     # --- tourism and government (online) -----------------------------------------------------
 
-    def arrive_online(self, prov: str, channel: str, card: Card, point: int, service: str) -> None:
+    def arrive_online(self, prov: str, channel: str, card: Card, point: int, service: str,
+                      then: Callable[[bool, float], None] | None = None) -> None:
         """A card holder joins now the queue of online service point ``point`` of ``channel``
         (tourism | government) in ``prov`` for ``service`` (the government item, or
-        ``scenic_gate``). Whether they would rather balk is :meth:`turns_away`."""
+        ``scenic_gate``); ``then(approved, time)`` is called when they leave the terminal.
+        Whether they would rather balk is :meth:`turns_away`."""
         sp = self.points[prov][ONLINE_POINT[channel]]
-        self.env.process(self._online_customer(sp, point, card, self.env.now, service))
+        self.env.process(self._online_customer(sp, point, card, self.env.now, service, then))
 
-    def _online_customer(self, sp: ServicePoints, k: int, card: Card, arrival: float, service: str):
+    def _online_customer(self, sp: ServicePoints, k: int, card: Card, arrival: float, service: str,
+                         then: Callable[[bool, float], None] | None):
         env = self.env
         bank = sp.banks[k]
         req = bank.resource.request()
@@ -318,7 +359,7 @@ class Simulation:
         i = bank.take()
         start = env.now
         prov, channel, merchant = sp.province, sp.channel, sp.merchant
-        amount, conc = merchant.price_online(card)
+        amount, conc = merchant.price_online(card, k)
         card.atc += 1
         atc = card.atc
         card.in_use = True
@@ -345,10 +386,12 @@ class Simulation:
                     ISSUER_ID[card.province], amount, conc, atc, ONLINE, outcome, reason,
                     authoriser, latency, None, merchant.upload_time(now), None, decided),
                    channel, prov, card.province, outcome, reason, amount)
-        yield env.timeout(sp.service())
+        yield env.timeout(sp.services[k]())
         bank.add(start, env.now)
         bank.give_back(i)
         bank.resource.release(req)
+        if then is not None:
+            then(reason is None, env.now)
 
     # --- run ----------------------------------------------------------------------------------
 
@@ -370,6 +413,9 @@ class Simulation:
         if attacker is not None:
             env.process(attacker.process(env))
         env.run(until=self.duration)
+        for by_type in self.points.values():
+            for sp in by_type.values():
+                sp.finish(self.duration)
         self.flush()
         self.wall_seconds = time.perf_counter() - t0
         return self.summary()

@@ -27,7 +27,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("merchant_id", "TEXT", "merchant/acquirer operating the terminal"),
     ("issuer_id", "TEXT", "the card's home issuer"),
     ("amount_fen", "INTEGER", "amount requested, integer fen (charged only when approved)"),
-    ("concession", "TEXT", "fare concession applied: student | senior_quota | senior_free | transfer | cardholder | null"),
+    ("concession", "TEXT", "fare concession applied: student | senior (discount) | senior_quota | senior_free | transfer | cardholder | null"),
     ("atc", "INTEGER", "the card's application transaction counter for this transaction"),
     ("mode", "TEXT", "offline (terminal decides) | online (authorised by the issuer or stand-in)"),
     ("outcome", "TEXT", "approved | declined"),

@@ -14,7 +14,7 @@ from cardsim.domain import PROVINCES
 from cardsim.log.container import connect_readonly
 from cardsim.model.blacklist import Blacklist
 from cardsim.model.card import CODE_PROVINCE
-from cardsim.model.simulation import PROVINCE_TAG, TYPE_TAG
+from cardsim.model.places import PROVINCE_TAG, TYPE_TAG
 from cardsim.records import encoding as E
 from cardsim.records.record import (APPROVED, COLUMN_NAMES, INDEX, ISSUER, OFFLINE, ONLINE, STANDIN,
                                     TERMINAL, Record, merchant_id_for)
