@@ -25,7 +25,7 @@ from cardsim.audit import verify as verify_mod
 from cardsim.audit.replay import NODES, Filters, ReplayResult
 from cardsim.audit.verify import Report
 from cardsim.config.metrics import evaluate, thresholds_of
-from cardsim.config.scenario import Scenario, load, parse_set
+from cardsim.config.scenario import Scenario, load, parse_set, scale_warning
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.errors import CardsimError
 from cardsim.log.session import Hooks, ensure_keys, simulate
@@ -37,7 +37,7 @@ from cardsim.reports.html import write_report
 from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
-           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError"]
+           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "scale_warning"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -169,10 +169,12 @@ class SweepResult:
 # --- scenarios, keys ----------------------------------------------------------------------------
 
 def load_scenario(path: str | Path, sets: Sequence[str] = (), scale: float = 1.0,
-                  seed: int | None = None) -> Scenario:
+                  seed: int | None = None, scale_capacity: bool = False) -> Scenario:
     """Read and validate a scenario file; ``sets`` are ``"key.path=value"`` overrides, ``scale``
-    multiplies population and demand, ``seed`` replaces ``simulation.seed``."""
-    return load(path, sets=tuple(sets), scale=scale, seed=seed)
+    multiplies population and demand (and, with ``scale_capacity``, the terminals), ``seed``
+    replaces ``simulation.seed``. Below scale 1 without ``scale_capacity``, the scenario's
+    ``scale_warning`` says that waits are not the full system's."""
+    return load(path, sets=tuple(sets), scale=scale, seed=seed, scale_capacity=scale_capacity)
 
 
 def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase: bytes | None = None,
@@ -363,7 +365,8 @@ def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
 
 def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, scale: float = 1.0,
           seed: int | None = None, workers: int | None = None, scheduler: str | None = None,
-          csv: str | Path | None = None, progress: Progress | None = None) -> SweepResult:
+          csv: str | Path | None = None, progress: Progress | None = None,
+          scale_capacity: bool = False) -> SweepResult:
     """Run every combination of ``sets`` (``"key.path=v1,v2,..."``), each ``replications`` times
     with independent streams, and summarise each metric as a mean with a 95% interval.
 
@@ -371,7 +374,7 @@ def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, 
     also writes every metric of every combination to that file. Sweeps write no logs.
     """
     plan = sweep_mod.plan(scenario, replications, list(sets), scale=scale, seed=seed,
-                          attacker=attacker_for)
+                          attacker=attacker_for, scale_capacity=scale_capacity)
     if csv is not None and not Path(csv).parent.exists():
         raise CardsimError(f"--csv {csv}: directory {Path(csv).parent} does not exist")
     result = sweep_mod.run_sweep(plan, workers=workers or default_workers(), scheduler=scheduler,

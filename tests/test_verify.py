@@ -26,7 +26,9 @@ def signed_log(tmp_path_factory, keys_dir):
     d = tmp_path_factory.mktemp("verify")
     sc = load(ROOT / "scenarios" / "issuer-outage.toml",
               sets=["simulation.duration_hours=3", "simulation.start_hour=7",
-                    "simulation.checkpoint_every=400", "provinces.sichuan.issuer.outages=[[0.5, 2.0]]"],
+                    "simulation.checkpoint_every=400",
+                    # down while the halls open at 09:00: government items decline in stand-in
+                    "provinces.sichuan.issuer.outages=[[1.5, 3.0]]"],
               scale=0.05)
     api.run(sc, out=d / "clean.db", keys_dir=keys_dir, workers=2)
     return d / "clean.db"
@@ -36,7 +38,8 @@ def signed_log(tmp_path_factory, keys_dir):
 def lost_log(tmp_path_factory, keys_dir):
     d = tmp_path_factory.mktemp("lost")
     sc = load(ROOT / "scenarios" / "weekday.toml", scale=0.02,
-              sets=["simulation.duration_hours=2", "provinces.sichuan.lost_per_day=3000",
+              sets=["simulation.duration_hours=2", "simulation.start_hour=7",
+                    "provinces.sichuan.lost_per_day=3000",
                     "provinces.chongqing.lost_per_day=3000"])
     api.run(sc, out=d / "lost.db", keys_dir=keys_dir)
     return d / "lost.db"

@@ -136,7 +136,11 @@ SET_OPT = typer.Option(None, "--set", metavar="KEY.PATH=VALUE",
 RULES_OPT = typer.Option(None, "--scenario", help="Apply this scenario's rules and capacities "
                          "instead of the log's own.")
 SCALE_OPT = typer.Option(1.0, "--scale", help="Multiply population and demand (0.01 for a quick "
-                                              "look, 10 for a stress run).")
+                         "look, 10 for a stress run); terminals stay as they are, so below 1 "
+                         "queues are lighter than the real system's (see --scale-capacity).")
+SCALE_CAP_OPT = typer.Option(False, "--scale-capacity", help="Scale the terminals with --scale "
+                             "too (rounded up), so that per-terminal load, and waits, stay "
+                             "close to the full system's.")
 JSON_OPT = typer.Option(False, "--json", help="Print the report as one JSON object on stdout.")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 KEYS_OPT = typer.Option(Path("keys"), "--keys", help="Keys directory (see `cardsim keys init`); "
@@ -171,6 +175,7 @@ def run(
                                        "this SQLite file (refuses to replace one without --force)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override simulation.seed."),
     scale: float = SCALE_OPT,
+    scale_capacity: bool = SCALE_CAP_OPT,
     sets: Optional[List[str]] = SET_OPT,
     force: bool = FORCE_OPT,
     keys: Path = KEYS_OPT,
@@ -191,7 +196,10 @@ def run(
     blacklist exposure. Exit 1 when a scenario threshold fails.
     """
     with user_errors():
-        sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed)
+        sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed,
+                                   scale_capacity=scale_capacity)
+        if sc.scale_warning:
+            notice(sc.scale_warning)
         with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
             result = cardsim.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
                              passphrase=read_passphrase(passphrase_env), workers=workers,
@@ -344,6 +352,7 @@ def sweep(
                                              help="Sweep a key over values (repeatable: every "
                                                   "combination runs); a single value just overrides."),
     scale: float = SCALE_OPT,
+    scale_capacity: bool = SCALE_CAP_OPT,
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the base seed."),
     workers: Optional[int] = WORKERS_OPT,
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
@@ -362,10 +371,13 @@ def sweep(
     < and <=, lower for > and >=); exit 1 when any fails. Sweeps write no transaction logs.
     """
     with user_errors():
+        warning = cardsim.scale_warning(scale, scale_capacity)
+        if warning:
+            notice(warning)
         with progress_bar(quiet, f"sweep {scenario.stem}") as progress:
             result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
                                workers=workers, scheduler=scheduler, csv=csv_out,
-                               progress=progress)
+                               progress=progress, scale_capacity=scale_capacity)
     with stdout_may_close():
         if as_json:
             print_json(result.summary)

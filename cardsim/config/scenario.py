@@ -38,11 +38,7 @@ class Scenario:
     @property
     def scale_warning(self) -> str | None:
         """What a planner must know about a run below scale 1, or None."""
-        if self.scale >= 1.0 or self.scale_capacity:
-            return None
-        return (f"--scale {self.scale:g} scales demand, not terminals: queues and waits are those "
-                "of a lighter load than the real system's (use --scale-capacity to scale "
-                "terminals too)")
+        return scale_warning(self.scale, self.scale_capacity)
 
     @property
     def epoch(self) -> int:
@@ -57,6 +53,14 @@ class Scenario:
     def config_json(self) -> str:
         """The effective configuration, canonical JSON (sorted keys): stored in the log."""
         return json.dumps(self.config, sort_keys=True, separators=(",", ":"))
+
+
+def scale_warning(scale: float, scale_capacity: bool) -> str | None:
+    """The warning a run or sweep below scale 1 gets when its terminals are not scaled too."""
+    if scale >= 1.0 or scale_capacity:
+        return None
+    return (f"--scale {scale:g} scales demand, not terminals: queues and waits are those of a "
+            "lighter load than the real system's (use --scale-capacity to scale terminals too)")
 
 
 def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,

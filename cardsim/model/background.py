@@ -20,6 +20,7 @@ blocks drawn by numpy.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -55,15 +56,18 @@ class Background:
     ``end``.
     """
 
-    __slots__ = ("rng", "rates", "headway", "phase", "spread", "service", "start_s", "end",
-                 "slot_t", "carry", "ts", "ss", "j", "next_t", "count", "chunk")
+    __slots__ = ("rng", "make_rng", "rates", "headway", "phase", "spread", "service", "start_s",
+                 "end", "slot_t", "carry", "ts", "ss", "j", "next_t", "count", "chunk")
 
-    def __init__(self, rng: np.random.Generator, rates: list[float], headway: float, phase: float,
-                 spread: float, service: Distribution, start_s: float, end: float):
-        self.rng, self.rates, self.service = rng, np.asarray(rates, dtype=float), service
+    def __init__(self, make_rng: Callable[[], np.random.Generator], rates: np.ndarray,
+                 headway: float, phase: float, spread: float, service: Distribution,
+                 start_s: float, end: float):
+        # the generator is made on first use: most of 20,000 bus stops never see a card holder
+        self.rng, self.make_rng = None, make_rng
+        self.rates, self.service = rates, service
         self.headway, self.phase, self.spread = headway, phase, spread
         self.start_s, self.end = start_s, end
-        mean = float(self.rates.mean())
+        mean = float(rates.sum()) / len(rates)
         self.chunk = min(86400.0, max(CHUNK_S, 900.0 * math.ceil(CHUNK_PASSENGERS / max(mean, 1e-9) / 900.0)))
         self.slot_t = 0.0                      # simulated start of the next slot to draw
         self.carry = np.empty(0)               # a wave's arrivals spilling into the next slot
@@ -71,8 +75,26 @@ class Background:
         self.ss = np.empty(0)
         self.j = 0
         self.count = 0                         # passengers drawn so far
-        self.next_t = math.inf
-        self.refill()
+        self.next_t = 0.0                      # draw the first chunk when first asked
+
+    @property
+    def started(self) -> bool:
+        return self.rng is not None
+
+    def passengers(self) -> int:
+        """Passengers drawn, or (never started: no card holder came) expected, over the run."""
+        if self.started:
+            return self.count
+        t = np.arange(0.0, self.end, 900.0)
+        return round(float((self.rates[self._slots(t)] * np.minimum(900.0, self.end - t)).sum()))
+
+    def expected_busy(self, lo: float, hi: float, hours: int) -> tuple[float, list[float]]:
+        """(busy terminal-seconds in [lo, hi), per hour) that these passengers bring on average:
+        the load of a point no card holder used, where no queue needs simulating."""
+        t = np.arange(0.0, self.end, 900.0)
+        load = self.rates[self._slots(t)] * self.service.mean * np.minimum(900.0, self.end - t)
+        per_hour = np.bincount(np.minimum(t // 3600.0, hours).astype(np.int64), load, hours + 1)
+        return float(load[(t >= lo) & (t < hi)].sum()), per_hour.tolist()
 
     def _arrivals(self, t0: float, t1: float) -> np.ndarray:
         """Arrival times of the passengers whose wave (or own arrival) falls in [t0, t1), drawn
@@ -91,6 +113,8 @@ class Background:
 
     def refill(self) -> bool:
         """Draw the next hour with anyone in it; False once past the end."""
+        if self.rng is None:
+            self.rng = self.make_rng()
         while self.slot_t < self.end:
             t0 = self.slot_t
             self.slot_t = t1 = t0 + self.chunk

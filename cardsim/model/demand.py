@@ -39,8 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The card category of each local holder type.
 LOCAL_CATEGORY = {"commuter": ADULT, "occasional": ADULT, "senior": SENIOR, "student": STUDENT}
 TOUR_GAP_S = 3.0       # seconds between tour-group members reaching the gates
-DISPATCH_BLOCK = 1024  # holders whose first draws are computed together
-BLOCK_DRAWS = 40       # first draws computed per holder (more are computed one by one)
+DISPATCH_BLOCK = 256   # holders whose first draws are computed together
+BLOCK_DRAWS = 32       # first draws computed per holder (more are computed one by one)
 
 
 class DemandSource(Protocol):
@@ -215,6 +215,7 @@ class ScenarioDemand:
         else:
             steps = planner.local(g.htype, g.host, s, day)
         start = CITY[g.host if g.htype != "visitor" else g.card_province]
+        s.block = ()     # the plan is drawn: the holder's few later draws need no block (memory)
         Traveller(self, card, steps, start, s).advance()
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import numpy as np
 import simpy
 
 from cardsim.domain import PROVINCES
@@ -73,7 +74,8 @@ class ServicePoints:
         self.channel = SERVICE_CHANNEL[stype]
         self.online = self.channel != "transit"
         self.points = points
-        mean_service = from_spec(scfg["service_time"]).mean
+        self._service_dist = from_spec(scfg["service_time"])
+        mean_service = self._service_dist.mean
         self.headway = scfg.get("headway_s", 0.0)
         self.spread = scfg.get("wave_spread_s", 0.0)
         self.phases = [phase_of(f"{province}/{stype}/{pt.name}", self.headway) for pt in points]
@@ -83,6 +85,7 @@ class ServicePoints:
         else:
             per_day, shape = daily_demand(cfg, province, stype)
             per_day *= 1.0 - pcfg["transit_card_share"]
+            shape = np.asarray(shape, dtype=float)
             self.banks = [GateBank(pt.terminals, lo, hi,
                                    self._background(cfg, pt, per_day, shape, streams, hi))
                           for pt in points]
@@ -95,23 +98,20 @@ class ServicePoints:
                              for k, pt in enumerate(points)]
         # service times: one stream per point, so one point's capacity leaves the others' alone;
         # made on a point's first customer (most of 20,000 bus stops see few card holders)
-        self._service_dist = from_spec(scfg["service_time"])
         self._streams = streams
         self.services = _LazySamplers(self)
         self.merchant = merchant
         self.terminals = sum(pt.terminals for pt in points)
 
-    def _background(self, cfg: dict, pt: Point, per_day: float, shape: list[float],
+    def _background(self, cfg: dict, pt: Point, per_day: float, shape: np.ndarray,
                     streams: Streams, end: float) -> Background | None:
         """The other payers at a transit point: its share of the city's other payers' journeys."""
-        pcfg = cfg["provinces"][self.province]
         per_day *= pt.share
         if per_day <= 0:
             return None
-        rates = [per_day * x / 900.0 for x in shape]
-        return Background(streams.rng(f"background/{self.province}/{self.stype}/{pt.name}"), rates,
-                          self.headway, self.phases[pt.index], self.spread,
-                          from_spec(pcfg[self.stype]["service_time"]),
+        name = f"background/{self.province}/{self.stype}/{pt.name}"
+        return Background(lambda: streams.rng(name), shape * (per_day / 900.0),
+                          self.headway, self.phases[pt.index], self.spread, self._service_dist,
                           cfg["simulation"]["start_hour"] * 3600.0, end)
 
     def service_sampler(self, k: int):
@@ -143,10 +143,9 @@ class ServicePoints:
 
     def finish(self, end: float) -> None:
         """Admit the other payers still due before ``end`` (their load counts in utilisation)."""
-        for bank in self.banks:
-            if not self.online and bank.background is not None:
-                bank.absorb(end)
-                bank.fold_background()
+        if not self.online:
+            for bank in self.banks:
+                bank.finish(end)
 
 
 class Simulation:

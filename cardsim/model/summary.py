@@ -98,9 +98,19 @@ def build_summary(sim) -> dict:
         "blacklist_exposure": {"transactions": sim.exposure[0], "amount_fen": sim.exposure[1],
                                "cards": len(sim.exposed_cards), "cards_reported_lost": len(sim.lost)},
         "cards_transacting": {p: len(sim.population[p]) for p in PROVINCES},
+        "represents": sim.cfg["scenario"]["represents"],
+        "other_payers": _other_payers(sim),
+        "reservation_refused": sim.reservation_refused,
         "wall_seconds": round(wall, 3),
         "transactions_per_second": round(total / wall, 1) if wall > 0 else None,
     }
+
+
+def _other_payers(sim) -> dict:
+    """Passengers of other means of payment who used the gate banks, per ``province.type``."""
+    return {f"{p}.{t}": sum(b.background.passengers() for b in sim.points[p][t].banks
+                            if b.background is not None)
+            for p in PROVINCES for t in ("metro", "bus")}
 
 
 def build_metrics(sim) -> list[tuple]:

@@ -49,12 +49,13 @@ class Task:
     #: ``attacker(sim)``: the scenario's in-run attacker (or None), plugged in by the API, so a
     #: sweep's runs are the runs ``cardsim run`` makes (a module-level function: it pickles)
     attacker: Callable | None = None
+    scale_capacity: bool = False
 
 
 def run_task(task: Task) -> tuple[int, dict]:
     """One replication of one combination: (task index, {metric: value})."""
     sc = loads(task.text, source=task.source, name=task.name, sets=task.sets, scale=task.scale,
-               seed=task.seed)
+               seed=task.seed, scale_capacity=task.scale_capacity)
     child = np.random.SeedSequence(task.seed).spawn(task.replications)[task.replication]
     sim = Simulation(sc, seedseq=child)
     summary = sim.run(attacker=task.attacker(sim) if task.attacker else None)
@@ -92,6 +93,7 @@ class Plan:
     replications: int
     scale: float
     attacker: Callable | None = None
+    scale_capacity: bool = False
 
     @property
     def combos(self) -> list[tuple[str, ...]]:
@@ -103,12 +105,14 @@ class Plan:
         for c, sets in enumerate(self.combos):
             for r in range(self.replications):
                 out.append(Task(len(out), c, r, self.replications, sc.text, sc.source, sc.name,
-                                tuple(sc.sets) + sets, self.scale, sc.seed, self.attacker))
+                                tuple(sc.sets) + sets, self.scale, sc.seed, self.attacker,
+                                self.scale_capacity))
         return out
 
 
 def plan(path: str | Path, replications: int, set_args: list[str], scale: float = 1.0,
-         seed: int | None = None, attacker: Callable | None = None) -> Plan:
+         seed: int | None = None, attacker: Callable | None = None,
+         scale_capacity: bool = False) -> Plan:
     """Validate everything before any run starts: the scenario and every combination.
     ``attacker(sim)`` plugs in the scenario's in-run attacks (see :class:`Task`)."""
     if replications < 2:
@@ -123,10 +127,11 @@ def plan(path: str | Path, replications: int, set_args: list[str], scale: float 
             fixed.append(item)
         else:
             axes.append((key, tuple(values)))
-    base = load(path, sets=fixed, scale=scale, seed=seed)
-    p = Plan(base, tuple(axes), replications, scale, attacker)
+    base = load(path, sets=fixed, scale=scale, seed=seed, scale_capacity=scale_capacity)
+    p = Plan(base, tuple(axes), replications, scale, attacker, scale_capacity)
     for sets in p.combos:                 # each combination validated like a scenario file
-        loads(base.text, source=base.source, sets=tuple(fixed) + sets, scale=scale, seed=seed)
+        loads(base.text, source=base.source, sets=tuple(fixed) + sets, scale=scale, seed=seed,
+              scale_capacity=scale_capacity)
     return p
 
 
