@@ -14,6 +14,8 @@ this list (``tests/test_layers.py`` checks it):
 - ``audit``     verify, replay and the trace-driven what-if (retime)
 - ``attacks``   attack injection with ground truth (plugged in by ``api``; nothing else imports it)
 - ``planning``  sweeps; ``reports``  HTML and text reports
+- ``net``       live nodes: the issuer and hub as ISO 8583 network services, replay and
+                conformance checks against a node under test
 - ``api``       the Python API; ``cli``  the command line, a thin layer over ``api``
 
 The Python API (``cardsim.api``, a worked example in docs/api.md) is exported from here:

@@ -1,0 +1,92 @@
+"""The hub as a network node: it routes each 0100 by the card's province (the first two digits of
+its number) to that province's issuer and relays the answer; when the issuer answers 91 (in an
+outage), does not answer within ``issuer_timeout_s`` or cannot be reached, the hub applies that
+issuer's stand-in policy (``Issuer.stand_in``, the simulation's rule, with the blacklist the
+scenario's push timing gives) after checking the card as an issuer would, and signs the answer
+with its own key (authoriser ``standin``), as it does in the simulation. Approved
+cross-province answers are tallied for clearing (``Hub.clear``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cardsim.model.card import parse_card_id
+from cardsim.net import codes
+from cardsim.net import messages as M
+from cardsim.net.client import Connection, NodeError
+from cardsim.net.issuer import RESPONSE_OF, signed_answer
+from cardsim.net.node import NodeState
+from cardsim.records.record import STANDIN
+from cardsim.signing.keys import HUB
+
+#: Idle connections kept per issuer route.
+POOL = 64
+
+
+class Route:
+    """Connections to one issuer, reused one request at a time."""
+
+    def __init__(self, host: str, port: int, timeout_s: float):
+        self.host, self.port, self.timeout = host, port, timeout_s
+        self.idle: list[Connection] = []
+
+    async def exchange(self, message: bytes) -> dict:
+        conn = self.idle.pop() if self.idle else await Connection.open(self.host, self.port,
+                                                                       self.timeout)
+        try:
+            doc = await conn.exchange(message, self.timeout)
+        except (NodeError, M.MessageError):
+            conn.close()
+            raise
+        if len(self.idle) < POOL:
+            self.idle.append(conn)
+        else:
+            conn.close()
+        return doc
+
+
+class HubService:
+    def __init__(self, state: NodeState, routes: dict[str, tuple[str, int]],
+                 issuer_timeout_s: float = 1.0, log=None):
+        self.state, self.log = state, log
+        self.routes = {p: Route(h, port, issuer_timeout_s) for p, (h, port) in routes.items()}
+        self.stand_ins = 0
+
+    async def handle(self, doc: dict) -> bytes | None:
+        mti = doc.get("t")
+        try:
+            if mti == M.AUTH_REQUEST:
+                return await self.authorise(doc, M.parse_request(doc))
+            if mti in RESPONSE_OF:
+                return M.reply(doc, RESPONSE_OF[mti], codes.APPROVED_CODE)
+        except M.MessageError as e:
+            if self.log:
+                self.log(f"cardsim hub: malformed {mti}: {e}")
+            return M.reply(doc, RESPONSE_OF[mti], codes.FORMAT_ERROR)
+        if self.log:
+            self.log(f"cardsim hub: unsupported message type {str(mti)[:8]!r}")
+        return None
+
+    async def authorise(self, doc: dict, req: M.AuthRequest) -> bytes:
+        province = parse_card_id(req.card_id)[0]
+        route = self.routes.get(province)
+        answer = None
+        if route is not None:
+            try:
+                answer = await route.exchange(M.encode(doc))
+            except (NodeError, M.MessageError, asyncio.TimeoutError) as e:
+                if self.log:
+                    self.log(f"cardsim hub: issuer-{province} unavailable ({e}): stand-in")
+        if answer is None or answer.get("39") == codes.ISSUER_INOPERATIVE:
+            return self.stand_in(req, province)
+        return M.encode(answer)
+
+    def stand_in(self, req: M.AuthRequest, province: str) -> bytes:
+        self.stand_ins += 1
+        nodes = self.state.nodes
+        reason = self.state.cards.status(req)
+        if reason is None:
+            reason = nodes.issuers[province].stand_in(nodes.card(req.card_id), req.amount_fen,
+                                                      req.channel, req.decided_at, nodes.blacklist,
+                                                      req.terminal_province)
+        return signed_answer(self.state, req, reason, STANDIN, HUB)
