@@ -64,10 +64,11 @@ class Node:
             self.proc.kill()
             self.proc.wait(10)
 
-    def wait_for_line(self, text: str, timeout: float = 5.0) -> str:
+    def wait_for_line(self, text: str, timeout: float = 5.0, since: int = 0) -> str:
+        """The first line from ``since`` on that holds ``text`` (waiting up to ``timeout``)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            for line in list(self.lines):
+            for line in self.lines[since:]:
                 if text in line:
                     return line
             time.sleep(0.02)
