@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
 
 #: The names ``__getattr__`` loads from :mod:`cardsim.api` on first use.
 _API = ("load_scenario", "run", "verify", "replay", "retime", "sweep", "report", "open_log",
-        "init_keys", "RunResult", "VerifyResult", "SweepResult", "serve", "replay_live")
+        "init_keys", "RunResult", "VerifyResult", "SweepResult", "serve", "replay_live",
+        "conform")
 
 __all__ = ["CHANNELS", "PROVINCES", "__version__", "CardsimError", *_API]
 

@@ -38,7 +38,7 @@ from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
            "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "serve",
-           "replay_live"]
+           "replay_live", "conform"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -411,3 +411,14 @@ def replay_live(log: str | Path, targets: Sequence[str], *, keys_dir: str | Path
     filters = _filters(channel, province, time_from, time_to, card, limit)
     return replay_targets(log, targets, keys_dir, filters, concurrency, timeout, rate, speed,
                           progress)
+
+
+def conform(target: str, log: str | Path, *, keys_dir: str | Path = "keys", timeout: float = 2.0,
+            passphrase: bytes | None = None):
+    """Run the conformance suite (``cardsim.net.conform``) against the live node ``target``
+    (``NAME=HOST:PORT``), its requests made from the log's cards and the keys directory's issuer
+    keys; returns a ``ConformResult`` (``.ok``: no case failed)."""
+    from cardsim.net.conform import conform as conform_
+    if not 0 < timeout <= 600:
+        raise CardsimError(f"--timeout {timeout}: expected 0 < seconds <= 600")
+    return conform_(target, log, keys_dir, timeout, passphrase)

@@ -19,10 +19,14 @@ class Node:
     """A running ``cardsim serve`` process and the lines it wrote on stderr."""
 
     def __init__(self, args: list[str], cwd: Path | None = None):
-        self.proc = subprocess.Popen([sys.executable, "-m", "cardsim", "serve", *args,
+        self.attach(subprocess.Popen([sys.executable, "-m", "cardsim", "serve", *args,
                                       "--listen", "127.0.0.1:0"], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, cwd=cwd,
-                                     start_new_session=True)
+                                     start_new_session=True))
+
+    def attach(self, proc: subprocess.Popen) -> None:
+        """Follow ``proc``'s stderr until it says where it listens."""
+        self.proc = proc
         self.lines: list[str] = []
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()

@@ -61,7 +61,9 @@ def render_target_replay(d: dict, console: Console, max_rows: int) -> None:
 
 def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_may_close,
              report_console) -> None:
-    """Add ``serve`` (and ``conform``) to ``app``."""
+    """Add ``serve`` and ``conform`` to ``app``."""
+    _conform_command(app, user_errors, read_passphrase, print_json, stdout_may_close,
+                     report_console)
 
     @app.command()
     def serve(
@@ -99,6 +101,47 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
                               routes=route or (), issuer_timeout=issuer_timeout,
                               idle_timeout=idle_timeout, max_connections=max_connections,
                               passphrase=read_passphrase(passphrase_env))
+
+
+def _conform_command(app, user_errors, read_passphrase, print_json, stdout_may_close,
+                     report_console) -> None:
+    @app.command()
+    def conform(
+        target: str = typer.Option(..., "--target", metavar="NAME=HOST:PORT", help="The node "
+                                   "under test: hub, issuer-sichuan or issuer-chongqing."),
+        log: Path = typer.Option(..., "--log", help="The log the node under test serves (its "
+                                 "cards, clock and loss reports make the requests)."),
+        keys: Path = typer.Option(Path("keys"), "--keys", help="Keys directory with the issuer "
+                                  "keys (test keys: they sign the crafted certificates and cards)."),
+        timeout: float = typer.Option(2.0, "--timeout", help="Seconds to wait for each answer."),
+        passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", metavar="VAR",
+                                                     help="Environment variable holding the "
+                                                          "private keys' passphrase."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON "
+                                     "object on stdout."),
+    ) -> None:
+        """Check a live issuer or hub against docs/protocol.md with crafted requests.
+
+        A valid request, a bad cryptogram, a replayed ATC, a lost card, an expired card
+        certificate, a malformed message and an oversized frame; start the node fresh from
+        --log. Prints a table of passes and failures; exit 1 on any failure, 2 on bad input or
+        when the node cannot be reached.
+        """
+        import cardsim.api as api
+        with user_errors():
+            result = api.conform(target, log, keys_dir=keys, timeout=timeout,
+                                 passphrase=read_passphrase(passphrase_env))
+        with stdout_may_close():
+            if as_json:
+                print_json(result.as_dict())
+            else:
+                console = report_console()
+                t = Table("case", "expected", "got", "result",
+                          title=f"conformance of {markup(result.target)} at {markup(result.address)}")
+                for c in result.cases:
+                    t.add_row(c.name, markup(c.expected), markup(c.got), c.status)
+                console.print(t)
+        raise typer.Exit(0 if result.ok else 1)
 
 
 def replay_target(log: Path, targets: List[str], keys: Path, filters: dict, concurrency: int,
