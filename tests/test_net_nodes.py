@@ -115,13 +115,13 @@ def test_an_issuer_killed_mid_replay_gives_exit_1_and_a_report(outage_log, keys_
     import subprocess
     import sys
     args = [sys.executable, "-m", "cardsim", "replay", str(outage_log), "--keys", str(keys_dir),
-            "--json", "--quiet", "--timeout", "1", "--rate", "100", "--concurrency", "2",
+            "--json", "--quiet", "--timeout", "1", "--rate", "40", "--concurrency", "2",
             "--target", f"issuer-sichuan={iss['sichuan'].address}",
             "--target", f"issuer-chongqing={iss['chongqing'].address}"]
     t0 = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.8)
+        time.sleep(2.0)        # the replay has started (about 4.6 s of requests at 40/s)
         iss["sichuan"].kill()
         out, err = proc.communicate(timeout=60)
     finally:
