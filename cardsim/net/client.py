@@ -38,8 +38,9 @@ class Connection:
         """Send one message and return the decoded answer."""
         try:
             self.writer.write(frame(message))
-            await asyncio.wait_for(self.writer.drain(), timeout)
-            data = await read_frame(self.reader, timeout, timeout)
+            async with asyncio.timeout(timeout):
+                await self.writer.drain()
+                data = await read_frame(self.reader, timeout, timeout)
         except asyncio.TimeoutError:
             raise NodeError("time-out") from None
         except FrameError as e:

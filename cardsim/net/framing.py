@@ -27,7 +27,8 @@ async def read_head(reader: asyncio.StreamReader, idle_s: float, cap: int = MAX_
     at most ``idle_s``; :class:`FrameError` on a time-out, a cut prefix or a length outside
     1..``cap`` (refused before any of the body is read)."""
     try:
-        head = await asyncio.wait_for(reader.readexactly(2), idle_s)
+        async with asyncio.timeout(idle_s):   # cheaper than wait_for: no task per read
+            head = await reader.readexactly(2)
     except asyncio.IncompleteReadError as e:
         if not e.partial:
             return None
@@ -43,7 +44,8 @@ async def read_head(reader: asyncio.StreamReader, idle_s: float, cap: int = MAX_
 async def read_body(reader: asyncio.StreamReader, n: int, body_s: float) -> bytes:
     """The ``n`` bytes of a frame's body, within ``body_s``."""
     try:
-        return await asyncio.wait_for(reader.readexactly(n), body_s)
+        async with asyncio.timeout(body_s):
+            return await reader.readexactly(n)
     except asyncio.IncompleteReadError as e:
         raise FrameError(f"disconnected after {len(e.partial)} of {n} bytes") from None
     except asyncio.TimeoutError:

@@ -59,6 +59,11 @@ class NodeState:
     ring: KeyRing
     epoch: int
 
+    def __post_init__(self):
+        # Performance shortcut: each signing key is made once (an Ed25519 key's libsodium form
+        # costs a key derivation), not per answer
+        self._signing = {n: self.ring.algorithm.signing_key(k) for n, k in self.ring.private.items()}
+
     @property
     def algorithm(self):
         return self.ring.algorithm
@@ -68,8 +73,7 @@ class NodeState:
         ``rec`` (outcome, reason, authoriser, decided_at), bound to the card's request: the bytes
         ``signing.signer`` signs in the simulation."""
         request_hash = sha256(ENCODERS[CARD_REQUEST](card_request(rec, self.epoch)))
-        key = self.ring.algorithm.signing_key(self.ring.private[key_name])
-        return self.ring.algorithm.sign(key, auth_message(rec, request_hash))
+        return self.ring.algorithm.sign(self._signing[key_name], auth_message(rec, request_hash))
 
 
 def load_node(log: str | Path, keys_dir: str | Path, key_names: list[str],

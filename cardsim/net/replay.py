@@ -115,6 +115,7 @@ class Job:
     target: str
     request: M.AuthRequest
     want: Expected
+    message: bytes         # the request encoded (before the clock starts)
 
 
 def parse_targets(items: Sequence[str]) -> dict[str, tuple[str, int]]:
@@ -160,7 +161,7 @@ def select(conn, epoch: int, targets: dict, filters: Filters, result: TargetRepl
         stan = f"{len(jobs) % 1_000_000:06d}"
         req = M.AuthRequest.from_record(rec, epoch, stan, cert)
         jobs.append(Job(rec, target, req, expected(rec.outcome, rec.reason, rec.authoriser,
-                                                   target == "hub")))
+                                                   target == "hub"), req.encode()))
     result.selected = len(jobs)
     return jobs
 
@@ -225,7 +226,7 @@ class Runner:
             if conn is None:
                 conn = conns[job.target] = await Connection.open(*self.targets[job.target],
                                                                  self.timeout)
-            doc = await conn.exchange(job.request.encode(), self.timeout)
+            doc = await conn.exchange(job.message, self.timeout)
         except NodeError as e:
             self._failed(job, stats, conns, str(e))
             return

@@ -114,6 +114,8 @@ class NodeServer:
             if out is None:
                 continue
             writer.write(frame(out))
+            if writer.transport.get_write_buffer_size() < 65536:
+                continue          # performance shortcut: no drain while the buffer is small
             try:
                 await asyncio.wait_for(writer.drain(), lim.write_s)
             except asyncio.TimeoutError:
