@@ -376,12 +376,12 @@ def open_log(path: str | Path) -> Log:
 def serve(role: str, listen: str = "127.0.0.1:0", *, log: str | Path, keys_dir: str | Path = "keys",
           province: str | None = None, routes: Sequence[str] = (), issuer_timeout: float = 1.0,
           idle_timeout: float = 30.0, max_connections: int = 512,
-          passphrase: bytes | None = None,
+          passphrase: bytes | None = None, merchant: str | None = None,
           ready: Callable[[str, int], None] | None = None) -> None:
-    """Run one node (``issuer`` of ``province``, or ``hub`` with ``routes``
-    ``PROVINCE=HOST:PORT``) from the log at ``log``, listening on ``listen`` until SIGTERM or
-    SIGINT; ``ready(host, port)`` is called once it accepts connections (by default
-    ``listening on HOST:PORT`` on stderr)."""
+    """Run one node (``issuer`` of ``province``; ``hub`` with ``routes`` ``PROVINCE=HOST:PORT``;
+    ``acquirer`` of ``merchant`` with one upstream route ``HOST:PORT``, the hub) from the log at
+    ``log``, listening on ``listen`` until SIGTERM or SIGINT; ``ready(host, port)`` is called
+    once it accepts connections (by default ``listening on HOST:PORT`` on stderr)."""
     from cardsim.net import serve as serve_mod
     from cardsim.net.server import Limits
     if not 1 <= max_connections <= 100_000:
@@ -391,7 +391,7 @@ def serve(role: str, listen: str = "127.0.0.1:0", *, log: str | Path, keys_dir: 
             raise CardsimError(f"{flag} {v}: expected 0 < seconds <= 3600")
     limits = Limits(max_connections=max_connections, idle_s=idle_timeout)
     server = serve_mod.build(role, log, keys_dir, province, routes, issuer_timeout, passphrase,
-                             limits)
+                             limits, merchant=merchant)
     if ready is None:
         serve_mod.serve(server, listen)
     else:
@@ -405,7 +405,8 @@ def replay_live(log: str | Path, targets: Sequence[str], *, keys_dir: str | Path
                 timeout: float = 2.0, rate: float | None = None, speed: float | None = None,
                 progress: Progress | None = None):
     """Replay the log's online requests against live nodes (``targets``: ``NAME=HOST:PORT``
-    with NAME ``hub``, ``issuer-sichuan`` or ``issuer-chongqing``) and compare their answers with
+    with NAME ``hub``, ``issuer-sichuan``, ``issuer-chongqing`` or ``acquirer-MERCHANT``) and
+    compare their answers with
     the recorded decisions; returns a ``cardsim.net.replay.TargetReplayResult`` (``.ok``)."""
     from cardsim.net.replay import replay_targets
     filters = _filters(channel, province, time_from, time_to, card, limit)

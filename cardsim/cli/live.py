@@ -67,7 +67,7 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
 
     @app.command()
     def serve(
-        role: str = typer.Argument(..., help="The node to run: issuer or hub."),
+        role: str = typer.Argument(..., help="The node to run: issuer, hub or acquirer."),
         listen: str = typer.Option("127.0.0.1:0", "--listen", help="HOST:PORT to listen on "
                                    "(port 0 picks a free one); `listening on HOST:PORT` goes to stderr."),
         log: Path = typer.Option(..., "--log", help="The log whose scenario, cards, loss reports "
@@ -78,7 +78,10 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
                                                "sichuan or chongqing."),
         route: Optional[List[str]] = typer.Option(None, "--route", metavar="PROVINCE=HOST:PORT",
                                                   help="hub: where a province's issuer listens "
-                                                       "(repeatable)."),
+                                                       "(repeatable); acquirer: HOST:PORT of the "
+                                                       "hub it forwards online requests to."),
+        merchant: Optional[str] = typer.Option(None, "--merchant", help="acquirer: the merchant "
+                                               "it serves, e.g. sichuan-metro."),
         issuer_timeout: float = typer.Option(1.0, "--issuer-timeout", help="hub: seconds to wait "
                                              "for an issuer before standing in."),
         idle_timeout: float = typer.Option(30.0, "--idle-timeout", help="Seconds a connection may "
@@ -89,7 +92,7 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
                                                      help="Environment variable holding the "
                                                           "private keys' passphrase."),
     ) -> None:
-        """Run cardsim's issuer or hub as an ISO 8583 network node (docs/protocol.md).
+        """Run cardsim's issuer, hub or acquirer as an ISO 8583 network node (docs/protocol.md).
 
         The node decides with the simulator's own rules, configured from the log's scenario, and
         runs until SIGTERM or Ctrl-C (requests being handled are answered; exit 0). Every
@@ -100,7 +103,7 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
             api.serve(role, listen, log=log, keys_dir=keys, province=province,
                               routes=route or (), issuer_timeout=issuer_timeout,
                               idle_timeout=idle_timeout, max_connections=max_connections,
-                              passphrase=read_passphrase(passphrase_env))
+                              passphrase=read_passphrase(passphrase_env), merchant=merchant)
 
 
 def _conform_command(app, user_errors, read_passphrase, print_json, stdout_may_close,

@@ -3,8 +3,8 @@ its number) to that province's issuer and relays the answer; when the issuer ans
 outage), does not answer within ``issuer_timeout_s`` or cannot be reached, the hub applies that
 issuer's stand-in policy (``Issuer.stand_in``, the simulation's rule, with the blacklist the
 scenario's push timing gives) after checking the card as an issuer would, and signs the answer
-with its own key (authoriser ``standin``), as it does in the simulation. Approved
-cross-province answers are tallied for clearing (``Hub.clear``)."""
+with its own key (authoriser ``standin``), as it does in the simulation. Uploaded offline records
+(0320) go to the card's issuer's back office the same way, without stand-in."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ class HubService:
         try:
             if mti == M.AUTH_REQUEST:
                 return await self.authorise(doc, M.parse_request(doc))
+            if mti == M.UPLOAD:
+                return await self.clearing(doc, M.parse_request(doc))
             if mti in RESPONSE_OF:
                 return M.reply(doc, RESPONSE_OF[mti], codes.APPROVED_CODE)
         except M.MessageError as e:
@@ -80,6 +82,18 @@ class HubService:
         if answer is None or answer.get("39") == codes.ISSUER_INOPERATIVE:
             return self.stand_in(req, province)
         return M.encode(answer)
+
+    async def clearing(self, doc: dict, req: M.AuthRequest) -> bytes:
+        """An uploaded record, to its card's issuer's back office (no stand-in: clearing is not
+        real time; 91 tells the sender to upload it again later)."""
+        route = self.routes.get(parse_card_id(req.card_id)[0])
+        if route is not None:
+            try:
+                return M.encode(await route.exchange(M.encode(doc)))
+            except (NodeError, M.MessageError, asyncio.TimeoutError):
+                pass
+        return M.AuthResponse(req.stan, req.card_id, req.tx_id, req.amount_fen,
+                              codes.ISSUER_INOPERATIVE).encode(M.UPLOAD_RESPONSE)
 
     def stand_in(self, req: M.AuthRequest, province: str) -> bytes:
         self.stand_ins += 1

@@ -1,8 +1,10 @@
 """The issuer of one province as a network node: 0100 authorisations decided by the node layer
 (``Nodes.authorise``: ``Issuer.respond``, the simulation's rule) after the card's certificate
 and cryptogram are checked (:class:`cardsim.net.node.PresentedCards`), answered with the
-issuer's signature over its auth_response; 0800 sign-on and echo; 0120 advices and 0400
-reversals acknowledged (the model has no rule that reads them: they change nothing).
+issuer's signature over its auth_response; 0320 uploaded offline records cleared by its back
+office (the card checked, then ``Issuer.clear_offline``: a counter not above the highest cleared
+for the card is a clone or a replayed record, 94), answered 0330 unsigned; 0800 sign-on and echo;
+0120 advices and 0400 reversals acknowledged (no rule of the model reads them).
 
 An issuer in one of its scenario's outages at the request's decision moment does not decide: it
 answers 91 (issuer inoperative) at once, unsigned, and the node in front of it (the hub, or a
@@ -15,11 +17,12 @@ from cardsim.model.card import parse_card_id
 from cardsim.net import codes
 from cardsim.net import messages as M
 from cardsim.net.node import NodeState
-from cardsim.records.record import APPROVED, DECLINED, ISSUER, STANDIN, issuer_id_for
+from cardsim.records.record import APPROVED, DECLINED, ISSUER, OFFLINE, STANDIN, issuer_id_for
 
 #: What each request type is answered with when it cannot be read.
 RESPONSE_OF = {M.AUTH_REQUEST: M.AUTH_RESPONSE, M.ADVICE: M.ADVICE_RESPONSE,
-               M.REVERSAL: M.REVERSAL_RESPONSE, M.NETWORK: M.NETWORK_RESPONSE}
+               M.REVERSAL: M.REVERSAL_RESPONSE, M.NETWORK: M.NETWORK_RESPONSE,
+               M.UPLOAD: M.UPLOAD_RESPONSE}
 NO_SUCH_ISSUER = "15"
 
 
@@ -49,6 +52,8 @@ class IssuerService:
         try:
             if mti == M.AUTH_REQUEST:
                 return self.authorise(M.parse_request(doc))
+            if mti == M.UPLOAD:
+                return self.clear(M.parse_request(doc))
             if mti in (M.NETWORK, M.ADVICE, M.REVERSAL):
                 return M.reply(doc, RESPONSE_OF[mti], codes.APPROVED_CODE)
         except M.MessageError as e:
@@ -72,3 +77,18 @@ class IssuerService:
             return M.AuthResponse(req.stan, req.card_id, req.tx_id, req.amount_fen,
                                   codes.ISSUER_INOPERATIVE).encode()
         return signed_answer(self.state, req, reason, ISSUER, self.issuer_id)
+
+    def clear(self, req: M.AuthRequest) -> bytes:
+        """The back office clears one uploaded offline record (approved by its terminal)."""
+        if parse_card_id(req.card_id)[0] != self.province:
+            code = NO_SUCH_ISSUER
+        elif req.mode != OFFLINE or req.outcome != APPROVED:
+            code = codes.FORMAT_ERROR
+        else:
+            reason = self.state.cards.status(req)
+            if reason is None:
+                card = self.state.nodes.card(req.card_id)
+                reason = self.state.nodes.issuers[self.province].clear_offline(card, req.atc)
+            code = codes.code_of(reason)
+        return M.AuthResponse(req.stan, req.card_id, req.tx_id, req.amount_fen, code).encode(
+            M.UPLOAD_RESPONSE)

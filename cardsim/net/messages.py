@@ -32,6 +32,7 @@ AUTH_REQUEST, AUTH_RESPONSE = "0100", "0110"
 ADVICE, ADVICE_RESPONSE = "0120", "0130"
 REVERSAL, REVERSAL_RESPONSE = "0400", "0410"
 NETWORK, NETWORK_RESPONSE = "0800", "0810"
+UPLOAD, UPLOAD_RESPONSE = "0320", "0330"     # one offline record of a terminal's batch upload
 SIGN_ON, ECHO = "001", "301"
 CURRENCY = "156"           # CNY, ISO 4217; the country (ISO 3166) is 156 as well
 PROCESSING_CODE = "000000"  # goods and services
@@ -200,7 +201,7 @@ def _float(tags: dict, tag: int) -> float:
 
 
 def parse_request(doc: dict) -> AuthRequest:
-    """An 0100 (or 0120) field dict -> :class:`AuthRequest`; :class:`MessageError` when a field
+    """An 0100 (or 0120, 0320) field dict -> :class:`AuthRequest`; :class:`MessageError` when a field
     is missing, malformed or disagrees with field 55."""
     stan = _need(doc, "11", 6)
     card_id = _need(doc, "2")
@@ -243,8 +244,8 @@ class AuthResponse:
     decided_at: float | None = None
     signature: bytes | None = None
 
-    def encode(self) -> bytes:
-        doc = {"t": AUTH_RESPONSE, "2": self.card_id, "4": f"{self.amount_fen:012d}",
+    def encode(self, mti: str = AUTH_RESPONSE) -> bytes:
+        doc = {"t": mti, "2": self.card_id, "4": f"{self.amount_fen:012d}",
                "11": self.stan, "37": self.tx_id[:12].ljust(12), "39": self.code}
         if self.signature is not None:
             doc["55"] = tlv.encode([(T_ISSUER_AUTH, self.signature),
@@ -254,9 +255,9 @@ class AuthResponse:
         return encode(doc)
 
 
-def parse_response(doc: dict) -> AuthResponse:
-    if doc.get("t") != AUTH_RESPONSE:
-        raise MessageError(f"expected an 0110, got {str(doc.get('t'))[:8]!r}")
+def parse_response(doc: dict, mti: str = AUTH_RESPONSE) -> AuthResponse:
+    if doc.get("t") != mti:
+        raise MessageError(f"expected an {mti}, got {str(doc.get('t'))[:8]!r}")
     code = _need(doc, "39", 2, digits=False)
     base = dict(stan=_need(doc, "11", 6), card_id=_need(doc, "2"),
                 tx_id=_need(doc, "37", 12, digits=False).rstrip(),

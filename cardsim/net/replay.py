@@ -33,9 +33,12 @@ from cardsim.net import codes
 from cardsim.net import messages as M
 from cardsim.net.answers import Expected, NodeKeys, echo_problem, expected
 from cardsim.net.client import Connection, NodeError, parse_address
-from cardsim.records.record import COLUMN_NAMES, ISSUER, ONLINE, STANDIN, Record
+from cardsim.records.record import (APPROVED, COLUMN_NAMES, ISSUER, OFFLINE, ONLINE, STANDIN,
+                                    TERMINAL, Record)
+from cardsim.signing.keys import merchant_ids
 
-TARGET_NAMES = ("hub",) + tuple(f"issuer-{p}" for p in PROVINCES)
+TARGET_NAMES = (("hub",) + tuple(f"issuer-{p}" for p in PROVINCES)
+                + tuple(f"acquirer-{m}" for m in merchant_ids()))
 MAX_LISTED = 1000          # divergences and problems listed (all are counted)
 _NCOLS = len(COLUMN_NAMES)
 
@@ -129,14 +132,29 @@ def parse_targets(items: Sequence[str]) -> dict[str, tuple[str, int]]:
             out[name] = parse_address(addr, f"--target {name}")
         except ValueError as e:
             raise CardsimError(str(e)) from None
-    if "hub" in out and len(out) > 1:
-        raise CardsimError("--target: hub routes every card; give it alone or the issuers alone")
+    if "hub" in out and any(n.startswith("issuer-") for n in out):
+        raise CardsimError("--target: hub routes every card; give it or the issuers, not both")
     return out
 
 
 def _route(rec: Record, targets: dict) -> str | None:
+    """The target a record goes to: its merchant's acquirer, else the hub, else its card's
+    issuer (None: no target takes it)."""
+    acquirer = f"acquirer-{rec.merchant_id}"
+    if acquirer in targets:
+        return acquirer
+    if rec.mode != ONLINE:
+        return None
     return "hub" if "hub" in targets else (
         f"issuer-{rec.card_province}" if f"issuer-{rec.card_province}" in targets else None)
+
+
+def _wanted(rec: Record) -> bool:
+    """Online records an issuer or stand-in decided, and approved offline taps (uploaded and
+    cleared by the card's issuer through an acquirer)."""
+    if rec.mode == ONLINE:
+        return rec.authoriser in (ISSUER, STANDIN)
+    return rec.mode == OFFLINE and rec.authoriser == TERMINAL and rec.outcome == APPROVED
 
 
 def select(conn, epoch: int, targets: dict, filters: Filters, result: TargetReplayResult) -> list[Job]:
@@ -150,7 +168,7 @@ def select(conn, epoch: int, targets: dict, filters: Filters, result: TargetRepl
         if len(row) < _NCOLS or not _sound(row[:_NCOLS]) or not filters.match(row):
             continue
         rec = Record._make(row[:_NCOLS])
-        if rec.mode != ONLINE or rec.authoriser not in (ISSUER, STANDIN):
+        if not _wanted(rec):
             continue
         target = _route(rec, targets)
         cert = certs.get(rec.card_id)
@@ -160,8 +178,12 @@ def select(conn, epoch: int, targets: dict, filters: Filters, result: TargetRepl
             break
         stan = f"{len(jobs) % 1_000_000:06d}"
         req = M.AuthRequest.from_record(rec, epoch, stan, cert)
-        jobs.append(Job(rec, target, req, expected(rec.outcome, rec.reason, rec.authoriser,
-                                                   target == "hub"), req.encode()))
+        if rec.mode == OFFLINE:     # cleared by the acquirer's back office: 00
+            want, message = Expected(codes.APPROVED_CODE, None, None, None), req.encode(M.UPLOAD)
+        else:
+            want = expected(rec.outcome, rec.reason, rec.authoriser, not target.startswith("issuer-"))
+            message = req.encode()
+        jobs.append(Job(rec, target, req, want, message))
     result.selected = len(jobs)
     return jobs
 
@@ -258,9 +280,11 @@ class Runner:
                                          "target": job.target, "problem": why})
 
     def _judge(self, job: Job, doc: dict, stats: TargetStats) -> None:
+        offline = job.rec.mode == OFFLINE
         try:
-            resp = M.parse_response(doc)
-            bad = echo_problem(job.request, resp) or self.keys.valid(job.request, resp)
+            resp = M.parse_response(doc, M.UPLOAD_RESPONSE if offline else M.AUTH_RESPONSE)
+            bad = echo_problem(job.request, resp) or (
+                None if offline else self.keys.valid(job.request, resp))
         except M.MessageError as e:
             bad = f"invalid answer: {e}"
         if bad is not None:

@@ -9,14 +9,15 @@ from typing import Callable, Sequence
 
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError
+from cardsim.net.acquirer import AcquirerService
 from cardsim.net.client import parse_address
 from cardsim.net.hub import HubService
 from cardsim.net.issuer import IssuerService
 from cardsim.net.node import load_node
 from cardsim.net.server import Limits, NodeServer, stderr_log
-from cardsim.signing.keys import HUB, issuer_name
+from cardsim.signing.keys import HUB, issuer_name, merchant_ids, merchant_name
 
-ROLES = ("issuer", "hub")
+ROLES = ("issuer", "hub", "acquirer")
 
 
 def _address(text: str, what: str) -> tuple[str, int]:
@@ -41,8 +42,11 @@ def parse_routes(routes: Sequence[str]) -> dict[str, tuple[str, int]]:
 def build(role: str, log: str | Path, keys_dir: str | Path, province: str | None = None,
           routes: Sequence[str] = (), issuer_timeout_s: float = 1.0,
           passphrase: bytes | None = None, limits: Limits = Limits(),
-          logger: Callable[[str], None] = stderr_log) -> NodeServer:
+          logger: Callable[[str], None] = stderr_log, merchant: str | None = None) -> NodeServer:
     """The server of one node, its state loaded (errors are :class:`CardsimError`)."""
+    if role == "acquirer":
+        return _acquirer(log, keys_dir, merchant, routes, issuer_timeout_s, passphrase, limits,
+                         logger)
     if role == "issuer":
         if province not in PROVINCES:
             raise CardsimError(f"--province: expected one of {', '.join(PROVINCES)}, got {province!r}")
@@ -65,3 +69,15 @@ def serve(server: NodeServer, listen: str,
         asyncio.run(server.serve(host, port, ready))
     except OSError as e:
         raise CardsimError(f"--listen {listen}: {e.strerror or e}") from None
+
+
+def _acquirer(log, keys_dir, merchant, routes, timeout_s, passphrase, limits, logger) -> NodeServer:
+    if merchant not in merchant_ids():
+        raise CardsimError(f"--merchant: expected one of {', '.join(merchant_ids())}, got {merchant!r}")
+    if len(routes) > 1 or any("=" in r for r in routes):
+        raise CardsimError("--route: an acquirer takes one upstream HOST:PORT (the hub)")
+    upstream = _address(routes[0], "--route") if routes else None
+    state = load_node(log, keys_dir, [merchant_name(merchant)], passphrase)
+    return NodeServer(f"acquirer-{merchant}",
+                      AcquirerService(state, merchant, upstream, timeout_s, logger).handle,
+                      limits, logger)
