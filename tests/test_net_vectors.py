@@ -38,7 +38,7 @@ def test_the_request_vector_decodes_and_its_cryptogram_and_certificate_verify():
     card = ED25519.load_public(bytes.fromhex(V["card_public_key_hex"]))
     issuer = ED25519.load_public(bytes.fromhex(V["issuer_public_key_hex"]))
     assert ED25519.verify(issuer, req.cert_sig, req.cert_body)
-    assert ED25519.verify(card, req.cryptogram, card_message(req.row(), req.epoch))
+    assert ED25519.verify(card, req.cryptogram, card_message(req.row, req.epoch))
     tags = tlv.decode(req.field55())
     assert tags[M.T_DATE].hex() == "210817" and tags[M.T_TIME].hex() == "080720"   # Beijing time
 
@@ -48,7 +48,7 @@ def test_the_response_vector_is_signed_over_the_request():
     resp = M.parse_response(M.decode(bytes.fromhex(V["auth_response"]["hex"])))
     assert (resp.code, resp.signer, resp.authoriser, resp.decided_at) == (
         "00", "issuer-sichuan", "issuer", 29240.25)
-    request_hash = E.sha256(E.ENCODERS[E.CARD_REQUEST](card_request(req.row(), req.epoch)))
+    request_hash = E.sha256(E.ENCODERS[E.CARD_REQUEST](card_request(req.row, req.epoch)))
     msg = E.auth_response_message("issuer-sichuan", "approved", None, "issuer", 29240.25,
                                   request_hash)
     issuer = ED25519.load_public(bytes.fromhex(V["issuer_public_key_hex"]))

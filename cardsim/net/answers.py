@@ -69,12 +69,12 @@ class NodeKeys:
             return None if resp.signature is None else "signature on an answer without decision"
         if resp.signature is None:
             return "decision without a signature"
-        want_signer = HUB if resp.authoriser == STANDIN else issuer_id_for(req.row().card_province)
+        want_signer = HUB if resp.authoriser == STANDIN else issuer_id_for(req.row.card_province)
         if resp.authoriser not in (ISSUER, STANDIN) or resp.signer != want_signer:
             return f"signed by {resp.signer!r} as {resp.authoriser!r}, expected {want_signer}"
         if resp.decided_at != req.decided_at:
             return "decision moment differs from the request's"
-        request_hash = sha256(ENCODERS[CARD_REQUEST](card_request(req.row(), req.epoch)))
+        request_hash = sha256(ENCODERS[CARD_REQUEST](card_request(req.row, req.epoch)))
         msg = auth_response_message(resp.signer, decision[0], decision[1], resp.authoriser,
                                     resp.decided_at, request_hash)
         if not self.verify(self.keys[resp.signer], resp.signature, msg):

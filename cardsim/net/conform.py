@@ -113,7 +113,7 @@ class Crafter:
                             t.terminal_id, 0x01020304 + self.stan, epoch, at, t.channel, t.service,
                             ONLINE, t.terminal_province, at, b"", "approved", None, ISSUER, None,
                             body, self.alg.sign(issuer_key, body))
-        card_tx, _ = transaction_messages(req.row(), epoch)
+        card_tx, _ = transaction_messages(req.row, epoch)
         return req.with_(cryptogram=self.alg.sign(key, card_tx))
 
     def fresh_atc(self, card_id: str) -> int:

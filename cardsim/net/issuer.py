@@ -28,7 +28,7 @@ NO_SUCH_ISSUER = "15"
 
 def decided(req: M.AuthRequest, reason: str | None, authoriser: str):
     """The request's record with a decision in it (what the answer's signature covers)."""
-    return req.row()._replace(outcome=APPROVED if reason is None else DECLINED, reason=reason,
+    return req.row._replace(outcome=APPROVED if reason is None else DECLINED, reason=reason,
                               authoriser=authoriser)
 
 
@@ -72,7 +72,7 @@ class IssuerService:
         authoriser = ISSUER
         if reason is None:
             reason, authoriser = self.state.nodes.authorise(self.state.nodes.card(req.card_id),
-                                                            req.row(), req.amount_fen)
+                                                            req.row, req.amount_fen)
         if authoriser == STANDIN:
             return M.AuthResponse(req.stan, req.card_id, req.tx_id, req.amount_fen,
                                   codes.ISSUER_INOPERATIVE).encode()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import iso8583
 from iso8583.specs import default as _base_spec
@@ -123,6 +124,7 @@ class AuthRequest:
     def with_(self, **changes) -> "AuthRequest":
         return replace(self, **changes)
 
+    @cached_property
     def row(self) -> Record:
         """The request as a log record (columns it does not carry are null): what the node layer
         and the card checks read."""

@@ -46,7 +46,7 @@ class PresentedCards(RecordChecker):
                 self.presented.clear()
             got = self.presented[req.card_id] = (cert, self._card_key(req.card_id, province, *cert))
         self.cards = {req.card_id: got[1]}
-        return self.merchant_status(req.row())
+        return self.merchant_status(req.row)
 
 
 @dataclass

@@ -55,6 +55,16 @@ def encode(items) -> bytes:
 
 
 def _read_tag(data: bytes, pos: int) -> tuple[int, int]:
+    first = data[pos]
+    if first & 0x1F != 0x1F:                 # performance shortcut: one-byte tags
+        if first & 0x20:
+            raise TLVError(f"constructed tag {first:02X} at byte {pos}: not expected here")
+        return first, pos + 1
+    if pos + 1 < len(data) and not data[pos + 1] & 0x80:     # two-byte tags (9F26, DF01 ...)
+        if first & 0x20:
+            raise TLVError(f"constructed tag {first:02X}{data[pos + 1]:02X} at byte {pos}: "
+                           "not expected here")
+        return (first << 8) | data[pos + 1], pos + 2
     end = pos + 1
     if data[pos] & 0x1F == 0x1F:
         while end < len(data) and data[end] & 0x80:

@@ -38,13 +38,13 @@ def request(outcome="approved", reason=None):
                         mode="online", terminal_province="sichuan", decided_at=29240.25,
                         cryptogram=b"", outcome=outcome, reason=reason, authoriser="issuer",
                         balance_fen=None, cert_body=body, cert_sig=ED25519.sign(issuer, body))
-    card_tx, _auth = transaction_messages(req.row(), EPOCH)
+    card_tx, _auth = transaction_messages(req.row, EPOCH)
     return req.with_(cryptogram=ED25519.sign(card, card_tx))
 
 
 def response(req):
     _card, issuer = keys()
-    rec = req.row()
+    rec = req.row
     request_hash = E.sha256(E.ENCODERS[E.CARD_REQUEST](card_request(rec, EPOCH)))
     sig = ED25519.sign(issuer, auth_message(rec, request_hash))
     return M.AuthResponse(req.stan, req.card_id, req.tx_id, req.amount_fen, codes.APPROVED_CODE,
