@@ -167,3 +167,31 @@ def test_every_shipped_scenario_replays_clean_against_its_own_nodes(scenario, ke
     code, d, err = replay(log, keys_dir, ("hub", hub))
     assert code == 0, err
     assert d["selected"] > 0 and d["matched"] == d["selected"]
+
+
+def test_a_node_that_hangs_mid_replay_ends_it_within_a_few_time_outs(outage_log, keys_dir, nodes):
+    import os
+    import signal
+    import subprocess
+    import sys
+    iss = nodes.issuers(outage_log, keys_dir)
+    args = [sys.executable, "-m", "cardsim", "replay", str(outage_log), "--keys", str(keys_dir),
+            "--json", "--quiet", "--timeout", "0.5", "--rate", "40", "--concurrency", "2",
+            "--target", f"issuer-sichuan={iss['sichuan'].address}",
+            "--target", f"issuer-chongqing={iss['chongqing'].address}"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        os.kill(iss["sichuan"].proc.pid, signal.SIGSTOP)    # connected, never answers again
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(iss["sichuan"].proc.pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    d = json.loads(out)
+    sc = next(t for t in d["targets"] if t["name"] == "issuer-sichuan")
+    assert 0 < sc["timeouts"] <= 2 * 3 + 2 and sc["not_replayed"] > 0
+    assert took < 20                        # the rest of the log at 40/s, not a time-out each

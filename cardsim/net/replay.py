@@ -6,8 +6,9 @@ a time), with ``concurrency`` requests in flight, paced by ``rate`` per second o
 the log's clock, chosen by the same filters as the in-process replay. Each answer is compared
 with the recorded decision (response code, outcome, reason, authoriser: :mod:`.answers`), its
 signature verified against the signing node's certificate, and its latency measured. A target
-that stops answering is counted (time-outs, connection errors), its remaining records are named
-as not replayed, and the replay ends within its time-out.
+that stops answering is counted (time-outs, connection errors); once it refuses connections or
+fails :data:`MAX_FAILURES` times in a row its remaining records are named as not replayed, so
+the replay ends within a few time-outs.
 
 Which records: online records decided by an issuer or in stand-in (a terminal's time-out
 depends on queueing and is taken as recorded, as in-process replay does). Targets: ``hub``
@@ -40,6 +41,9 @@ from cardsim.signing.keys import merchant_ids
 TARGET_NAMES = (("hub",) + tuple(f"issuer-{p}" for p in PROVINCES)
                 + tuple(f"acquirer-{m}" for m in merchant_ids()))
 MAX_LISTED = 1000          # divergences and problems listed (all are counted)
+#: Consecutive time-outs or errors after which a target counts as gone (its remaining records
+#: are not sent), so a node that hangs ends the replay within a few time-outs.
+MAX_FAILURES = 3
 _NCOLS = len(COLUMN_NAMES)
 
 
@@ -196,6 +200,7 @@ class Runner:
         self.targets, self.keys, self.result = targets, keys, result
         self.concurrency, self.timeout, self.progress = concurrency, timeout, progress
         self.dead: set[str] = set()
+        self.failures: dict[str, int] = {}     # target -> consecutive time-outs and errors
         self.done = 0
 
     async def check_reachable(self) -> None:
@@ -257,6 +262,7 @@ class Runner:
             return
         stats.latencies.append(time.perf_counter() - t0)
         stats.answered += 1
+        self.failures[job.target] = 0
         self._judge(job, doc, stats)
 
     def _failed(self, job: Job, stats: TargetStats, conns: dict, why: str,
@@ -266,11 +272,13 @@ class Runner:
             c.close()
         if invalid:
             stats.bad_signatures += 1
-        elif why == "time-out":
-            stats.timeouts += 1
         else:
-            stats.errors += 1
-            if why.startswith("cannot connect"):
+            if why == "time-out":
+                stats.timeouts += 1
+            else:
+                stats.errors += 1
+            n = self.failures[job.target] = self.failures.get(job.target, 0) + 1
+            if why.startswith("cannot connect") or n >= MAX_FAILURES:
                 self.dead.add(job.target)       # the node is gone: the rest is not replayed
         self._problem(job, why)
 

@@ -14,7 +14,7 @@ from cardsim.net.client import parse_address
 from cardsim.net.hub import HubService
 from cardsim.net.issuer import IssuerService
 from cardsim.net.node import load_node
-from cardsim.net.server import Limits, NodeServer, stderr_log
+from cardsim.net.server import Limits, NodeServer, printable, stderr_log
 from cardsim.signing.keys import HUB, issuer_name, merchant_ids, merchant_name
 
 ROLES = ("issuer", "hub", "acquirer")
@@ -44,6 +44,8 @@ def build(role: str, log: str | Path, keys_dir: str | Path, province: str | None
           passphrase: bytes | None = None, limits: Limits = Limits(),
           logger: Callable[[str], None] = stderr_log, merchant: str | None = None) -> NodeServer:
     """The server of one node, its state loaded (errors are :class:`CardsimError`)."""
+    raw_logger = logger
+    logger = lambda line: raw_logger(printable(line, 300))   # noqa: E731 - a peer's text, escaped
     if role == "acquirer":
         return _acquirer(log, keys_dir, merchant, routes, issuer_timeout_s, passphrase, limits,
                          logger)
