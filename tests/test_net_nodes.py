@@ -195,3 +195,34 @@ def test_a_node_that_hangs_mid_replay_ends_it_within_a_few_time_outs(outage_log,
     sc = next(t for t in d["targets"] if t["name"] == "issuer-sichuan")
     assert 0 < sc["timeouts"] <= 2 * 3 + 2 and sc["not_replayed"] > 0
     assert took < 20                        # the rest of the log at 40/s, not a time-out each
+
+
+def _online_median_time(log) -> float:
+    conn = sqlite3.connect(log)
+    try:
+        times = [t for (t,) in conn.execute("SELECT sim_time FROM transactions WHERE mode = "
+                                            "'online' ORDER BY sim_time")]
+    finally:
+        conn.close()
+    return times[len(times) // 2]
+
+
+def test_connections_a_node_closed_while_idle_are_replaced(outage_log, keys_dir, nodes):
+    iss = {p: nodes.start("issuer", "--province", p, "--log", outage_log, "--keys", keys_dir,
+                          "--idle-timeout", "0.3") for p in ("sichuan", "chongqing")}
+    hub = nodes.start("hub", "--log", outage_log, "--keys", keys_dir,
+                      "--route", f"sichuan={iss['sichuan'].address}",
+                      "--route", f"chongqing={iss['chongqing'].address}")
+    split = _online_median_time(outage_log)
+    code, d, err = replay(outage_log, keys_dir, ("hub", hub), extra=["--to", str(split)])
+    assert code == 0, err
+    time.sleep(1.0)                      # the issuers close the hub's pooled connections
+    code, d, err = replay(outage_log, keys_dir, ("hub", hub), extra=["--from", str(split)])
+    assert code == 0, err                # not stood in: the hub reconnected
+    assert not any("unavailable" in line for line in hub.lines)
+    # the replaying client too: requests 0.5 s apart on a node that closes idle ones at 0.3 s
+    fresh = nodes.start("issuer", "--province", "chongqing", "--log", outage_log, "--keys",
+                        keys_dir, "--idle-timeout", "0.3")
+    code, d, err = replay(outage_log, keys_dir, ("issuer-chongqing", fresh),
+                          extra=["--rate", "2", "--limit", "4", "--concurrency", "1"])
+    assert code == 0 and d["sent"] == d["matched"] == 4, err

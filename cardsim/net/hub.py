@@ -31,13 +31,28 @@ class Route:
         self.idle: list[Connection] = []
 
     async def exchange(self, message: bytes) -> dict:
-        conn = self.idle.pop() if self.idle else await Connection.open(self.host, self.port,
-                                                                       self.timeout)
+        """Send on an idle connection; one the issuer closed meanwhile (its idle time-out) is
+        replaced by a new one, once: only a time-out or a failed new connection is an error."""
+        while self.idle:
+            conn = self.idle.pop()
+            try:
+                return self._keep(conn, await conn.exchange(message, self.timeout))
+            except NodeError as e:
+                conn.close()
+                if str(e) == "time-out":
+                    raise
+            except M.MessageError:
+                conn.close()
+                raise
+        conn = await Connection.open(self.host, self.port, self.timeout)
         try:
             doc = await conn.exchange(message, self.timeout)
         except (NodeError, M.MessageError):
             conn.close()
             raise
+        return self._keep(conn, doc)
+
+    def _keep(self, conn: Connection, doc: dict) -> dict:
         if len(self.idle) < POOL:
             self.idle.append(conn)
         else:

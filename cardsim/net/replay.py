@@ -249,11 +249,7 @@ class Runner:
         stats.sent += 1
         t0 = time.perf_counter()
         try:
-            conn = conns.get(job.target)
-            if conn is None:
-                conn = conns[job.target] = await Connection.open(*self.targets[job.target],
-                                                                 self.timeout)
-            doc = await conn.exchange(job.message, self.timeout)
+            doc = await self._exchange(job, conns)
         except NodeError as e:
             self._failed(job, stats, conns, str(e))
             return
@@ -264,6 +260,20 @@ class Runner:
         stats.answered += 1
         self.failures[job.target] = 0
         self._judge(job, doc, stats)
+
+    async def _exchange(self, job: Job, conns: dict) -> dict:
+        """The answer to ``job`` on this worker's connection to its target; a kept connection
+        the node closed meanwhile (its idle time-out, when pacing is slow) is replaced once."""
+        conn = conns.get(job.target)
+        if conn is not None:
+            try:
+                return await conn.exchange(job.message, self.timeout)
+            except NodeError as e:
+                conns.pop(job.target).close()
+                if str(e) == "time-out":
+                    raise
+        conn = conns[job.target] = await Connection.open(*self.targets[job.target], self.timeout)
+        return await conn.exchange(job.message, self.timeout)
 
     def _failed(self, job: Job, stats: TargetStats, conns: dict, why: str,
                 invalid: bool = False) -> None:
