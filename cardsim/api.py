@@ -373,14 +373,15 @@ def open_log(path: str | Path) -> Log:
 
 # --- live nodes (cardsim.net; docs/protocol.md, docs/replay.md) ----------------------------------
 
-def serve(role: str, listen: str = "127.0.0.1:0", *, log: str | Path, keys_dir: str | Path = "keys",
+def serve(role: str, listen: str = "127.0.0.1:0", *, log: str | Path | None = None,
+          scenario: str | Path | None = None, keys_dir: str | Path = "keys",
           province: str | None = None, routes: Sequence[str] = (), issuer_timeout: float = 1.0,
           idle_timeout: float = 30.0, max_connections: int = 512,
           passphrase: bytes | None = None, merchant: str | None = None,
           ready: Callable[[str, int], None] | None = None) -> None:
     """Run one node (``issuer`` of ``province``; ``hub`` with ``routes`` ``PROVINCE=HOST:PORT``;
     ``acquirer`` of ``merchant`` with one upstream route ``HOST:PORT``, the hub) from the log at
-    ``log``, listening on ``listen`` until SIGTERM or SIGINT; ``ready(host, port)`` is called
+    ``log`` (or the scenario file ``scenario``: its rules and cards, no loss reports), listening on ``listen`` until SIGTERM or SIGINT; ``ready(host, port)`` is called
     once it accepts connections (by default ``listening on HOST:PORT`` on stderr)."""
     from cardsim.net import serve as serve_mod
     from cardsim.net.server import Limits
@@ -391,7 +392,7 @@ def serve(role: str, listen: str = "127.0.0.1:0", *, log: str | Path, keys_dir: 
             raise CardsimError(f"{flag} {v}: expected 0 < seconds <= 3600")
     limits = Limits(max_connections=max_connections, idle_s=idle_timeout)
     server = serve_mod.build(role, log, keys_dir, province, routes, issuer_timeout, passphrase,
-                             limits, merchant=merchant)
+                             limits, merchant=merchant, scenario=scenario)
     if ready is None:
         serve_mod.serve(server, listen)
     else:

@@ -226,3 +226,21 @@ def test_connections_a_node_closed_while_idle_are_replaced(outage_log, keys_dir,
     code, d, err = replay(outage_log, keys_dir, ("issuer-chongqing", fresh),
                           extra=["--rate", "2", "--limit", "4", "--concurrency", "1"])
     assert code == 0 and d["sent"] == d["matched"] == 4, err
+
+
+def test_a_node_started_from_the_scenario_decides_as_the_log_did_but_for_loss_reports(
+        outage_log, keys_dir, nodes):
+    node = nodes.start("issuer", "--province", "sichuan", "--keys", keys_dir,
+                       "--scenario", ROOT / "scenarios" / "issuer-outage.toml")
+    code, d, err = replay(outage_log, keys_dir, ("issuer-sichuan", node))
+    assert d is not None, err
+    assert d["targets"][0]["answered"] == d["sent"] > 0
+    assert d["targets"][0]["bad_signatures"] == 0 and d["matched"] > 0
+    # a scenario holds no loss reports (they come from a run): only card_lost may differ
+    assert {x["recorded"]["reason"] for x in d["divergences"]} <= {"card_lost"}
+    assert code == (1 if d["divergences"] else 0)
+
+
+def test_serve_needs_a_log_or_a_scenario(keys_dir):
+    r = cardsim_cli("serve", "issuer", "--province", "sichuan", "--keys", keys_dir)
+    assert r.returncode == 2 and "--log or --scenario" in r.stderr

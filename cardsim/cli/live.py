@@ -70,8 +70,11 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
         role: str = typer.Argument(..., help="The node to run: issuer, hub or acquirer."),
         listen: str = typer.Option("127.0.0.1:0", "--listen", help="HOST:PORT to listen on "
                                    "(port 0 picks a free one); `listening on HOST:PORT` goes to stderr."),
-        log: Path = typer.Option(..., "--log", help="The log whose scenario, cards, loss reports "
-                                 "and outages the node serves."),
+        log: Optional[Path] = typer.Option(None, "--log", help="The log whose scenario, cards, "
+                                           "loss reports and outages the node serves."),
+        scenario: Optional[Path] = typer.Option(None, "--scenario", help="Instead of --log: serve "
+                                                "this scenario's rules, outages and cards (no "
+                                                "loss reports: those come from a run)."),
         keys: Path = typer.Option(Path("keys"), "--keys", help="Keys directory: the node's "
                                   "private key and the trust anchor root-ca.pem."),
         province: Optional[str] = typer.Option(None, "--province", help="issuer: its province, "
@@ -100,7 +103,7 @@ def register(app: typer.Typer, user_errors, read_passphrase, print_json, stdout_
         """
         import cardsim.api as api
         with user_errors():
-            api.serve(role, listen, log=log, keys_dir=keys, province=province,
+            api.serve(role, listen, log=log, scenario=scenario, keys_dir=keys, province=province,
                               routes=route or (), issuer_timeout=issuer_timeout,
                               idle_timeout=idle_timeout, max_connections=max_connections,
                               passphrase=read_passphrase(passphrase_env), merchant=merchant)
