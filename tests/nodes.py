@@ -103,3 +103,23 @@ def cardsim_cli(*args, timeout: float = 120.0) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cardsim", *[str(a) for a in args]],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200"})
+
+
+def established(port: int) -> int:
+    """Established TCP connections to ``port`` on this host (Linux /proc/net/tcp, IPv4)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for r in rows if int(r[1].rsplit(":", 1)[1], 16) == port and r[3] == "01")
+
+
+def wait_until_serving_a_client(node: Node, timeout: float = 30.0) -> None:
+    """Wait until a client holds a connection to ``node`` over two looks 0.3 s apart (a replay's
+    worker connection, not its short start-up echo)."""
+    end = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < end:
+        seen = seen + 1 if established(node.port) else 0
+        if seen >= 2:
+            return
+        time.sleep(0.3)
+    raise AssertionError("no client connected to the node")

@@ -10,7 +10,7 @@ import pytest
 
 import cardsim
 from conftest import ROOT, SCENARIOS
-from nodes import Nodes, cardsim_cli
+from nodes import Nodes, cardsim_cli, wait_until_serving_a_client
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +115,13 @@ def test_an_issuer_killed_mid_replay_gives_exit_1_and_a_report(outage_log, keys_
     import subprocess
     import sys
     args = [sys.executable, "-m", "cardsim", "replay", str(outage_log), "--keys", str(keys_dir),
-            "--json", "--quiet", "--timeout", "1", "--rate", "40", "--concurrency", "2",
+            "--json", "--quiet", "--timeout", "1", "--rate", "25", "--concurrency", "2",
             "--target", f"issuer-sichuan={iss['sichuan'].address}",
             "--target", f"issuer-chongqing={iss['chongqing'].address}"]
     t0 = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(2.0)        # the replay has started (about 4.6 s of requests at 40/s)
+        wait_until_serving_a_client(iss["sichuan"])      # the replay has started
         iss["sichuan"].kill()
         out, err = proc.communicate(timeout=60)
     finally:
@@ -176,12 +176,12 @@ def test_a_node_that_hangs_mid_replay_ends_it_within_a_few_time_outs(outage_log,
     import sys
     iss = nodes.issuers(outage_log, keys_dir)
     args = [sys.executable, "-m", "cardsim", "replay", str(outage_log), "--keys", str(keys_dir),
-            "--json", "--quiet", "--timeout", "0.5", "--rate", "40", "--concurrency", "2",
+            "--json", "--quiet", "--timeout", "0.5", "--rate", "25", "--concurrency", "2",
             "--target", f"issuer-sichuan={iss['sichuan'].address}",
             "--target", f"issuer-chongqing={iss['chongqing'].address}"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(2.0)
+        wait_until_serving_a_client(iss["sichuan"])
         os.kill(iss["sichuan"].proc.pid, signal.SIGSTOP)    # connected, never answers again
         t0 = time.monotonic()
         out, err = proc.communicate(timeout=60)
