@@ -3,7 +3,8 @@ its number) to that province's issuer and relays the answer; when the issuer ans
 outage), does not answer within ``issuer_timeout_s`` or cannot be reached, the hub applies that
 issuer's stand-in policy (``Issuer.stand_in``, the simulation's rule, with the blacklist the
 scenario's push timing gives) after checking the card as an issuer would, and signs the answer
-with its own key (authoriser ``standin``), as it does in the simulation. Uploaded offline records
+with its own key (authoriser ``standin``), as it does in the simulation, and reports the
+decision to the issuer afterwards in an 0120 advice. Uploaded offline records
 (0320) go to the card's issuer's back office the same way, without stand-in."""
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from cardsim.signing.keys import HUB
 
 #: Idle connections kept per issuer route.
 POOL = 64
+#: Advices (0120) in flight at most.
+MAX_ADVICES = 256
 
 
 class Route:
@@ -66,6 +69,7 @@ class HubService:
         self.state, self.log = state, log
         self.routes = {p: Route(h, port, issuer_timeout_s) for p, (h, port) in routes.items()}
         self.stand_ins = 0
+        self.advices: set[asyncio.Future] = set()
 
     async def handle(self, doc: dict) -> bytes | None:
         mti = doc.get("t")
@@ -95,8 +99,26 @@ class HubService:
                 if self.log:
                     self.log(f"cardsim hub: issuer-{province} unavailable ({e}): stand-in")
         if answer is None or answer.get("39") == codes.ISSUER_INOPERATIVE:
-            return self.stand_in(req, province)
+            out = self.stand_in(req, province)
+            if route is not None:
+                self.advise(route, req, M.decode(out)["39"])
+            return out
         return M.encode(answer)
+
+    def advise(self, route: Route, req: M.AuthRequest, code: str) -> None:
+        """Report a stand-in decision to the issuer afterwards (0120, once, best effort; at most
+        :data:`MAX_ADVICES` in flight, the rest dropped: the log of the run holds them all)."""
+        if len(self.advices) >= MAX_ADVICES:
+            return
+        task = asyncio.ensure_future(self._advise(route, req.encode(M.ADVICE, {"39": code})))
+        self.advices.add(task)
+        task.add_done_callback(self.advices.discard)
+
+    async def _advise(self, route: Route, message: bytes) -> None:
+        try:
+            await route.exchange(message)
+        except (NodeError, M.MessageError, asyncio.TimeoutError):
+            pass
 
     async def clearing(self, doc: dict, req: M.AuthRequest) -> bytes:
         """An uploaded record, to its card's issuer's back office (no stand-in: clearing is not
