@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/verify_throughput.py
 	$(BIN)/python bench/replay_throughput.py
 	$(BIN)/python bench/sweep_speedup.py
+	$(BIN)/python bench/net_throughput.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cardsim.cli.docgen

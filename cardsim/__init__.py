@@ -14,6 +14,8 @@ this list (``tests/test_layers.py`` checks it):
 - ``audit``     verify, replay and the trace-driven what-if (retime)
 - ``attacks``   attack injection with ground truth (plugged in by ``api``; nothing else imports it)
 - ``planning``  sweeps; ``reports``  HTML and text reports
+- ``net``       live nodes: the issuer and hub as ISO 8583 network services, replay and
+                conformance checks against a node under test
 - ``api``       the Python API; ``cli``  the command line, a thin layer over ``api``
 
 The Python API (``cardsim.api``, a worked example in docs/api.md) is exported from here:
@@ -42,7 +44,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
 
 #: The names ``__getattr__`` loads from :mod:`cardsim.api` on first use.
 _API = ("load_scenario", "run", "verify", "replay", "retime", "sweep", "report", "open_log",
-        "init_keys", "RunResult", "VerifyResult", "SweepResult", "scale_warning")
+        "init_keys", "RunResult", "VerifyResult", "SweepResult", "scale_warning", "serve",
+        "replay_live", "conform")
 
 __all__ = ["CHANNELS", "PROVINCES", "__version__", "CardsimError", *_API]
 

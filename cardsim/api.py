@@ -37,7 +37,8 @@ from cardsim.reports.html import write_report
 from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
-           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "scale_warning"]
+           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "scale_warning",
+           "serve", "replay_live", "conform"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -395,3 +396,58 @@ def open_log(path: str | Path) -> Log:
     ``.transactions()`` (:class:`cardsim.records.record.Record` named tuples, in log order).
     Use it as a context manager, or call ``.close()``."""
     return Log.open(path)
+
+
+# --- live nodes (cardsim.net; docs/protocol.md, docs/replay.md) ----------------------------------
+
+def serve(role: str, listen: str = "127.0.0.1:0", *, log: str | Path | None = None,
+          scenario: str | Path | None = None, keys_dir: str | Path = "keys",
+          province: str | None = None, routes: Sequence[str] = (), issuer_timeout: float = 1.0,
+          idle_timeout: float = 30.0, max_connections: int = 512,
+          passphrase: bytes | None = None, merchant: str | None = None,
+          ready: Callable[[str, int], None] | None = None) -> None:
+    """Run one node (``issuer`` of ``province``; ``hub`` with ``routes`` ``PROVINCE=HOST:PORT``;
+    ``acquirer`` of ``merchant`` with one upstream route ``HOST:PORT``, the hub) from the log at
+    ``log`` (or the scenario file ``scenario``: its rules and cards, no loss reports), listening on ``listen`` until SIGTERM or SIGINT; ``ready(host, port)`` is called
+    once it accepts connections (by default ``listening on HOST:PORT`` on stderr)."""
+    from cardsim.net import serve as serve_mod
+    from cardsim.net.server import Limits
+    if not 1 <= max_connections <= 100_000:
+        raise CardsimError(f"--max-connections {max_connections}: expected 1..100000")
+    for flag, v in (("--idle-timeout", idle_timeout), ("--issuer-timeout", issuer_timeout)):
+        if not 0 < v <= 3600:
+            raise CardsimError(f"{flag} {v}: expected 0 < seconds <= 3600")
+    limits = Limits(max_connections=max_connections, idle_s=idle_timeout)
+    server = serve_mod.build(role, log, keys_dir, province, routes, issuer_timeout, passphrase,
+                             limits, merchant=merchant, scenario=scenario)
+    if ready is None:
+        serve_mod.serve(server, listen)
+    else:
+        serve_mod.serve(server, listen, ready)
+
+
+def replay_live(log: str | Path, targets: Sequence[str], *, keys_dir: str | Path = "keys",
+                channel: str | None = None, province: str | None = None,
+                time_from: float | None = None, time_to: float | None = None,
+                card: str | None = None, limit: int | None = None, concurrency: int = 8,
+                timeout: float = 2.0, rate: float | None = None, speed: float | None = None,
+                progress: Progress | None = None):
+    """Replay the log's online requests against live nodes (``targets``: ``NAME=HOST:PORT``
+    with NAME ``hub``, ``issuer-sichuan``, ``issuer-chongqing`` or ``acquirer-MERCHANT``) and
+    compare their answers with
+    the recorded decisions; returns a ``cardsim.net.replay.TargetReplayResult`` (``.ok``)."""
+    from cardsim.net.replay import replay_targets
+    filters = _filters(channel, province, time_from, time_to, card, limit)
+    return replay_targets(log, targets, keys_dir, filters, concurrency, timeout, rate, speed,
+                          progress)
+
+
+def conform(target: str, log: str | Path, *, keys_dir: str | Path = "keys", timeout: float = 2.0,
+            passphrase: bytes | None = None):
+    """Run the conformance suite (``cardsim.net.conform``) against the live node ``target``
+    (``NAME=HOST:PORT``), its requests made from the log's cards and the keys directory's issuer
+    keys; returns a ``ConformResult`` (``.ok``: no case failed)."""
+    from cardsim.net.conform import conform as conform_
+    if not 0 < timeout <= 600:
+        raise CardsimError(f"--timeout {timeout}: expected 0 < seconds <= 600")
+    return conform_(target, log, keys_dir, timeout, passphrase)

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "audit": 6,
     "attacks": 7,
     "planning": 8, "reports": 8,
+    "net": 8,
     "api": 9, "": 9,       # "" is the package itself: its __init__ re-exports the API
     "cli": 10, "__main__": 10,
 }

@@ -206,13 +206,19 @@ class Nodes:
             # a time-out depends on queueing: taken as recorded (``retime`` re-runs it)
             node = "terminal" if rec.authoriser == TERMINAL else "issuer"
             return Decision(rec.outcome, rec.reason, amount if rec.outcome == APPROVED else 0, node)
-        issuer = self.issuers[card.province]
-        issuer.clear_offline(card, rec.atc)   # keeps the clearing view current
-        reason, _authoriser = issuer.respond(card, rec.atc, amount, rec.channel, rec.decided_at,
-                                             self.blacklist, rec.terminal_province)
+        reason, _authoriser = self.authorise(card, rec, amount)
         if reason is None:
             return Decision(APPROVED, None, amount, "issuer")
         return Decision(DECLINED, reason, 0, "issuer")
+
+    def authorise(self, card: Card, rec: Record, amount: int) -> tuple[str | None, str]:
+        """The card's issuer's answer to the online request ``rec`` for ``amount``: (reason or
+        None, authoriser), the back office's clearing view kept current. The live issuer node
+        (``cardsim.net.issuer``) answers through here too."""
+        issuer = self.issuers[card.province]
+        issuer.clear_offline(card, rec.atc)
+        return issuer.respond(card, rec.atc, amount, rec.channel, rec.decided_at, self.blacklist,
+                              rec.terminal_province)
 
     def _as_recorded(self, rec: Record, card: Card, node: str) -> Decision:
         approved = rec.outcome == APPROVED

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import cardsim
+from cardsim.cli import live
 from cardsim.domain import __version__
 from cardsim.errors import CardsimError, one_line
 from cardsim.reports.text import (inert, markup, render_replay, render_summary, render_sweep,
@@ -271,6 +272,16 @@ def replay(
     workers: Optional[int] = WORKERS_OPT,
     max_divergences: int = typer.Option(20, "--max-divergences", min=0, help="Divergences listed "
                                         "in the text report (all go to --json and --diff-out)."),
+    target: Optional[List[str]] = typer.Option(None, "--target", metavar="NAME=HOST:PORT",
+                                               help="Replay the online requests against this live "
+                                                    "node instead (repeatable): hub, issuer-sichuan "
+                                                    "or issuer-chongqing (docs/replay.md)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, max=1024, help="With --target: "
+                                    "requests in flight (a card's requests stay in log order)."),
+    rate: Optional[float] = typer.Option(None, "--rate", min=0.000001, help="With --target: "
+                                         "send at most this many requests per second."),
+    timeout: float = typer.Option(2.0, "--timeout", min=0.001, help="With --target: seconds to "
+                                  "wait for each answer."),
     as_json: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -281,6 +292,21 @@ def replay(
     outcome, reason and amount. Exit 0 when nothing diverges, 1 when anything does, 2 on bad input.
     """
     with user_errors():
+        if target:
+            refuse("with --target (the target's rules decide)", {
+                "--timing": timing, "--scenario": scenario is not None, "--set": bool(sets),
+                "--against": against != "merchant,issuer", "--no-signatures": no_signatures,
+                "--diff-out": diff_out is not None, "--workers": workers is not None,
+                "--out": out is not None, "--force": force,
+                "--passphrase-env": passphrase_env is not None})
+            filters = {"channel": channel, "province": province, "time_from": time_from,
+                       "time_to": time_to, "card": card, "limit": limit}
+            code = live.replay_target(log, target, keys, filters, concurrency, timeout, rate, speed,
+                                      as_json, quiet, max_divergences, print_json,
+                                      stdout_may_close, ReportConsole)
+            raise typer.Exit(code)
+        refuse("without --target", {"--rate": rate is not None, "--concurrency": concurrency != 8,
+                                    "--timeout": timeout != 2.0})
         if timing:
             refuse("with --timing", {
                 "--against": against != "merchant,issuer", "--no-signatures": no_signatures,
@@ -430,6 +456,9 @@ def keys_init(
 def version() -> None:
     """Print the cardsim version."""
     typer.echo(__version__)
+
+
+live.register(app, user_errors, read_passphrase, print_json, stdout_may_close, ReportConsole)
 
 
 def main() -> None:
