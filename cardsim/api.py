@@ -145,10 +145,11 @@ class SweepResult:
 # --- scenarios, keys ----------------------------------------------------------------------------
 
 def load_scenario(path: str | Path, sets: Sequence[str] = (), scale: float = 1.0,
-                  seed: int | None = None) -> Scenario:
+                  seed: int | None = None, thresholds: Sequence[str] = ()) -> Scenario:
     """Read and validate a scenario file; ``sets`` are ``"key.path=value"`` overrides, ``scale``
-    multiplies population and demand, ``seed`` replaces ``simulation.seed``."""
-    return load(path, sets=tuple(sets), scale=scale, seed=seed)
+    multiplies population and demand, ``seed`` replaces ``simulation.seed``; ``thresholds``
+    (``"wait.chongqing.scenic_gate.p95<120"``) join the scenario's ``[thresholds]``."""
+    return load(path, sets=tuple(sets), scale=scale, seed=seed, thresholds=tuple(thresholds))
 
 
 def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase: bytes | None = None,
@@ -339,15 +340,19 @@ def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
 
 def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, scale: float = 1.0,
           seed: int | None = None, workers: int | None = None, scheduler: str | None = None,
-          csv: str | Path | None = None, progress: Progress | None = None) -> SweepResult:
+          csv: str | Path | None = None, progress: Progress | None = None,
+          thresholds: Sequence[str] = (), metrics: Sequence[str] = ()) -> SweepResult:
     """Run every combination of ``sets`` (``"key.path=v1,v2,..."``), each ``replications`` times
     with independent streams, and summarise each metric as a mean with a 95% interval.
 
     Everything is validated before the first run. ``scheduler`` runs on a Dask cluster; ``csv``
     also writes every metric of every combination to that file. Sweeps write no logs.
+    ``thresholds`` (``"metric<op>number"``) join the scenario's; ``metrics`` are measured too
+    (named points and clock windows, which are not measured unless asked for).
     """
     plan = sweep_mod.plan(scenario, replications, list(sets), scale=scale, seed=seed,
-                          attacker=attacker_for)
+                          attacker=attacker_for, thresholds=tuple(thresholds),
+                          metrics=tuple(metrics))
     if csv is not None and not Path(csv).parent.exists():
         raise CardsimError(f"--csv {csv}: directory {Path(csv).parent} does not exist")
     result = sweep_mod.run_sweep(plan, workers=workers or default_workers(), scheduler=scheduler,

@@ -147,6 +147,10 @@ PASS_OPT = typer.Option(None, "--passphrase-env", metavar="VAR",
                         help="Environment variable holding the passphrase of the private keys.")
 WORKERS_OPT = typer.Option(None, "--workers", min=1, help="Worker processes (default: all cores).")
 FORCE_OPT = typer.Option(False, "--force", help="Replace an existing --out file.")
+THRESHOLD_OPT = typer.Option(None, "--threshold", metavar="METRIC<OP>N",
+                             help="Add a threshold (repeatable; quote it for the shell), e.g. "
+                                  "'wait.chongqing.scenic_gate.p95<120'; exit 1 when one fails. "
+                                  "Metric names: docs/summary.md.")
 
 
 def show_run(result: cardsim.RunResult, as_json: bool) -> None:
@@ -172,6 +176,7 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="Override simulation.seed."),
     scale: float = SCALE_OPT,
     sets: Optional[List[str]] = SET_OPT,
+    thresholds: Optional[List[str]] = THRESHOLD_OPT,
     force: bool = FORCE_OPT,
     keys: Path = KEYS_OPT,
     passphrase_env: Optional[str] = PASS_OPT,
@@ -191,7 +196,8 @@ def run(
     blacklist exposure. Exit 1 when a scenario threshold fails.
     """
     with user_errors():
-        sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed)
+        sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed,
+                                   thresholds=thresholds or ())
         with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
             result = cardsim.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
                              passphrase=read_passphrase(passphrase_env), workers=workers,
@@ -343,6 +349,11 @@ def sweep(
     sets: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY.PATH=V1,V2,...",
                                              help="Sweep a key over values (repeatable: every "
                                                   "combination runs); a single value just overrides."),
+    thresholds: Optional[List[str]] = THRESHOLD_OPT,
+    metrics: Optional[List[str]] = typer.Option(None, "--metric", metavar="NAME",
+                                                help="Also measure this metric (repeatable): a "
+                                                     "named point's or a clock window's, e.g. "
+                                                     "wait.chongqing.scenic_gate.10:00-12:00.p95."),
     scale: float = SCALE_OPT,
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the base seed."),
     workers: Optional[int] = WORKERS_OPT,
@@ -365,7 +376,8 @@ def sweep(
         with progress_bar(quiet, f"sweep {scenario.stem}") as progress:
             result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
                                workers=workers, scheduler=scheduler, csv=csv_out,
-                               progress=progress)
+                               progress=progress, thresholds=thresholds or (),
+                               metrics=metrics or ())
     with stdout_may_close():
         if as_json:
             print_json(result.summary)

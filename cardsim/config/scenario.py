@@ -17,7 +17,7 @@ from typing import Any
 
 from cardsim.config import schema
 from cardsim.config.checks import check_distribution, check_value
-from cardsim.config.metrics import parse_threshold
+from cardsim.config.metrics import check_metric, parse_threshold, split_threshold
 from cardsim.errors import ScenarioError
 
 
@@ -32,6 +32,7 @@ class Scenario:
     seed: int
     scale: float = 1.0
     sets: tuple[str, ...] = ()
+    thresholds: tuple[str, ...] = ()     # the command line's --threshold entries
 
     @property
     def epoch(self) -> int:
@@ -49,8 +50,9 @@ class Scenario:
 
 
 def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,
-         seed: int | None = None) -> Scenario:
-    """Read, validate and override a scenario file."""
+         seed: int | None = None, thresholds: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, validate and override a scenario file; ``thresholds`` (``"metric<op>number"``, the
+    command line's ``--threshold``) are added to its ``[thresholds]``, replacing the same metric's."""
     p = Path(path)
     src = str(path)
     try:
@@ -65,12 +67,13 @@ def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float 
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{src}: not UTF-8 text (byte {e.start})") from None
-    return loads(text, source=src, name=p.stem, sets=sets, scale=scale, seed=seed)
+    return loads(text, source=src, name=p.stem, sets=sets, scale=scale, seed=seed,
+                 thresholds=thresholds)
 
 
 def loads(text: str, source: str = "<scenario>", name: str = "scenario",
           sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,
-          seed: int | None = None) -> Scenario:
+          seed: int | None = None, thresholds: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Validate scenario text. ``source`` names it in error messages."""
     try:
         raw = tomllib.loads(text)
@@ -86,8 +89,27 @@ def loads(text: str, source: str = "<scenario>", name: str = "scenario",
     where = f"{source} (with --set)" if sets else source
     for path, msg in schema.cross_checks(cfg):
         raise ScenarioError(f"{where}: {path}: {msg}")
+    _add_thresholds(cfg, thresholds)
+    for metric in cfg["thresholds"]:      # a named point must be one of this scenario's
+        err = check_metric(metric, cfg)
+        if err:
+            raise ScenarioError(f"{where}: thresholds.{metric}: {err}")
     return Scenario(name=name, source=source, text=text, config=cfg,
-                    seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets))
+                    seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets),
+                    thresholds=tuple(thresholds))
+
+
+def _add_thresholds(cfg: dict, items) -> None:
+    """``--threshold metric<op>number`` entries, validated, into ``cfg["thresholds"]``."""
+    for item in items:
+        parts = split_threshold(item) if isinstance(item, str) else None
+        if parts is None:
+            raise ScenarioError(f"--threshold {item}: expected METRIC<OP>NUMBER, e.g. "
+                                f"'wait.chongqing.scenic_gate.p95<120' (op <, <=, >, >=)")
+        _t, err = parse_threshold(parts[0], parts[1], cfg)
+        if err:
+            raise ScenarioError(f"--threshold {item}: {err}")
+        cfg["thresholds"][parts[0]] = parts[1].strip()
 
 
 def _apply_scale(cfg: dict, scale: float) -> None:

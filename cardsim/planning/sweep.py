@@ -16,7 +16,7 @@ import json
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,8 +24,10 @@ import numpy as np
 
 from cardsim.errors import CardsimError
 from cardsim.workers import context
-from cardsim.config.metrics import METRICS, Threshold, metric_names, metric_value, thresholds_of
+from cardsim.config.metrics import (Threshold, check_metric, metric_names, metric_range, metric_value,
+                                    thresholds_of)
 from cardsim.config.scenario import Scenario, load, loads, parse_set
+from cardsim.model.scopes import window_values
 from cardsim.model.simulation import Simulation
 
 #: Two-sided 95% Student t quantiles for 1..30 degrees of freedom; beyond, the normal 1.96
@@ -49,16 +51,19 @@ class Task:
     #: ``attacker(sim)``: the scenario's in-run attacker (or None), plugged in by the API, so a
     #: sweep's runs are the runs ``cardsim run`` makes (a module-level function: it pickles)
     attacker: Callable | None = None
+    thresholds: tuple[str, ...] = ()     # --threshold entries
+    metrics: tuple[str, ...] = ()        # every metric to measure, in order
 
 
 def run_task(task: Task) -> tuple[int, dict]:
     """One replication of one combination: (task index, {metric: value})."""
     sc = loads(task.text, source=task.source, name=task.name, sets=task.sets, scale=task.scale,
-               seed=task.seed)
+               seed=task.seed, thresholds=task.thresholds)
     child = np.random.SeedSequence(task.seed).spawn(task.replications)[task.replication]
     sim = Simulation(sc, seedseq=child)
     summary = sim.run(attacker=task.attacker(sim) if task.attacker else None)
-    return task.index, {m: metric_value(summary, m) for m in metric_names()}
+    summary["windows"].update(window_values(sim, task.metrics))
+    return task.index, {m: metric_value(summary, m) for m in task.metrics}
 
 
 def split_values(text: str) -> list[str]:
@@ -92,6 +97,9 @@ class Plan:
     replications: int
     scale: float
     attacker: Callable | None = None
+    #: the metrics measured: every metric but the named points' and the windows, then those
+    #: asked for (``--metric``) and the thresholds'
+    metrics: tuple[str, ...] = ()
 
     @property
     def combos(self) -> list[tuple[str, ...]]:
@@ -103,14 +111,17 @@ class Plan:
         for c, sets in enumerate(self.combos):
             for r in range(self.replications):
                 out.append(Task(len(out), c, r, self.replications, sc.text, sc.source, sc.name,
-                                tuple(sc.sets) + sets, self.scale, sc.seed, self.attacker))
+                                tuple(sc.sets) + sets, self.scale, sc.seed, self.attacker,
+                                sc.thresholds, self.metrics))
         return out
 
 
 def plan(path: str | Path, replications: int, set_args: list[str], scale: float = 1.0,
-         seed: int | None = None, attacker: Callable | None = None) -> Plan:
+         seed: int | None = None, attacker: Callable | None = None,
+         thresholds: tuple[str, ...] = (), metrics: tuple[str, ...] = ()) -> Plan:
     """Validate everything before any run starts: the scenario and every combination.
-    ``attacker(sim)`` plugs in the scenario's in-run attacks (see :class:`Task`)."""
+    ``attacker(sim)`` plugs in the scenario's in-run attacks (see :class:`Task`);
+    ``thresholds`` are ``--threshold`` entries; ``metrics`` extra metrics to measure."""
     if replications < 2:
         raise CardsimError("--replications: must be at least 2 (a confidence interval needs two)")
     axes, fixed = [], []
@@ -123,24 +134,38 @@ def plan(path: str | Path, replications: int, set_args: list[str], scale: float 
             fixed.append(item)
         else:
             axes.append((key, tuple(values)))
-    base = load(path, sets=fixed, scale=scale, seed=seed)
+    base = load(path, sets=fixed, scale=scale, seed=seed, thresholds=thresholds)
     p = Plan(base, tuple(axes), replications, scale, attacker)
+    asked = list(metrics) + sorted(base.config["thresholds"])
     for sets in p.combos:                 # each combination validated like a scenario file
-        loads(base.text, source=base.source, sets=tuple(fixed) + sets, scale=scale, seed=seed)
-    return p
+        sc = loads(base.text, source=base.source, sets=tuple(fixed) + sets, scale=scale, seed=seed,
+                   thresholds=thresholds)
+        for m in metrics:
+            if (err := check_metric(m, sc.config)):
+                raise CardsimError(f"--metric {m}: {err}")
+    names = metric_names()
+    return replace(p, metrics=tuple(names + [m for m in dict.fromkeys(asked) if m not in set(names)]))
 
 
 def t975(n: int) -> float:
     return _T975[n - 2] if 2 <= n <= 31 else 1.96
 
 
-def summarise(values: list[float]) -> dict:
+def summarise(values: list[float], low: float | None = None, high: float | None = None) -> dict:
+    """Mean and 95% confidence interval of replication values: Student's t interval, cut to the
+    values the metric can take (``low``, ``high``: e.g. 0 for a wait or a count, 1 for a
+    share). The true mean lies in that range, so the cut interval covers it whenever the t
+    interval does: coverage stays 95%, and no bound is impossible (a negative wait)."""
     a = np.asarray(values, dtype=float)
     n = len(a)
     mean = float(a.mean())
     half = t975(n) * float(a.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
-    return {"mean": round(mean, 6), "ci_low": round(mean - half, 6),
-            "ci_high": round(mean + half, 6), "n": n}
+    lo, hi = mean - half, mean + half
+    if low is not None:
+        lo = max(lo, low)
+    if high is not None:
+        hi = min(hi, high)
+    return {"mean": round(mean, 6), "ci_low": round(lo, 6), "ci_high": round(hi, 6), "n": n}
 
 
 def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
@@ -151,11 +176,44 @@ def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
     t0 = time.perf_counter()
     results = _collect(_outcomes(tasks, workers, scheduler), progress)
     wall = time.perf_counter() - t0
+    combos = _combinations(p, tasks, results)
     return {"kind": "cardsim-sweep", "scenario": p.scenario.name, "source": p.scenario.source,
             "base_seed": p.scenario.seed, "replications": p.replications, "scale": p.scale,
+            "sets": [s for s in p.scenario.sets],
             "swept": {k: [_value(f"{k}={v}") for v in vs] for k, vs in p.axes},
-            "combinations": _combinations(p, tasks, results), "runs": len(tasks),
-            "wall_seconds": round(wall, 3)}
+            "thresholds": [str(t) for t in thresholds_of(p.scenario.config)],
+            "verdict": verdict(combos, bool(p.scenario.config["thresholds"])),
+            "combinations": combos, "runs": len(tasks), "wall_seconds": round(wall, 3)}
+
+
+def combination_label(combo: dict) -> str:
+    """``key=value, key=value`` (every swept key), or ``base`` when nothing is swept."""
+    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}"
+                     for k, v in combo["set"].items()) or "base"
+
+
+def _order(combo: dict) -> tuple:
+    """Smaller first: the swept values compared in key order (numbers before other values)."""
+    return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 else (1, 0, json.dumps(v)) for v in combo["set"].values())
+
+
+def verdict(combos: list[dict], has_thresholds: bool) -> dict:
+    """Which combinations pass every threshold (on its confidence bound), and the smallest of
+    them: the swept values compared key by key, in the order the keys were given.
+
+    ``{"text", "passing": [combination indices], "smallest": index or None}``.
+    """
+    if not has_thresholds:
+        return {"text": "no thresholds: nothing to pass or fail", "passing": [], "smallest": None}
+    passing = [i for i, c in enumerate(combos) if all(t["passed"] for t in c["thresholds"])]
+    if not passing:
+        return {"text": f"no combination passes (0 of {len(combos)})", "passing": [], "smallest": None}
+    best = min(passing, key=lambda i: _order(combos[i]))
+    label = combination_label(combos[best])
+    text = (f"smallest passing combination: {label} ({len(passing)} of {len(combos)} pass)"
+            if combos[best]["set"] else "passes")
+    return {"text": text, "passing": passing, "smallest": best}
 
 
 def _outcomes(tasks: list[Task], workers: int, scheduler: str | None) -> Iterator[tuple[int, dict]]:
@@ -203,7 +261,7 @@ def _combinations(p: Plan, tasks: list[Task], results: dict[int, dict]) -> list[
     combos = []
     for c, sets in enumerate(p.combos):
         runs = [results[t.index] for t in tasks if t.combo == c]
-        metrics = {m: summarise([r[m] for r in runs]) for m in metric_names()}
+        metrics = {m: summarise([r[m] for r in runs], *metric_range(m)) for m in p.metrics}
         combos.append({"set": {s.partition("=")[0]: _value(s) for s in sets},
                        "metrics": metrics,
                        "thresholds": [_check(t, metrics[t.metric]) for t in thresholds]})
