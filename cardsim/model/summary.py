@@ -127,8 +127,8 @@ def build_metrics(sim) -> list[tuple]:
 
     Hours are clock-free simulated hours from the start (hour h covers [3600 h, 3600 h + 3600)).
     Metrics: transactions, approved, declined, approved_fen per ``channel/province``; decline
-    counts per ``reason``; wait_p50/p95/p99 and wait_count per service point type (by arrival
-    hour); utilisation (time-weighted) and queue_length (time-weighted mean) per
+    counts per ``reason``; wait_p50/p95/p99 and wait_count per service point type and per
+    ``province.type`` (by arrival hour); utilisation (time-weighted) and queue_length (time-weighted mean) per
     ``province.type``, utilisation per issuer and of the hub; blacklist exposure (fen).
     """
     rows: dict[tuple, float] = defaultdict(int)
@@ -162,18 +162,25 @@ def _service_type_metrics(sim, service_type: str, hours: int, rows: dict) -> Non
     for p in PROVINCES:
         sp = sim.points[p][service_type]
         stats = _point_stats(sim, service_type, (p,))
+        mine: dict[int, Histogram] = {}
         for st in stats:
             for h, hist in st.hour_waits.items():
                 merged.setdefault(h, Histogram()).merge(hist)
+                mine.setdefault(h, Histogram()).merge(hist)
+        _wait_rows(mine, f"{p}.{service_type}", rows)
         cap = sp.terminals * 3600.0
         for h in range(hours):
             if cap:
                 rows[(h, "utilisation", f"{p}.{service_type}")] += round(sum(b.hourly.sums[h] for b in sp.banks) / cap, 6)
             rows[(h, "queue_length", f"{p}.{service_type}")] += round(sum(st.waiting.sums[h] for st in stats) / 3600.0, 6)
-    for h, hist in merged.items():
-        rows[(h, "wait_count", service_type)] += hist.n
+    _wait_rows(merged, service_type, rows)
+
+
+def _wait_rows(by_hour: dict, key: str, rows: dict) -> None:
+    for h, hist in by_hour.items():
+        rows[(h, "wait_count", key)] += hist.n
         for q in (50, 95, 99):
-            rows[(h, f"wait_p{q}", service_type)] += round(hist.percentile(q), 4)
+            rows[(h, f"wait_p{q}", key)] += round(hist.percentile(q), 4)
 
 
 def _node_utilisation(key: str, hourly, servers: int, hours: int, rows: dict) -> None:

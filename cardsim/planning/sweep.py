@@ -100,6 +100,7 @@ class Plan:
     #: the metrics measured: every metric but the named points' and the windows, then those
     #: asked for (``--metric``) and the thresholds'
     metrics: tuple[str, ...] = ()
+    asked: tuple[str, ...] = ()        # --metric, as given
 
     @property
     def combos(self) -> list[tuple[str, ...]]:
@@ -144,7 +145,8 @@ def plan(path: str | Path, replications: int, set_args: list[str], scale: float 
             if (err := check_metric(m, sc.config)):
                 raise CardsimError(f"--metric {m}: {err}")
     names = metric_names()
-    return replace(p, metrics=tuple(names + [m for m in dict.fromkeys(asked) if m not in set(names)]))
+    return replace(p, metrics=tuple(names + [m for m in dict.fromkeys(asked) if m not in set(names)]),
+                   asked=tuple(metrics))
 
 
 def t975(n: int) -> float:
@@ -181,7 +183,7 @@ def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
             "base_seed": p.scenario.seed, "replications": p.replications, "scale": p.scale,
             "sets": [s for s in p.scenario.sets],
             "swept": {k: [_value(f"{k}={v}") for v in vs] for k, vs in p.axes},
-            "thresholds": [str(t) for t in thresholds_of(p.scenario.config)],
+            "thresholds": [str(t) for t in thresholds_of(p.scenario.config)], "asked": list(p.asked),
             "verdict": verdict(combos, bool(p.scenario.config["thresholds"])),
             "combinations": combos, "runs": len(tasks), "wall_seconds": round(wall, 3)}
 

@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from cardsim.config.metrics import TABLE_METRICS
+from cardsim.config.metrics import metric_unit
+from cardsim.planning.sweep import combination_label
+from cardsim.reports.sweep_view import mean_ci, plain, shown_metrics, zero_throughout
 
 PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
 
@@ -197,38 +199,56 @@ def _divergences_table(rows: list[dict]) -> Table:
 # --- sweep ----------------------------------------------------------------------------------
 
 def render_sweep(result: dict, console: Console) -> None:
-    """Print a sweep result: one column per combination, mean ± half the 95% CI per metric."""
-    console.print(f"[bold]sweep[/bold] {markup(result['scenario'])}: {len(result['combinations'])} "
-                  f"combinations x {result['replications']} replications = {result['runs']} runs "
-                  f"in {result['wall_seconds']:.1f} s (base seed {result['base_seed']}); mean ± 95% CI")
-    keys = list(result["swept"])
-    for i, k in enumerate(keys):
-        console.print(f"  \\[{chr(65 + i)}] {markup(k)}")
-    console.print(_sweep_table(result, keys))
-    checked = [(combo["set"], c) for combo in result["combinations"] for c in combo["thresholds"]]
+    """Print a sweep result: the verdict, each combination named (#1, #2, ...), then the shown
+    metrics (``cardsim.reports.sweep_view``) as mean ± half the 95% CI, unit in the metric's cell.
+
+    Fits the console's width (80 columns in a pipe): long metric names wrap inside their cell,
+    numbers never do, and a sweep with more combinations than fit side by side is printed as
+    several tables of combinations. Full names and every metric: ``--json`` and ``--csv``.
+    """
+    combos = result["combinations"]
+    console.print(f"[bold]sweep[/bold] {markup(result['scenario'])}: {len(combos)} combinations x "
+                  f"{result['replications']} replications = {result['runs']} runs in "
+                  f"{result['wall_seconds']:.1f} s (base seed {result['base_seed']}, scale "
+                  f"{result['scale']:g}); mean ± 95% CI")
+    if "verdict" in result:
+        style = "green" if result["verdict"]["smallest"] is not None else "red"
+        console.print(Text(f"verdict: {result['verdict']['text']}", style=f"bold {style}"))
+    for i, combo in enumerate(combos):
+        console.print(f"  #{i + 1}  {markup(combination_label(combo))}", soft_wrap=True)
+    shown = shown_metrics(result)
+    flat = [m for m in shown if zero_throughout(result, m)]
+    rows = [m for m in shown if m not in flat]
+    per_table = max(1, (console.width - 34) // 19)
+    for start in range(0, len(combos), per_table):
+        console.print(_sweep_table(result, rows, range(start, min(len(combos), start + per_table))))
+    if flat:
+        console.print("zero in every combination: " + markup(", ".join(flat)), soft_wrap=False)
+    checked = [(i, c) for i, combo in enumerate(combos) for c in combo["thresholds"]]
     if checked:
         console.print(_sweep_thresholds_table(checked))
 
 
-def _sweep_table(result: dict, keys: list[str]) -> Table:
+def _sweep_table(result: dict, metrics: list[str], which: range) -> Table:
     t = Table(title_justify="left")
-    t.add_column("metric")
-    for combo in result["combinations"]:
-        label = " ".join(f"{chr(65 + i)}={combo['set'][k]}" for i, k in enumerate(keys)) or "base"
-        t.add_column(markup(label), justify="right")
-    for m in TABLE_METRICS:
-        _row(t, m, *(_mean_ci(combo["metrics"][m]) for combo in result["combinations"]))
+    t.add_column("metric (unit)", overflow="fold", min_width=14)
+    combos = result["combinations"]
+    cells = {i: [mean_ci(combos[i]["metrics"][m], m) for m in metrics] for i in which}
+    for i in which:
+        t.add_column(f"#{i + 1}", justify="right", no_wrap=True,
+                     min_width=max([len(c) for c in cells[i]] + [3]))
+    for r, m in enumerate(metrics):
+        _row(t, f"{m} ({metric_unit(m)})", *(cells[i][r] for i in which))
     return t
 
 
-def _mean_ci(s: dict) -> str:
-    return f"{s['mean']:.4g} ± {(s['ci_high'] - s['ci_low']) / 2:.2g}"
-
-
-def _sweep_thresholds_table(checked: list[tuple[dict, dict]]) -> Table:
-    columns = ("combination", "metric", "threshold", "bound", "result")
-    t = _table("Thresholds (tested on the CI bound)", columns, left=columns)
-    for s, c in checked:
-        _row(t, ", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
-                  f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
+def _sweep_thresholds_table(checked: list[tuple[int, dict]]) -> Table:
+    columns = ("#", "metric", "threshold", "bound", "result")
+    t = _table("Thresholds (tested on the CI bound)", columns, left=("#", "metric", "result"))
+    t.columns[1].overflow = "fold"
+    for col in (t.columns[0], t.columns[2], t.columns[3], t.columns[4]):
+        col.no_wrap = True
+    for i, c in checked:
+        _row(t, f"#{i + 1}", c["metric"], f"{c['op']} {plain(c['limit'])}", plain(c["value"]),
+             PASS if c["passed"] else FAIL)
     return t
