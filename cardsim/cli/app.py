@@ -20,7 +20,8 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 import cardsim
 from cardsim.domain import __version__
@@ -28,11 +29,28 @@ from cardsim.errors import CardsimError, one_line
 from cardsim.reports.text import (inert, markup, render_replay, render_summary, render_sweep,
                                   render_thresholds, render_verify)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Help is plain text (``rich_markup_mode=None``): flags show as flags (rich's help gave each a
+# "<bool>" metavar), a bracket in a help text such as ``cardsim[dask]`` is not taken for markup,
+# and it reads the same in a pipe. ``--install-completion`` / ``--show-completion``: shell completion.
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Discrete-event simulator of social-security one-card transactions "
                        "across Sichuan and Chongqing.")
-keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
+keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Create and manage the signing keys.")
 app.add_typer(keys_app, name="keys")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                          is_eager=True, help="Print the cardsim version and exit.")) -> None:
+    pass
 
 
 def fail(message: str, code: int = CardsimError.exit_code) -> None:
@@ -98,6 +116,7 @@ def progress_bar(quiet: bool, label: str,
     count = (TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h") if hours
              else MofNCompleteColumn())
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), count, TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(),
                   console=Console(stderr=True, emoji=False), transient=True) as bar:
         task = bar.add_task(markup(label), total=None)
         yield lambda done, total: bar.update(task, completed=done / unit, total=total / unit)
@@ -129,8 +148,8 @@ def refuse(mode: str, given: dict[str, bool]) -> None:
             raise CardsimError(f"{flag}: has no effect {mode}")
 
 
-SCENARIO_ARG = typer.Argument(..., help="Scenario file (TOML), e.g. scenarios/weekday.toml.")
-LOG_ARG = typer.Argument(..., help="A cardsim run's log (SQLite file).")
+SCENARIO_ARG = typer.Argument(..., metavar="SCENARIO", help="Scenario file (TOML), e.g. scenarios/weekday.toml.")
+LOG_ARG = typer.Argument(..., metavar="LOG", help="A cardsim run's log (SQLite file).")
 SET_OPT = typer.Option(None, "--set", metavar="KEY.PATH=VALUE",
                        help="Override one scenario key (repeatable), validated like the file.")
 RULES_OPT = typer.Option(None, "--scenario", help="Apply this scenario's rules and capacities "
@@ -207,7 +226,7 @@ def run(
 
 @app.command()
 def verify(
-    log: Path = typer.Argument(..., help="The log to verify (a cardsim run's SQLite file)."),
+    log: Path = typer.Argument(..., metavar="LOG", help="The log to verify (a cardsim run's SQLite file)."),
     keys: Path = ANCHOR_OPT,
     workers: Optional[int] = WORKERS_OPT,
     ground_truth: bool = typer.Option(False, "--ground-truth", help="Also compare the findings "
@@ -236,7 +255,7 @@ def verify(
 
 @app.command()
 def replay(
-    log: Path = typer.Argument(..., help="The log to replay (a cardsim run's SQLite file)."),
+    log: Path = typer.Argument(..., metavar="LOG", help="The log to replay (a cardsim run's SQLite file)."),
     scenario: Optional[Path] = typer.Option(None, "--scenario", help="Replay under this "
                                             "scenario's rules and capacities instead of the log's own."),
     sets: Optional[List[str]] = SET_OPT,
@@ -389,7 +408,7 @@ def sweep(
 
 @app.command()
 def report(
-    source: Path = typer.Argument(..., help="A run log (.db) or a sweep result (`cardsim sweep "
+    source: Path = typer.Argument(..., metavar="SOURCE", help="A run log (.db) or a sweep result (`cardsim sweep "
                                   "--json` output, .json)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="The HTML file to write "
                                        "(default: the source's name with .html)."),

@@ -28,6 +28,8 @@ from cardsim.config.metrics import (Threshold, check_metric, metric_names, metri
                                     thresholds_of)
 from cardsim.config.scenario import Scenario, load, loads, parse_set
 from cardsim.model.scopes import window_values
+from cardsim.planning.progress import RunProgress, drain
+from cardsim.reports.sweep_view import combination_label
 from cardsim.model.simulation import Simulation
 
 #: Two-sided 95% Student t quantiles for 1..30 degrees of freedom; beyond, the normal 1.96
@@ -53,6 +55,8 @@ class Task:
     attacker: Callable | None = None
     thresholds: tuple[str, ...] = ()     # --threshold entries
     metrics: tuple[str, ...] = ()        # every metric to measure, in order
+    #: where the run reports (index, fraction simulated): see cardsim.planning.progress
+    progress: object = None
 
 
 def run_task(task: Task) -> tuple[int, dict]:
@@ -60,7 +64,11 @@ def run_task(task: Task) -> tuple[int, dict]:
     sc = loads(task.text, source=task.source, name=task.name, sets=task.sets, scale=task.scale,
                seed=task.seed, thresholds=task.thresholds)
     child = np.random.SeedSequence(task.seed).spawn(task.replications)[task.replication]
-    sim = Simulation(sc, seedseq=child)
+    ticks = None
+    if task.progress is not None:
+        span, queue, index = sc.duration_s, task.progress, task.index
+        ticks = lambda now: queue.put((index, now / span))      # noqa: E731
+    sim = Simulation(sc, seedseq=child, progress=ticks)
     summary = sim.run(attacker=task.attacker(sim) if task.attacker else None)
     summary["windows"].update(window_values(sim, task.metrics))
     return task.index, {m: metric_value(summary, m) for m in task.metrics}
@@ -176,7 +184,8 @@ def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
     and summarise each combination's metrics as means with 95% confidence intervals."""
     tasks = p.tasks()
     t0 = time.perf_counter()
-    results = _collect(_outcomes(tasks, workers, scheduler), progress)
+    tracker = RunProgress(progress) if progress else None
+    results = _collect(_outcomes(tasks, workers, scheduler, tracker), tracker)
     wall = time.perf_counter() - t0
     combos = _combinations(p, tasks, results)
     return {"kind": "cardsim-sweep", "scenario": p.scenario.name, "source": p.scenario.source,
@@ -186,12 +195,6 @@ def run_sweep(p: Plan, workers: int = 1, scheduler: str | None = None,
             "thresholds": [str(t) for t in thresholds_of(p.scenario.config)], "asked": list(p.asked),
             "verdict": verdict(combos, bool(p.scenario.config["thresholds"])),
             "combinations": combos, "runs": len(tasks), "wall_seconds": round(wall, 3)}
-
-
-def combination_label(combo: dict) -> str:
-    """``key=value, key=value`` (every swept key), or ``base`` when nothing is swept."""
-    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}"
-                     for k, v in combo["set"].items()) or "base"
 
 
 def _order(combo: dict) -> tuple:
@@ -218,28 +221,39 @@ def verdict(combos: list[dict], has_thresholds: bool) -> dict:
     return {"text": text, "passing": passing, "smallest": best}
 
 
-def _outcomes(tasks: list[Task], workers: int, scheduler: str | None) -> Iterator[tuple[int, dict]]:
+def _outcomes(tasks: list[Task], workers: int, scheduler: str | None,
+              tracker: RunProgress | None) -> Iterator[tuple[int, dict]]:
     """``run_task``'s results, in completion order, from wherever the tasks run."""
     if scheduler:
         return _on_dask(tasks, scheduler)
     if workers <= 1:
-        return map(run_task, tasks)
-    return _on_processes(tasks, workers)
+        return map(run_task, [replace(t, progress=tracker) for t in tasks] if tracker else tasks)
+    return _on_processes(tasks, workers, tracker)
 
 
-def _collect(outcomes: Iterator[tuple[int, dict]], progress: Callable[[int], None] | None) -> dict[int, dict]:
+def _collect(outcomes: Iterator[tuple[int, dict]], tracker: RunProgress | None) -> dict[int, dict]:
     results: dict[int, dict] = {}
     for i, m in outcomes:
         results[i] = m
-        if progress:
-            progress(len(results))
+        if tracker:
+            tracker.finish(i)
     return results
 
 
-def _on_processes(tasks: list[Task], workers: int) -> Iterator[tuple[int, dict]]:
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
-        for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
-            yield fut.result()
+def _on_processes(tasks: list[Task], workers: int,
+                  tracker: RunProgress | None) -> Iterator[tuple[int, dict]]:
+    manager = context().Manager() if tracker else None
+    queue = manager.Queue() if manager else None
+    reader = drain(queue, tracker) if manager else None
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
+            for fut in as_completed([pool.submit(run_task, replace(t, progress=queue)) for t in tasks]):
+                yield fut.result()
+    finally:
+        if manager:
+            queue.put(None)
+            reader.join(timeout=5)
+            manager.shutdown()
 
 
 def _on_dask(tasks: list[Task], scheduler: str) -> Iterator[tuple[int, dict]]:

@@ -8,9 +8,8 @@ named in one line instead of charted. Which metrics, and number formats: ``sweep
 from __future__ import annotations
 
 from cardsim.config.metrics import metric_unit
-from cardsim.planning.sweep import combination_label
 from cardsim.reports.page import _chart, _esc, _page, _plt, _svg, _table
-from cardsim.reports.sweep_view import (mean_ci, plain, resource_metrics, show, shown_metrics,
+from cardsim.reports.sweep_view import (combination_label, mean_ci, plain, resource_metrics, show, shown_metrics,
                                         zero_throughout)
 from cardsim.reports.text import inert
 

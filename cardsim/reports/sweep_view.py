@@ -9,11 +9,18 @@ then :data:`cardsim.config.metrics.TABLE_METRICS`. Every metric is in ``--json``
 
 from __future__ import annotations
 
+import json
 import re
 
 from cardsim.config.metrics import TABLE_METRICS, metric_unit
 
 _RESOURCE = re.compile(r"^provinces\.(sichuan|chongqing)\.(metro|bus|scenic_gate|gov_window)\.")
+
+
+def combination_label(combo: dict) -> str:
+    """``key=value, key=value`` (every swept key), or ``base`` when nothing is swept."""
+    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}"
+                     for k, v in combo["set"].items()) or "base"
 
 
 def resource_metrics(result: dict) -> list[str]:

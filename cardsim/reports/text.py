@@ -16,8 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cardsim.config.metrics import metric_unit
-from cardsim.planning.sweep import combination_label
-from cardsim.reports.sweep_view import mean_ci, plain, shown_metrics, zero_throughout
+from cardsim.reports.sweep_view import combination_label, mean_ci, plain, shown_metrics, zero_throughout
 
 PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
 
