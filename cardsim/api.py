@@ -292,7 +292,8 @@ def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
            time_from: float | None = None, time_to: float | None = None, card: str | None = None,
            limit: int | None = None, speed: float | None = None,
            diff_out: str | Path | None = None, workers: int | None = None,
-           progress: Progress | None = None) -> ReplayResult:
+           progress: Progress | None = None, force: bool = False,
+           notify: Callable[[str], None] | None = None) -> ReplayResult:
     """Replay a log against fresh merchant and issuer nodes and report what diverges.
 
     The rules are ``scenario``'s (a :class:`Scenario` or a file) or the log's own, with ``sets``
@@ -300,7 +301,11 @@ def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
     ``against`` names the nodes that re-decide (``"merchant,issuer"`` or a subset). The filters
     (``channel``, terminal ``province``, simulated ``time_from`` <= t < ``time_to``, ``card``,
     ``limit``) choose the records replayed; the others are taken as recorded. ``speed`` paces the
-    replay on the wall clock; ``diff_out`` writes every divergence to a CSV file.
+    replay on the wall clock (``notify(message)`` hears how long, when over a minute);
+    ``diff_out`` writes every divergence to a CSV file (an existing one is replaced only with
+    ``force``). The result's ``revenue_change_yuan`` is what the replayed decisions charge minus
+    what was recorded, per province and channel; with ``card``, ``card_story`` lists each of the
+    card's records with its recorded and replayed decision.
     """
     filters = _filters(channel, province, time_from, time_to, card, limit)
     rules = _rules(log, scenario, sets, "replay")
@@ -308,7 +313,7 @@ def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
     return replay_mod.replay(log, rules, _nodes(against), keys_dir=keys_dir,
                              workers=workers or default_workers(), filters=filters,
                              check_signatures=check_signatures, speed=speed, diff_out=diff_out,
-                             progress=step)
+                             progress=step, force=force, notify=notify)
 
 
 def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,

@@ -22,3 +22,18 @@ def test_help_shows_flags_as_flags_and_keeps_brackets():
 def test_shell_completion_is_offered():
     r = runner.invoke(app, ["--help"])
     assert "--install-completion" in r.stdout and "--show-completion" in r.stdout
+
+
+def test_text_reports_fit_80_columns_without_cutting(weekday_path):
+    from rich.console import Console
+    from cardsim.config.scenario import load
+    from cardsim.model.simulation import Simulation
+    from cardsim.reports.text import render_summary
+    s = Simulation(load(weekday_path, sets=["simulation.duration_hours=2", "simulation.start_hour=8"],
+                        scale=0.02)).run()
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))
+    render_summary(s, console)
+    text = console.export_text()
+    assert "…" not in text and all(len(line) <= 80 for line in text.splitlines())
+    for name in ("government", "chongqing", "issuer-chongqing", "chongqing.scenic_gate"):
+        assert name in text

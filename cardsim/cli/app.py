@@ -271,17 +271,22 @@ def replay(
                                            "this province: sichuan or chongqing."),
     time_from: Optional[float] = typer.Option(None, "--from", help="Replay from this simulated time (s)."),
     time_to: Optional[float] = typer.Option(None, "--to", help="Replay up to this simulated time (s)."),
-    card: Optional[str] = typer.Option(None, "--card", help="Replay only this card's transactions."),
+    card: Optional[str] = typer.Option(None, "--card", help="Replay only this card's transactions "
+                                       "and print its story: each record, recorded and replayed."),
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Replay at most N records."),
     speed: Optional[float] = typer.Option(None, "--speed", min=0.000001, help="Pace the replay at "
                                           "X times simulated time on the wall clock."),
     diff_out: Optional[Path] = typer.Option(None, "--diff-out", help="Write every divergence to "
-                                            "this CSV file."),
+                                            "this CSV file: seq, tx_id, card, terminal, time, "
+                                            "channel, service, province, amount, recorded and "
+                                            "replayed decision (refuses to replace a file without "
+                                            "--force)."),
     timing: bool = typer.Option(False, "--timing", help="The same as `cardsim retime` (kept as an "
                                 "alias): takes --scenario, --set, --out, --force, --keys, "
                                 "--passphrase-env, --workers, --json and --quiet."),
     out: Optional[Path] = typer.Option(None, "--out", help="With --timing: write the new run's log here."),
-    force: bool = typer.Option(False, "--force", help="With --out: replace an existing file."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --diff-out file (with "
+                               "--timing: an existing --out file)."),
     passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", metavar="VAR",
                                                  help="With --timing --out: environment variable "
                                                       "holding the private keys' passphrase."),
@@ -309,13 +314,14 @@ def replay(
             _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet)
             return
         refuse("without --timing (see `cardsim retime`)", {
-            "--out": out is not None, "--force": force, "--passphrase-env": passphrase_env is not None})
+            "--out": out is not None, "--force": force and diff_out is None,
+            "--passphrase-env": passphrase_env is not None})
         with progress_bar(quiet, "replay") as progress:
             result = cardsim.replay(log, scenario, sets=sets or (), against=against, keys_dir=keys,
                                 check_signatures=not no_signatures, channel=channel,
                                 province=province, time_from=time_from, time_to=time_to,
                                 card=card, limit=limit, speed=speed, diff_out=diff_out,
-                                workers=workers, progress=progress)
+                                workers=workers, progress=progress, force=force, notify=notice)
     with stdout_may_close():
         if as_json:
             print_json(result.as_dict())

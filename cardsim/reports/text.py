@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cardsim.config.metrics import metric_unit
+from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.reports.sweep_view import combination_label, mean_ci, plain, shown_metrics, zero_throughout
 
 PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
@@ -43,10 +44,18 @@ def _row(t: Table, *cells: object) -> None:
 
 
 def _table(title: str | None, columns: tuple[str, ...], left: tuple[str, ...] = ()) -> Table:
-    """A table with its title on the left; the columns named in ``left`` align left, the rest right."""
+    """A table with its title on the left; the columns named in ``left`` align left, the rest right.
+
+    Nothing is cut to fit the terminal (80 columns in a pipe): a text column folds a long name
+    onto the next line within its cell; a number column never wraps and is at least as wide as its
+    header. Full names and values are in ``--json``.
+    """
     t = Table(title=title, title_justify="left")
     for col in columns:
-        t.add_column(col, justify="left" if col in left else "right")
+        if col in left:
+            t.add_column(col, justify="left", overflow="fold")
+        else:
+            t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     return t
 
 
@@ -70,13 +79,13 @@ def render_summary(summary: dict, console: Console) -> None:
 
 
 def _transactions_table(s: dict) -> Table:
-    t = _table("Transactions", ("", "transactions", "per hour", "approved", "declined", "decline rate",
-                                "approved yuan"), left=("",))
-    for group, rows in (("channel", s["by_channel"]), ("province", s["by_province"])):
+    # approved = transactions - declined (both in --json); left out so the table fits 80 columns
+    t = _table("Transactions (by channel, then by terminal province)",
+               ("", "transactions", "per hour", "declined", "declined %", "approved yuan"), left=("",))
+    for rows in (s["by_channel"], s["by_province"]):
         for name, b in rows.items():
-            _row(t, f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
-                      f"{b['approved']:,}", f"{b['declined']:,}", f"{b['decline_rate']:.2%}",
-                      f"{b['approved_fen'] / 100:,.2f}")
+            _row(t, name, f"{b['transactions']:,}", f"{b['per_hour']:,.0f}", f"{b['declined']:,}",
+                 f"{b['decline_rate']:.2%}", f"{b['approved_fen'] / 100:,.2f}")
     return t
 
 
@@ -173,6 +182,41 @@ def render_replay(out: dict, console: Console, max_divergences: int = 20) -> Non
     if out["diverged"]:
         console.print(_divergence_counts(out))
         console.print(_divergences_table(out["divergences"][:max_divergences]))
+    if "revenue_change_yuan" in out:
+        _print_revenue_change(out["revenue_change_yuan"], console)
+    if out.get("card_story") is not None:
+        console.print(_story_table(out["card_story"][:max(max_divergences, 50)], len(out["card_story"])))
+
+
+def _print_revenue_change(rc: dict, console: Console) -> None:
+    """The replayed decisions' charges minus the recorded ones, per province and channel (yuan)."""
+    if not rc["total"] and not any(v for p in PROVINCES for v in rc[p].values()):
+        console.print("revenue: unchanged (the replayed decisions charge what was recorded)")
+        return
+    t = _table("Revenue change, replayed minus recorded (yuan)", ("province", *CHANNELS, "total"),
+               left=("province",))
+    for p in PROVINCES:
+        _row(t, p, *(f"{rc[p][c]:+,.2f}" for c in CHANNELS), f"{rc[p]['total']:+,.2f}")
+    if rc.get("other"):
+        _row(t, "other (unreadable)", *("" for _ in CHANNELS), f"{rc['other']:+,.2f}")
+    _row(t, "all", *("" for _ in CHANNELS), f"{rc['total']:+,.2f}")
+    console.print(t)
+
+
+def _story_table(story: list[dict], total: int) -> Table:
+    columns = ("seq", "time s", "service", "terminal", "yuan", "recorded", "replayed")
+    t = _table(f"The card's story: {total:,} records" + (f" (first {len(story)})" if total > len(story) else ""),
+               columns, left=("service", "terminal", "recorded", "replayed"))
+    for e in story:
+        r, p = e["recorded"], e["replayed"]
+        amount = e.get("amount_fen")
+        _row(t, str(e["seq"]), f"{e['sim_time']:,.1f}" if isinstance(e.get("sim_time"), float) else str(e.get("sim_time")),
+             e.get("service"), e.get("terminal_id"),
+             f"{amount / 100:,.2f}" if type(amount) is int else str(amount),
+             f"{r['outcome']} {r['reason'] or ''}".strip(),
+             "same" if e["same"] else Text(f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']} "
+                                           f"({p['node']})", style="red"))
+    return t
 
 
 def _divergence_counts(out: dict) -> Table:
