@@ -154,7 +154,14 @@ def cli_md() -> str:
     out = ["# Command-line reference", "",
            "Generated from the Typer app in `cardsim/cli/app.py` by `make docs`; do not edit by hand.",
            "", "Exit codes: 0 ok; 1 the check found problems (verification failures, replay "
-           "divergences, threshold breaches); 2 bad input (one line on stderr).", ""]
+           "divergences, threshold breaches); 2 bad input (one line on stderr).", "",
+           "Text reports fit the terminal's width (80 columns in a pipe) and never cut a name or "
+           "a number: a long name (a metric, a terminal) folds onto the next line inside its "
+           "cell, numbers never wrap, and a sweep with more combinations than fit side by side "
+           "prints several tables, each combination numbered (`#1`) and named in full above "
+           "them. `--json` (and a sweep's `--csv`) hold every name and value in full.", "",
+           "Shell completion: `cardsim --install-completion` (or `--show-completion` to print "
+           "the script); `cardsim --version` prints the version.", ""]
     for name, cmd in _commands(typer.main.get_command(app)):
         out += _command_md(name, cmd)
     return "\n".join(out) + "\n"
