@@ -73,3 +73,14 @@ def test_command_line_thresholds_join_the_scenario():
     with pytest.raises(ScenarioError, match=r"x.toml \(with --set\): thresholds.wait.chongqing.scenic_gate.site-004.p95: no point"):
         loads('[thresholds]\n"wait.chongqing.scenic_gate.site-004.p95" = "< 1"\n', source="x.toml",
               sets=["provinces.chongqing.scenic_gate.points=3"])
+
+
+def test_intervals_respect_the_metric_range():
+    from cardsim.planning.sweep import summarise
+    s = summarise([0.0, 0.0, 9.0], *metric_range("wait.metro.p95"))
+    assert s["ci_low"] == 0.0 and s["ci_high"] > 9.0 and s["mean"] == 3.0
+    s = summarise([0.99, 0.97, 0.4], *metric_range("utilisation.sichuan.metro"))
+    assert s["ci_high"] == 1.0 and s["ci_low"] >= 0.0
+    s = summarise([-50.0, 10.0], *metric_range("clearing.net_yuan.sichuan"))
+    assert s["ci_low"] < -50.0                               # a net position takes either sign
+    assert summarise([2.0, 2.0])["ci_low"] == summarise([2.0, 2.0])["ci_high"] == 2.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from cardsim.config.metrics import metric_unit
 from cardsim.reports.page import _chart, _esc, _page, _plt, _svg, _table
 from cardsim.reports.sweep_view import (combination_label, mean_ci, plain, resource_metrics, show, shown_metrics,
-                                        zero_throughout)
+                                        threshold_metrics, zero_throughout)
 from cardsim.reports.text import inert
 
 
@@ -20,7 +20,8 @@ def sweep_report(result: dict, source: str) -> str:
     combos = result["combinations"]
     axis = _Axis.of(result)
     shown = shown_metrics(result)
-    flat = [m for m in shown if zero_throughout(result, m)]
+    checked = set(threshold_metrics(result))
+    flat = [m for m in shown if zero_throughout(result, m) and m not in checked]
     resource = [m for m in resource_metrics(result) if m in shown and m not in flat]
     others = [m for m in shown if m not in flat and m not in resource]
     charts = ""

@@ -17,7 +17,8 @@ from rich.text import Text
 
 from cardsim.config.metrics import metric_unit
 from cardsim.domain import CHANNELS, PROVINCES
-from cardsim.reports.sweep_view import combination_label, mean_ci, plain, shown_metrics, zero_throughout
+from cardsim.reports.sweep_view import (combination_label, mean_ci, plain, shown_metrics,
+                                        threshold_metrics, zero_throughout)
 
 PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
 
@@ -260,7 +261,7 @@ def render_sweep(result: dict, console: Console) -> None:
     for i, combo in enumerate(combos):
         console.print(f"  #{i + 1}  {markup(combination_label(combo))}", soft_wrap=True)
     shown = shown_metrics(result)
-    flat = [m for m in shown if zero_throughout(result, m)]
+    flat = [m for m in shown if zero_throughout(result, m) and m not in threshold_metrics(result)]
     rows = [m for m in shown if m not in flat]
     per_table = max(1, (console.width - 34) // 19)
     for start in range(0, len(combos), per_table):
