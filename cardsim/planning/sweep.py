@@ -24,8 +24,8 @@ import numpy as np
 
 from cardsim.errors import CardsimError
 from cardsim.workers import context
-from cardsim.config.metrics import (Threshold, check_metric, metric_names, metric_range, metric_value,
-                                    thresholds_of)
+from cardsim.config.metrics import (Threshold, check_metric, metric_names, metric_range, metric_unit,
+                                    metric_value, thresholds_of)
 from cardsim.config.scenario import Scenario, load, loads, parse_set
 from cardsim.model.scopes import window_values
 from cardsim.planning.progress import RunProgress, drain
@@ -295,16 +295,16 @@ def _check(t: Threshold, m: dict) -> dict:
 
 
 def write_csv(result: dict, path: str | Path) -> None:
-    """The sweep result as CSV: one row per combination and metric."""
+    """The sweep result as CSV: one row per combination and metric (full names, with the unit)."""
     keys = list(result["swept"])
     tmp = Path(str(path) + ".partial")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(keys + ["metric", "mean", "ci_low", "ci_high", "n"])
+        w.writerow(keys + ["metric", "mean", "ci_low", "ci_high", "n", "unit"])
         for combo in result["combinations"]:
             for m, s in combo["metrics"].items():
                 w.writerow([json.dumps(combo["set"][k]) for k in keys]
-                           + [m, s["mean"], s["ci_low"], s["ci_high"], s["n"]])
+                           + [m, s["mean"], s["ci_low"], s["ci_high"], s["n"], metric_unit(m)])
     tmp.replace(path)
 
 

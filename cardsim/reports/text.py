@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cardsim.config.metrics import metric_unit
+from cardsim.config.schema import SERVICE_TYPES
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.reports.sweep_view import (combination_label, mean_ci, plain, shown_metrics,
                                         threshold_metrics, zero_throughout)
@@ -75,6 +76,9 @@ def render_summary(summary: dict, console: Console) -> None:
             _row(t, r, f"{n:,}")
         console.print(t)
     console.print(_waits_table(s))
+    if isinstance(s.get("scopes"), dict):
+        for p in PROVINCES:
+            console.print(_province_table(s["scopes"], p))
     console.print(_utilisation_table(s["utilisation"]))
     _print_clearing_and_exposure(s, console)
 
@@ -100,6 +104,22 @@ def _waits_table(s: dict) -> Table:
     for name, w in s["issuer_latency"].items():
         _row(t, f"{name} auth latency", f"{w['count']:,}",
                   *(f"{w[q]:.3f}" for q in ("mean", "p50", "p95", "p99", "max")), "")
+    return t
+
+
+def _province_table(scopes: dict, p: str) -> Table:
+    """A province's service point types in use: the day's p95 wait (s), the peak hour and its p95
+    wait, utilisation over the day and in its busiest hour (``max h``), balks (every point's
+    figures: ``--json``, ``scopes``)."""
+    t = _table(f"{p}: the day after warm-up; peak: the busiest hour",
+               ("type", "p95 s", "peak", "peak p95", "busy", "max h", "balked"), left=("type",))
+    t.columns[0].min_width = max(len(x) for x in SERVICE_TYPES)
+    for name, sc in scopes.items():
+        if name.startswith(f"{p}.") and name.count(".") == 1 and sc["day"]["wait"]["count"]:
+            d, pk = sc["day"], sc["peak"]
+            _row(t, name.partition(".")[2], plain(d["wait"]["p95"]), pk["window"] or "-",
+                 plain(pk["wait"]["p95"]), f"{d['utilisation']:.1%}",
+                 f"{d['utilisation_max_hour']:.1%}", f"{d['balked']:,}")
     return t
 
 
