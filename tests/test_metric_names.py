@@ -84,3 +84,14 @@ def test_intervals_respect_the_metric_range():
     s = summarise([-50.0, 10.0], *metric_range("clearing.net_yuan.sichuan"))
     assert s["ci_low"] < -50.0                               # a net position takes either sign
     assert summarise([2.0, 2.0])["ci_low"] == summarise([2.0, 2.0])["ci_high"] == 2.0
+
+
+def test_command_line_errors_are_one_line(weekday_path):
+    from typer.testing import CliRunner
+    from cardsim.cli.app import app
+    runner = CliRunner()
+    r = runner.invoke(app, ["run", str(weekday_path), "--threshold", "wait.sichuan.metro.station-999.p95<1"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert "--threshold wait.sichuan.metro.station-999.p95<1: no point station-999" in r.stderr
+    r = runner.invoke(app, ["sweep", str(weekday_path), "-n", "2", "--metric", "wait.metro.9-10.p95"])
+    assert r.exit_code == 2 and "--metric wait.metro.9-10.p95: unknown metric" in r.stderr

@@ -109,7 +109,7 @@ def _draw(ax, result: dict, m: str, axis: _Axis) -> None:
     ax.plot(axis.pos, [s["mean"] for s in stats], "o-", color="#1f4e79", label="mean", markersize=4)
     for t in (t for t in (combos[0]["thresholds"] if combos else []) if t["metric"] == m):
         ax.axhline(t["limit"], color="#c62828", linestyle="--", linewidth=1.2,
-                   label=f"threshold {t['op']} {show(t['limit'], m)}")
+                   label=f"threshold {t['op']} {show(t['limit'], m)} {metric_unit(m)}")
         checks = [next(c for c in combo["thresholds"] if c["metric"] == m) for combo in combos]
         for passed, marker, colour, label in ((True, "o", "#2e7d32", "pass"), (False, "X", "#c62828", "FAIL")):
             pts = [(x, c["value"]) for x, c in zip(axis.pos, checks) if c["passed"] is passed]
