@@ -49,7 +49,7 @@ def _chart(title: str, svg: str, note: str = "") -> str:
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;font-size:13px;margin:8px 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}td{white-space:nowrap}.meta{color:#555;font-size:13px}
 figure.chart{margin:16px 0;padding:8px;border:1px solid #eee}figcaption{font-weight:600;margin-bottom:6px}
 figure.chart svg{max-width:100%;height:auto}.note{color:#666;font-size:12px}
