@@ -131,3 +131,9 @@ def test_rendered_in_headless_chromium(which, request, tmp_path):
     import matplotlib.image as mpimg
     img = mpimg.imread(png)
     assert img.shape[0] > 1000 and img.std() > 0.05                   # a real picture, not blank
+
+
+def test_a_malformed_sweep_result_is_one_line(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({"kind": "cardsim-sweep", "combinations": [{"set": 1}]}))
+    r = runner.invoke(app, ["report", str(tmp_path / "bad.json")])
+    assert r.exit_code == 2 and "not a sweep result" in r.stderr and "Traceback" not in r.output

@@ -152,7 +152,7 @@ _VALUE_OF = {
 
 
 def metric_unit(name: str) -> str:
-    """The unit a metric is in, for axes and tables."""
+    """The unit a metric is in, for axes and tables ("" for a name that is not a metric)."""
     family = name.split(".")[0]
     m, _ = parse_scoped(name)
     if m is not None:
@@ -163,7 +163,7 @@ def metric_unit(name: str) -> str:
             "throughput": "transactions / h", "decline_rate": "share declined",
             "utilisation": "share busy", "issuer_latency": "s", "revenue_yuan": "yuan",
             "clearing": "yuan", "blacklist_exposure": "fen" if name.endswith("_fen") else "transactions",
-            }[family]
+            }.get(family, "")
 
 
 def metric_range(name: str) -> tuple[float | None, float | None]:

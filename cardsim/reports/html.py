@@ -31,7 +31,7 @@ from cardsim.log.store import open_log, read_run
 from cardsim.planning.sweep import load_sweep
 from cardsim.records.record import APPROVED
 from cardsim.reports import run_charts as charts_mod
-from cardsim.reports.page import _esc, _page, _plt, _table
+from cardsim.reports.page import _CHECK, _esc, _page, _plt, _table  # noqa: F401 (_CHECK: the page's own script)
 from cardsim.reports.run_panels import province_panels, run_thresholds
 from cardsim.reports.sweep_html import sweep_report
 
@@ -234,7 +234,11 @@ def write_report(src: str | Path, out: str | Path | None = None) -> Path:
     """Write the report for a log (.db) or a sweep result (.json); returns the file written."""
     src = Path(src)
     if src.suffix.lower() == ".json":
-        page = sweep_report(load_sweep(src), str(src))
+        try:
+            page = sweep_report(load_sweep(src), str(src))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise CardsimError(f"{src}: not a sweep result (`cardsim sweep --json` output): "
+                               f"{type(e).__name__}: {one_line(e)[:200]}") from None
     else:
         page = run_report(src)
     out = Path(out) if out else src.with_suffix(".html")

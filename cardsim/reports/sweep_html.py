@@ -144,7 +144,7 @@ def _panel(plt, result: dict, metrics: list[str], axis: _Axis) -> str:
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
     for ax, m in zip(axes.flat, metrics):
         _draw(ax, result, m, axis)
-        ax.set_title(m, fontsize=8)
+        ax.set_title(inert(m), fontsize=8)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     fig.tight_layout()
