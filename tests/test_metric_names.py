@@ -95,3 +95,18 @@ def test_command_line_errors_are_one_line(weekday_path):
     assert "--threshold wait.sichuan.metro.station-999.p95<1: no point station-999" in r.stderr
     r = runner.invoke(app, ["sweep", str(weekday_path), "-n", "2", "--metric", "wait.metro.9-10.p95"])
     assert r.exit_code == 2 and "--metric wait.metro.9-10.p95: unknown metric" in r.stderr
+
+
+def test_every_metric_name_in_the_docs_is_a_metric():
+    import re
+    from conftest import ROOT
+    cfg = loads("").config
+    names = set()
+    for doc in ("README.md", "docs/summary.md", "docs/planning.md", "docs/replay.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        names |= set(re.findall(r"[`']((?:wait|utilisation|queue_length|balked|throughput|revenue_yuan|"
+                                r"clearing)\.[A-Za-z0-9_.:-]+?)(?:[`']|<|\s)", text))
+    names = {n.rstrip(".") for n in names if "<" not in n}
+    assert len(names) >= 10
+    for n in sorted(names):
+        assert check_metric(n, cfg) is None, (n, check_metric(n, cfg))
