@@ -110,3 +110,12 @@ def test_every_metric_name_in_the_docs_is_a_metric():
     assert len(names) >= 10
     for n in sorted(names):
         assert check_metric(n, cfg) is None, (n, check_metric(n, cfg))
+
+
+def test_long_names_wrap_after_a_dot():
+    from cardsim.reports.sweep_view import wrap_name
+    assert wrap_name("wait.chongqing.scenic_gate.site-001.peak.p95", 30) == "wait.chongqing.scenic_gate.\nsite-001.peak.p95"
+    assert wrap_name("wait.metro.p95", 30) == "wait.metro.p95"
+    assert wrap_name("a" * 40, 30) == "a" * 40
+    assert wrap_name("wait.chongqing.scenic_gate.site-001.peak.p95", 30).replace("\n", "") == \
+        "wait.chongqing.scenic_gate.site-001.peak.p95"

@@ -83,3 +83,18 @@ def mean_ci(s: dict, metric: str) -> str:
     if abs(half_lo - half_hi) > 2e-6 * max(1.0, abs(s["mean"])):   # the summary rounds to 1e-6
         return f"{show(s['mean'], metric)} [{show(s['ci_low'], metric)}, {show(s['ci_high'], metric)}]"
     return f"{show(s['mean'], metric)} ± {show(half_hi, metric)}"
+
+
+def wrap_name(name: str, width: int) -> str:
+    """A dotted name broken after its dots into lines of at most ``width`` characters (a part
+    longer than that stays whole on its line): ``wait.chongqing.`` / ``scenic_gate.peak.p95``."""
+    lines, cur = [], ""
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        piece = part + ("." if i < len(parts) - 1 else "")
+        if cur and len(cur) + len(piece) > width:
+            lines.append(cur)
+            cur = ""
+        cur += piece
+    lines.append(cur)
+    return "\n".join(lines)

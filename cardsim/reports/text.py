@@ -19,7 +19,7 @@ from cardsim.config.metrics import metric_unit
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.reports.sweep_view import (combination_label, mean_ci, plain, shown_metrics,
-                                        threshold_metrics, zero_throughout)
+                                        threshold_metrics, wrap_name, zero_throughout)
 
 PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
 
@@ -283,7 +283,7 @@ def render_sweep(result: dict, console: Console) -> None:
     shown = shown_metrics(result)
     flat = [m for m in shown if zero_throughout(result, m) and m not in threshold_metrics(result)]
     rows = [m for m in shown if m not in flat]
-    per_table = max(1, (console.width - 34) // 19)
+    per_table = max(1, (console.width - _NAME_WIDTH - 4) // 19)
     for start in range(0, len(combos), per_table):
         console.print(_sweep_table(result, rows, range(start, min(len(combos), start + per_table))))
     if flat:
@@ -295,15 +295,24 @@ def render_sweep(result: dict, console: Console) -> None:
 
 def _sweep_table(result: dict, metrics: list[str], which: range) -> Table:
     t = Table(title_justify="left")
-    t.add_column("metric (unit)", overflow="fold", min_width=14)
+    t.add_column("metric (unit)", overflow="fold", min_width=_NAME_WIDTH)
     combos = result["combinations"]
     cells = {i: [mean_ci(combos[i]["metrics"][m], m) for m in metrics] for i in which}
     for i in which:
         t.add_column(f"#{i + 1}", justify="right", no_wrap=True,
                      min_width=max([len(c) for c in cells[i]] + [3]))
     for r, m in enumerate(metrics):
-        _row(t, f"{m} ({metric_unit(m)})", *(cells[i][r] for i in which))
+        lines, unit = [inert(x) for x in wrap_name(m, _NAME_WIDTH).split("\n")], f"({metric_unit(m)})"
+        if len(lines[-1]) + 1 + len(unit) <= _NAME_WIDTH:
+            lines[-1] += " " + unit
+        else:
+            lines.append(unit)
+        _row(t, Text("\n".join(lines)), *(cells[i][r] for i in which))
     return t
+
+
+#: The metric column of a sweep table: names longer than this break after a dot.
+_NAME_WIDTH = 30
 
 
 def _sweep_thresholds_table(checked: list[tuple[int, dict]]) -> Table:
