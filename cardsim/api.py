@@ -25,7 +25,7 @@ from cardsim.audit import verify as verify_mod
 from cardsim.audit.replay import NODES, Filters, ReplayResult
 from cardsim.audit.verify import Report
 from cardsim.config.metrics import evaluate, thresholds_of
-from cardsim.config.scenario import Scenario, load, parse_set
+from cardsim.config.scenario import Scenario, load, parse_set, with_thresholds
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.errors import CardsimError
 from cardsim.log.session import Hooks, ensure_keys, simulate
@@ -321,16 +321,20 @@ def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
            keys_dir: str | Path | None = None, create_keys: bool = False,
            passphrase: bytes | None = None, workers: int | None = None,
            progress: Progress | None = None,
-           notify: Callable[[str], None] | None = None) -> RunResult:
+           notify: Callable[[str], None] | None = None,
+           thresholds: Sequence[str] = ()) -> RunResult:
     """Trace-driven what-if: run the log's arrivals through the simulation clock under
     ``scenario``'s capacities and rules (or the log's own, with ``sets`` applied).
 
-    Returns a :class:`RunResult` like :func:`run`, its thresholds those of the scenario applied.
+    Returns a :class:`RunResult` like :func:`run`, its thresholds those of the scenario applied
+    and ``thresholds`` (``"metric<op>number"``).
     ``out`` writes the new run's signed log, with the keys in ``keys_dir`` as for :func:`run`.
     """
     with Log.open(log) as lg:
         log_sc = lg.scenario
     rules = _rules(log, scenario, sets, "retime")
+    if thresholds:
+        rules = with_thresholds(rules or log_sc, thresholds)
     keys = None
     if out is not None:
         keys = _keys_dir(keys_dir, create_keys)

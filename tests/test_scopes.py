@@ -76,3 +76,17 @@ def test_threshold_windows_are_in_the_summary():
     s = Simulation(sc).run()
     assert set(s["windows"]) == {"wait.chongqing.scenic_gate.10:00-12:00.p95"}
     assert metric_value(s, "wait.chongqing.scenic_gate.10:00-12:00.p95") >= 0
+
+
+def test_retime_takes_thresholds_on_any_metric(tmp_path, keys_dir):
+    from cardsim import api
+    sc = load(ROOT / "scenarios" / "weekday.toml", sets=["simulation.duration_hours=3",
+                                                         "simulation.start_hour=7"], scale=0.02)
+    api.run(sc, tmp_path / "w.db", keys_dir=keys_dir, workers=1)
+    r = api.retime(tmp_path / "w.db", sets=["provinces.sichuan.metro.terminals=1"],
+                   thresholds=["wait.sichuan.metro.08:00-09:00.p95<100000",
+                               "utilisation.sichuan.metro.station-001.max_hour>2"])
+    got = {c["metric"]: c["passed"] for c in r.thresholds}
+    assert got == {"wait.sichuan.metro.08:00-09:00.p95": True,
+                   "utilisation.sichuan.metro.station-001.max_hour": False}
+    assert "wait.sichuan.metro.08:00-09:00.p95" in r.summary["windows"]

@@ -335,6 +335,7 @@ def retime(
     log: Path = LOG_ARG,
     scenario: Optional[Path] = RULES_OPT,
     sets: Optional[List[str]] = SET_OPT,
+    thresholds: Optional[List[str]] = THRESHOLD_OPT,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the new run's signed log "
                                        "to this SQLite file."),
     force: bool = FORCE_OPT,
@@ -353,16 +354,17 @@ def retime(
     (population, demand, the log's seed and span) is an error.
     """
     with user_errors():
-        _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet)
+        _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet,
+                thresholds)
 
 
 def _retime(log: Path, scenario: Optional[Path], sets: Optional[List[str]], out: Optional[Path],
             force: bool, keys: Path, passphrase_env: Optional[str], workers: Optional[int],
-            as_json: bool, quiet: bool) -> None:
+            as_json: bool, quiet: bool, thresholds: Optional[List[str]] = None) -> None:
     with progress_bar(quiet, "retime", hours=True) as progress:
         result = cardsim.retime(log, scenario, sets=sets or (), out=out, force=force, keys_dir=keys,
                             passphrase=read_passphrase(passphrase_env), workers=workers,
-                            progress=progress, notify=notice)
+                            progress=progress, notify=notice, thresholds=thresholds or ())
     show_run(result, as_json)
 
 

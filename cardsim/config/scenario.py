@@ -7,6 +7,7 @@ what was expected, e.g. ``scenarios/x.toml: demand.transit.peak_per_hour: must b
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import difflib
 import json
@@ -97,6 +98,13 @@ def loads(text: str, source: str = "<scenario>", name: str = "scenario",
     return Scenario(name=name, source=source, text=text, config=cfg,
                     seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets),
                     thresholds=tuple(thresholds))
+
+
+def with_thresholds(sc: Scenario, items) -> Scenario:
+    """``sc`` with ``--threshold`` entries (``"metric<op>number"``) added to its thresholds."""
+    cfg = copy.deepcopy(sc.config)
+    _add_thresholds(cfg, items)
+    return dataclasses.replace(sc, config=cfg, thresholds=tuple(sc.thresholds) + tuple(items))
 
 
 def _add_thresholds(cfg: dict, items) -> None:
