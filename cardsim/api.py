@@ -25,7 +25,7 @@ from cardsim.audit import verify as verify_mod
 from cardsim.audit.replay import NODES, Filters, ReplayResult
 from cardsim.audit.verify import Report
 from cardsim.config.metrics import evaluate, thresholds_of
-from cardsim.config.scenario import Scenario, load, parse_set, scale_warning
+from cardsim.config.scenario import Scenario, load, parse_set, scale_warning, with_thresholds
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.errors import CardsimError
 from cardsim.log.session import Hooks, ensure_keys, simulate
@@ -170,12 +170,15 @@ class SweepResult:
 # --- scenarios, keys ----------------------------------------------------------------------------
 
 def load_scenario(path: str | Path, sets: Sequence[str] = (), scale: float = 1.0,
-                  seed: int | None = None, scale_capacity: bool = False) -> Scenario:
+                  seed: int | None = None, thresholds: Sequence[str] = (),
+                  scale_capacity: bool = False) -> Scenario:
     """Read and validate a scenario file; ``sets`` are ``"key.path=value"`` overrides, ``scale``
     multiplies population and demand (and, with ``scale_capacity``, the terminals), ``seed``
-    replaces ``simulation.seed``. Below scale 1 without ``scale_capacity``, the scenario's
+    replaces ``simulation.seed``; ``thresholds`` (``"wait.chongqing.scenic_gate.p95<120"``) join
+    the scenario's ``[thresholds]``. Below scale 1 without ``scale_capacity``, the scenario's
     ``scale_warning`` says that waits are not the full system's."""
-    return load(path, sets=tuple(sets), scale=scale, seed=seed, scale_capacity=scale_capacity)
+    return load(path, sets=tuple(sets), scale=scale, seed=seed, thresholds=tuple(thresholds),
+                scale_capacity=scale_capacity)
 
 
 def init_keys(directory: str | Path, algorithm: str = "ed25519", passphrase: bytes | None = None,
@@ -318,7 +321,8 @@ def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
            time_from: float | None = None, time_to: float | None = None, card: str | None = None,
            limit: int | None = None, speed: float | None = None,
            diff_out: str | Path | None = None, workers: int | None = None,
-           progress: Progress | None = None) -> ReplayResult:
+           progress: Progress | None = None, force: bool = False,
+           notify: Callable[[str], None] | None = None) -> ReplayResult:
     """Replay a log against fresh merchant and issuer nodes and report what diverges.
 
     The rules are ``scenario``'s (a :class:`Scenario` or a file) or the log's own, with ``sets``
@@ -326,7 +330,11 @@ def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
     ``against`` names the nodes that re-decide (``"merchant,issuer"`` or a subset). The filters
     (``channel``, terminal ``province``, simulated ``time_from`` <= t < ``time_to``, ``card``,
     ``limit``) choose the records replayed; the others are taken as recorded. ``speed`` paces the
-    replay on the wall clock; ``diff_out`` writes every divergence to a CSV file.
+    replay on the wall clock (``notify(message)`` hears how long, when over a minute);
+    ``diff_out`` writes every divergence to a CSV file (an existing one is replaced only with
+    ``force``). The result's ``revenue_change_yuan`` is what the replayed decisions charge minus
+    what was recorded, per province and channel; with ``card``, ``card_story`` lists each of the
+    card's records with its recorded and replayed decision.
     """
     filters = _filters(channel, province, time_from, time_to, card, limit)
     rules = _rules(log, scenario, sets, "replay")
@@ -334,7 +342,7 @@ def replay(log: str | Path, scenario: Scenario | str | Path | None = None, *,
     return replay_mod.replay(log, rules, _nodes(against), keys_dir=keys_dir,
                              workers=workers or default_workers(), filters=filters,
                              check_signatures=check_signatures, speed=speed, diff_out=diff_out,
-                             progress=step)
+                             progress=step, force=force, notify=notify)
 
 
 def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
@@ -342,16 +350,20 @@ def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
            keys_dir: str | Path | None = None, create_keys: bool = False,
            passphrase: bytes | None = None, workers: int | None = None,
            progress: Progress | None = None,
-           notify: Callable[[str], None] | None = None) -> RunResult:
+           notify: Callable[[str], None] | None = None,
+           thresholds: Sequence[str] = ()) -> RunResult:
     """Trace-driven what-if: run the log's arrivals through the simulation clock under
     ``scenario``'s capacities and rules (or the log's own, with ``sets`` applied).
 
-    Returns a :class:`RunResult` like :func:`run`, its thresholds those of the scenario applied.
+    Returns a :class:`RunResult` like :func:`run`, its thresholds those of the scenario applied
+    and ``thresholds`` (``"metric<op>number"``).
     ``out`` writes the new run's signed log, with the keys in ``keys_dir`` as for :func:`run`.
     """
     with Log.open(log) as lg:
         log_sc = lg.scenario
     rules = _rules(log, scenario, sets, "retime")
+    if thresholds:
+        rules = with_thresholds(rules or log_sc, thresholds)
     keys = None
     if out is not None:
         keys = _keys_dir(keys_dir, create_keys)
@@ -367,15 +379,19 @@ def retime(log: str | Path, scenario: Scenario | str | Path | None = None, *,
 def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, scale: float = 1.0,
           seed: int | None = None, workers: int | None = None, scheduler: str | None = None,
           csv: str | Path | None = None, progress: Progress | None = None,
+          thresholds: Sequence[str] = (), metrics: Sequence[str] = (),
           scale_capacity: bool = False) -> SweepResult:
     """Run every combination of ``sets`` (``"key.path=v1,v2,..."``), each ``replications`` times
     with independent streams, and summarise each metric as a mean with a 95% interval.
 
     Everything is validated before the first run. ``scheduler`` runs on a Dask cluster; ``csv``
     also writes every metric of every combination to that file. Sweeps write no logs.
+    ``thresholds`` (``"metric<op>number"``) join the scenario's; ``metrics`` are measured too
+    (named points and clock windows, which are not measured unless asked for).
     """
     plan = sweep_mod.plan(scenario, replications, list(sets), scale=scale, seed=seed,
-                          attacker=attacker_for, scale_capacity=scale_capacity)
+                          attacker=attacker_for, thresholds=tuple(thresholds),
+                          metrics=tuple(metrics), scale_capacity=scale_capacity)
     if csv is not None and not Path(csv).parent.exists():
         raise CardsimError(f"--csv {csv}: directory {Path(csv).parent} does not exist")
     result = sweep_mod.run_sweep(plan, workers=workers or default_workers(), scheduler=scheduler,

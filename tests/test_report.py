@@ -24,7 +24,8 @@ CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-bro
 @pytest.fixture(scope="module")
 def run_html(tmp_path_factory, keys_dir):
     d = tmp_path_factory.mktemp("report")
-    sc = load(ROOT / "scenarios" / "issuer-outage.toml", sets=["simulation.duration_hours=10"], scale=0.1)
+    sc = load(ROOT / "scenarios" / "issuer-outage.toml", sets=["simulation.duration_hours=10"], scale=0.1,
+              thresholds=["wait.chongqing.metro.peak.p95<60", "decline_rate.transit<0.000001"])
     api.run(sc, out=d / "r.db", keys_dir=keys_dir)
     return write_report(d / "r.db", d / "r.html")
 
@@ -33,8 +34,9 @@ def run_html(tmp_path_factory, keys_dir):
 def sweep_html(tmp_path_factory):
     d = tmp_path_factory.mktemp("sweep")
     p = plan(ROOT / "scenarios" / "weekday.toml", 2,
-             ["provinces.sichuan.gov_window.terminals=2,4,6", "simulation.duration_hours=3",
-              "simulation.start_hour=8"], scale=0.05)
+             ["provinces.sichuan.gov_window.terminals=1,2,6", "simulation.duration_hours=3",
+              "simulation.start_hour=8"], scale=0.2,
+             thresholds=("wait.sichuan.gov_window.p95<300",), metrics=("balked.sichuan.gov_window.peak",))
     (d / "s.json").write_text(json.dumps(run_sweep(p, workers=1)))
     return write_report(d / "s.json", d / "s.html")
 
@@ -48,16 +50,49 @@ def test_run_report_is_self_contained(run_html):
     page = run_html.read_text()
     assert page.count('<figure class="chart"') == 6 and page.count("<svg") >= 6
     assert offline(page)
-    for title in ("Throughput per hour", "Waiting time percentiles", "Node utilisation",
+    for title in ("Throughput per hour", "Waiting time percentiles", "Utilisation over time",
                   "Declines by reason", "Cross-province flows", "Blacklist exposure"):
         assert title in page
     assert "standin_limit" in page                     # the outage's declines are charted
 
 
+def test_run_report_shows_thresholds_overrides_and_provinces(run_html):
+    page = run_html.read_text()
+    assert "--set simulation.duration_hours=10" in page and "scale 0.1" in page
+    table = re.search(r'<table data-thresholds="(\d+)">(.*?)</table>', page, re.S)
+    assert table and int(table.group(1)) == 2
+    assert 'class="pass">pass' in table.group(2) and 'class="fail">FAIL' in table.group(2)
+    assert all(f'data-province="{p}"' in page for p in ("sichuan", "chongqing"))
+    for unit in ("transactions / h", "wait (s)", "busy share of capacity", "clock hour", "yuan"):
+        assert unit in page, unit
+
+
 def test_sweep_report(sweep_html):
     page = sweep_html.read_text()
-    assert page.count('<figure class="chart"') == 11 and offline(page)
-    assert "95% CI" in page
+    assert offline(page) and "95% CI" in page
+    verdict = re.search(r'<p class="verdict (pass|fail)" data-verdict="\1">Verdict: (.*?)</p>', page)
+    assert verdict and verdict.group(2).startswith(("smallest passing combination: provinces.sichuan.gov_window.terminals=",
+                                                    "no combination passes"))
+    assert page.index("Verdict:") < page.index("<figure")                 # the verdict comes first
+    assert "wait.sichuan.gov_window.p95 &lt; 300 s (tested on the upper bound)" in page
+    assert "Wait, utilisation and balks of the swept resource" in page
+    assert "seconds" in page and "share busy" in page and "transactions / h" in page
+    assert "Zero in every combination" in page and "e+0" not in page.split("<svg")[0]
+    assert page.count('<figure class="chart"') >= 2
+
+
+def test_sweep_text_names_combinations_and_fits_80_columns(sweep_html):
+    from rich.console import Console
+    from cardsim.reports.text import render_sweep
+    result = json.loads(sweep_html.with_suffix(".json").read_text())
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))
+    render_sweep(result, console)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert text.splitlines()[2].startswith("verdict: ") or "verdict: " in text
+    for i, c in enumerate(result["combinations"]):
+        assert f"#{i + 1}  provinces.sichuan.gov_window.terminals={c['set']['provinces.sichuan.gov_window.terminals']}" in text
+    assert "(s)" in text and "zero in every combination" in text
 
 
 def test_cli_report_errors(tmp_path):
@@ -89,9 +124,16 @@ def test_rendered_in_headless_chromium(which, request, tmp_path):
     body = re.search(r"<body([^>]*)>", dom).group(1)
     charts = int(re.search(r'data-charts="(\d+)"', body).group(1))
     visible = int(re.search(r'data-visible="(\d+)"', body).group(1))
-    assert charts in (6, 11) and visible == charts                   # every chart present and visible
+    assert charts >= 2 and visible == charts                          # every chart present and visible
+    assert ("Verdict:" in dom) == (which == "sweep_html") and "Thresholds" in dom
     assert re.search(r'data-errors="0"', body)                        # no script error
     assert dom.count('data-rendered="no"') == 0
     import matplotlib.image as mpimg
     img = mpimg.imread(png)
     assert img.shape[0] > 1000 and img.std() > 0.05                   # a real picture, not blank
+
+
+def test_a_malformed_sweep_result_is_one_line(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({"kind": "cardsim-sweep", "combinations": [{"set": 1}]}))
+    r = runner.invoke(app, ["report", str(tmp_path / "bad.json")])
+    assert r.exit_code == 2 and "not a sweep result" in r.stderr and "Traceback" not in r.output

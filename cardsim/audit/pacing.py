@@ -60,3 +60,37 @@ def pacer(speed: float | None, duration_s: float, filters,
                            f"{wall:,.0f} s; at most {MAX_PACED_WALL_S:,.0f} s (7 days): use a speed "
                            f"of at least {(hi - lo) / MAX_PACED_WALL_S:.3g} or narrow --from/--to")
     return Pace(float(speed), lo, hi, clock, sleep)
+
+
+#: A paced replay longer than this says so before it starts.
+LONG_PACE_S = 60.0
+
+
+def duration_text(seconds: float) -> str:
+    """``3 h 05 min``, ``12 min 30 s``, ``45 s``."""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
+
+
+def warn_long_pace(conn, pace: Pace, filters, notify: Callable[[str], None]) -> None:
+    """Before a paced replay that will take more than :data:`LONG_PACE_S`: how long. With
+    ``--limit`` alone, the span of the first records replayed; with other filters, the span the
+    pacing covers (an upper bound)."""
+    span, bound = pace.hi - pace.lo, True
+    others = (filters.channel, filters.province, filters.card, filters.time_from, filters.time_to)
+    if filters.limit is not None and all(x is None for x in others):
+        ends = [conn.execute("SELECT sim_time FROM transactions ORDER BY seq LIMIT 1 OFFSET ?",
+                             (k,)).fetchone() for k in (0, max(0, filters.limit - 1))]
+        times = [r[0] for r in ends if r is not None and type(r[0]) is float and math.isfinite(r[0])]
+        if len(times) == 2:
+            first, last = (min(max(t, pace.lo), pace.hi) for t in times)
+            span, bound = max(0.0, last - first), False
+    wall = span / pace.speed
+    if wall > LONG_PACE_S:
+        notify(f"--speed {pace.speed:g}: this replay will take {'up to' if bound else 'about'} "
+               f"{duration_text(wall)} ({span:,.0f} simulated seconds paced); a higher --speed "
+               "or a smaller --limit is quicker")

@@ -26,8 +26,6 @@ Cards are the log's cards: their initial state comes from the log's scenario and
 
 from __future__ import annotations
 
-import csv
-import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -38,13 +36,14 @@ from typing import Callable, NamedTuple
 
 import simpy
 
-from cardsim.audit.pacing import MAX_PACED_WALL_S, Pace, pacer  # noqa: F401 (replay's API)
+from cardsim.audit.divergences import (Divergence, DiffWriter, RevenueChange, context_of, plain,  # noqa: F401
+                                      story_entry)
+from cardsim.audit.pacing import MAX_PACED_WALL_S, Pace, pacer, warn_long_pace  # noqa: F401 (replay's API)
 from cardsim.audit.verify import Context, RecordChecker, Tally, record_context
 from cardsim.config import schema
 from cardsim.config.scenario import Scenario, apply_set, from_config_json, parse_set
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
-from cardsim.files import create_new
 from cardsim.log.store import open_log, read_run
 from cardsim.model.card import Card, CardPopulation, parse_card_id, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
@@ -82,22 +81,6 @@ class Decision(NamedTuple):
 #: What a merchant does with a record whose fields it cannot read.
 _MALFORMED = Decision(DECLINED, "malformed_record", 0, "merchant")
 
-@dataclass(frozen=True)
-class Divergence:
-    seq: int
-    tx_id: str
-    kind: str                 # outcome | reason | amount
-    node: str                 # the node whose replayed decision differs: merchant | issuer | terminal
-    recorded: tuple           # (outcome, reason, charged_fen)
-    replayed: tuple
-
-    def as_dict(self) -> dict:
-        r, p = self.recorded, self.replayed
-        return {"seq": self.seq, "tx_id": self.tx_id, "kind": self.kind, "node": self.node,
-                "recorded": {"outcome": r[0], "reason": r[1], "charged_fen": r[2]},
-                "replayed": {"outcome": p[0], "reason": p[1], "charged_fen": p[2]}}
-
-
 @dataclass
 class ReplayResult:
     log: str
@@ -112,6 +95,8 @@ class ReplayResult:
     divergences: list = field(default_factory=list)
     signatures_checked: bool = False
     wall_seconds: float = 0.0
+    revenue: RevenueChange = field(default_factory=RevenueChange)
+    story: list | None = None          # with --card: every replayed record of the card
 
     @property
     def diverged(self) -> int:
@@ -126,6 +111,8 @@ class ReplayResult:
                 "signatures_checked": self.signatures_checked,
                 "divergences": [d.as_dict() for d in self.divergences],
                 "divergences_truncated": self.diverged > len(self.divergences),
+                "revenue_change_yuan": self.revenue.as_dict(),
+                **({"card_story": self.story} if self.story is not None else {}),
                 "wall_seconds": round(self.wall_seconds, 3),
                 "records_per_second": round(self.replayed / self.wall_seconds, 1) if self.wall_seconds else None}
 
@@ -261,15 +248,17 @@ def replay(path: str | Path, rules: Scenario | None = None, against: tuple = NOD
            keys_dir: str | Path = "keys", workers: int = 1, filters: Filters = Filters(),
            check_signatures: bool = True, speed: float | None = None,
            diff_out: str | Path | None = None,
-           progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Replay the log at ``path``; see the module documentation."""
+           progress: Callable[[int], None] | None = None, force: bool = False,
+           notify: Callable[[str], None] | None = None) -> ReplayResult:
+    """Replay the log at ``path``; see the module documentation. ``force`` replaces an existing
+    ``diff_out``; ``notify(message)`` hears how long a paced replay will take, when over a minute."""
     bad = [a for a in against if a not in NODES]
     if bad or not against:
         raise CardsimError(f"--against: expected a comma-separated subset of merchant,issuer, got "
                            f"{','.join(against) or 'nothing'}")
     try:
         return _replay(path, rules, against, keys_dir, workers, filters, check_signatures, speed,
-                       diff_out, progress)
+                       diff_out, progress, force, notify)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
     except WorkerError as e:
@@ -277,7 +266,7 @@ def replay(path: str | Path, rules: Scenario | None = None, against: tuple = NOD
 
 
 def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, speed, diff_out,
-            progress) -> ReplayResult:
+            progress, force=False, notify=None) -> ReplayResult:
     conn = open_log(path)
     t0 = time.perf_counter()
     try:
@@ -285,18 +274,22 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         if rules is None:
             rules = log_sc
         pace = pacer(speed, log_sc.duration_s, filters)
+        if pace is not None and notify is not None:
+            warn_long_pace(conn, pace, filters, notify)
         # loss reports as verify reads them: a malformed row reports nothing (verify flags it)
         reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")
                    if type(c) is str and type(t) is float}
         nodes = Nodes(log_sc, rules, reports)
         result = ReplayResult(str(path), rules.name, tuple(against))
+        if filters.card is not None:
+            result.story = []
         signed = run.get("signed") == 1
         pool = None
         if check_signatures and signed and "merchant" in against:
             pool = ShardedPool(partial(MerchantChecks, _context(conn, path, run, log_sc, keys_dir)),
                                workers, _CARD, in_process=workers <= 1)
             result.signatures_checked = True
-        writer = _DiffWriter(diff_out) if diff_out else None
+        writer = DiffWriter(diff_out, force) if diff_out else None
         completed = False
         try:
             _loop(conn, nodes, result, tuple(against), filters, pool, pace, writer, progress)
@@ -369,7 +362,7 @@ def _replay_batch(rows: list, status: dict, nodes: Nodes, result: ReplayResult, 
         result.records += 1
         if not _sound(row):
             result.replayed += 1
-            _diverge(result, writer, row[0], row[1], _recorded(row), _MALFORMED)
+            _diverge(result, writer, row[0], row[1], _recorded(row), _MALFORMED, row)
             continue
         if not filters.match(row) or (filters.limit is not None and result.replayed >= filters.limit):
             nodes.follow(Record._make(row))
@@ -387,8 +380,11 @@ def _one(row, nodes: Nodes, result: ReplayResult, against, merchant_bad, writer)
     result.replayed += 1
     recorded = (rec.outcome, rec.reason, rec.amount_fen if rec.outcome == APPROVED else 0)
     d = nodes.decide(rec, against, merchant_bad)
-    if (d.outcome, d.reason, d.charged_fen) != recorded:
-        _diverge(result, writer, rec.seq, rec.tx_id, recorded, d)
+    got = (d.outcome, d.reason, d.charged_fen)
+    if result.story is not None and len(result.story) < MAX_DIVERGENCES:
+        result.story.append(story_entry(rec.seq, rec.tx_id, context_of(row), recorded, got, d.node))
+    if got != recorded:
+        _diverge(result, writer, rec.seq, rec.tx_id, recorded, d, row)
 
 
 def _recorded(row: tuple) -> tuple:
@@ -398,60 +394,24 @@ def _recorded(row: tuple) -> tuple:
     return outcome, reason, amount if outcome == APPROVED else 0
 
 
-def _plain(v):
-    return v if v is None or type(v) in (str, int, float) else repr(v)
+_plain = plain
 
 
-def _diverge(result: ReplayResult, writer, seq, tx_id, recorded: tuple, d: "Decision") -> None:
+def _diverge(result: ReplayResult, writer, seq, tx_id, recorded: tuple, d: "Decision",
+             row=None) -> None:
     got = (d.outcome, d.reason, d.charged_fen)
+    ctx = context_of(row)
+    result.revenue.add(ctx, recorded[2], got[2])
     kind = "outcome" if d.outcome != recorded[0] else "reason" if d.reason != recorded[1] else "amount"
     result.by_kind[kind] += 1
     result.by_node[d.node] = result.by_node.get(d.node, 0) + 1
     if d.reason is not None:
         result.by_reason[d.reason] = result.by_reason.get(d.reason, 0) + 1
-    div = Divergence(_plain(seq), _plain(tx_id), kind, d.node, recorded, got)
+    div = Divergence(_plain(seq), _plain(tx_id), kind, d.node, recorded, got, tuple(ctx.items()))
     if len(result.divergences) < MAX_DIVERGENCES:
         result.divergences.append(div)
     if writer is not None:
         writer.write(div)
-
-
-class _DiffWriter:
-    """All divergences to CSV, streamed (not capped), written to a temporary name and renamed at
-    the end so a partial file never looks complete."""
-
-    FIELDS = ("seq", "tx_id", "kind", "node", "recorded_outcome", "recorded_reason",
-              "recorded_charged_fen", "replayed_outcome", "replayed_reason", "replayed_charged_fen")
-
-    def __init__(self, path):
-        self.path = Path(path)
-        if not self.path.parent.exists():
-            raise CardsimError(f"--diff-out {path}: directory {self.path.parent} does not exist")
-        self.tmp = self.path.with_name(self.path.name + ".partial")
-        self.tmp.unlink(missing_ok=True)          # a stale one (or a link planted there) goes
-        self.f = os.fdopen(create_new(self.tmp, 0o644, "divergence file"), "w", newline="",
-                           encoding="utf-8")
-        self.w = csv.writer(self.f)
-        self.w.writerow(self.FIELDS)
-
-    def write(self, d: Divergence) -> None:
-        self.w.writerow([_cell(v) for v in (d.seq, d.tx_id, d.kind, d.node, *d.recorded,
-                                            *d.replayed)])
-
-    def close(self, completed: bool) -> None:
-        self.f.close()
-        if completed:
-            self.tmp.replace(self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def _cell(v):
-    """A CSV cell a spreadsheet shows as text: a text from the log that starts like a formula
-    (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading apostrophe (OWASP's CSV-injection advice)."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
 
 
 def read_log_scenario(conn, path) -> tuple[dict, Scenario]:

@@ -133,7 +133,7 @@ def dispatch(sim: Simulation, row: tuple) -> None:
     if transit:
         sim.arrive_transit(tprov, service, card, point=k, km=km if isinstance(km, float) else None)
     elif card.in_use:
-        sim.balk(tprov, stype)
+        sim.balk(tprov, stype, k)
     elif not sim.turns_away(tprov, stype, k):
         sim.arrive_online(tprov, channel, card, k, service)
 

@@ -20,7 +20,8 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 import cardsim
 from cardsim.cli import live
@@ -29,11 +30,28 @@ from cardsim.errors import CardsimError, one_line
 from cardsim.reports.text import (inert, markup, render_replay, render_summary, render_sweep,
                                   render_thresholds, render_verify)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Help is plain text (``rich_markup_mode=None``): flags show as flags (rich's help gave each a
+# "<bool>" metavar), a bracket in a help text such as ``cardsim[dask]`` is not taken for markup,
+# and it reads the same in a pipe. ``--install-completion`` / ``--show-completion``: shell completion.
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Discrete-event simulator of social-security one-card transactions "
                        "across Sichuan and Chongqing.")
-keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
+keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Create and manage the signing keys.")
 app.add_typer(keys_app, name="keys")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                          is_eager=True, help="Print the cardsim version and exit.")) -> None:
+    pass
 
 
 def fail(message: str, code: int = CardsimError.exit_code) -> None:
@@ -99,6 +117,7 @@ def progress_bar(quiet: bool, label: str,
     count = (TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h") if hours
              else MofNCompleteColumn())
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), count, TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(),
                   console=Console(stderr=True, emoji=False), transient=True) as bar:
         task = bar.add_task(markup(label), total=None)
         yield lambda done, total: bar.update(task, completed=done / unit, total=total / unit)
@@ -130,8 +149,8 @@ def refuse(mode: str, given: dict[str, bool]) -> None:
             raise CardsimError(f"{flag}: has no effect {mode}")
 
 
-SCENARIO_ARG = typer.Argument(..., help="Scenario file (TOML), e.g. scenarios/weekday.toml.")
-LOG_ARG = typer.Argument(..., help="A cardsim run's log (SQLite file).")
+SCENARIO_ARG = typer.Argument(..., metavar="SCENARIO", help="Scenario file (TOML), e.g. scenarios/weekday.toml.")
+LOG_ARG = typer.Argument(..., metavar="LOG", help="A cardsim run's log (SQLite file).")
 SET_OPT = typer.Option(None, "--set", metavar="KEY.PATH=VALUE",
                        help="Override one scenario key (repeatable), validated like the file.")
 RULES_OPT = typer.Option(None, "--scenario", help="Apply this scenario's rules and capacities "
@@ -152,6 +171,10 @@ PASS_OPT = typer.Option(None, "--passphrase-env", metavar="VAR",
                         help="Environment variable holding the passphrase of the private keys.")
 WORKERS_OPT = typer.Option(None, "--workers", min=1, help="Worker processes (default: all cores).")
 FORCE_OPT = typer.Option(False, "--force", help="Replace an existing --out file.")
+THRESHOLD_OPT = typer.Option(None, "--threshold", metavar="METRIC<OP>N",
+                             help="Add a threshold (repeatable; quote it for the shell), e.g. "
+                                  "'wait.chongqing.scenic_gate.p95<120'; exit 1 when one fails. "
+                                  "Metric names: docs/summary.md.")
 
 
 def show_run(result: cardsim.RunResult, as_json: bool) -> None:
@@ -178,6 +201,7 @@ def run(
     scale: float = SCALE_OPT,
     scale_capacity: bool = SCALE_CAP_OPT,
     sets: Optional[List[str]] = SET_OPT,
+    thresholds: Optional[List[str]] = THRESHOLD_OPT,
     force: bool = FORCE_OPT,
     keys: Path = KEYS_OPT,
     passphrase_env: Optional[str] = PASS_OPT,
@@ -198,7 +222,7 @@ def run(
     """
     with user_errors():
         sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed,
-                                   scale_capacity=scale_capacity)
+                                   thresholds=thresholds or (), scale_capacity=scale_capacity)
         if sc.scale_warning:
             notice(sc.scale_warning)
         with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
@@ -210,7 +234,7 @@ def run(
 
 @app.command()
 def verify(
-    log: Path = typer.Argument(..., help="The log to verify (a cardsim run's SQLite file)."),
+    log: Path = typer.Argument(..., metavar="LOG", help="The log to verify (a cardsim run's SQLite file)."),
     keys: Path = ANCHOR_OPT,
     workers: Optional[int] = WORKERS_OPT,
     ground_truth: bool = typer.Option(False, "--ground-truth", help="Also compare the findings "
@@ -239,7 +263,7 @@ def verify(
 
 @app.command()
 def replay(
-    log: Path = typer.Argument(..., help="The log to replay (a cardsim run's SQLite file)."),
+    log: Path = typer.Argument(..., metavar="LOG", help="The log to replay (a cardsim run's SQLite file)."),
     scenario: Optional[Path] = typer.Option(None, "--scenario", help="Replay under this "
                                             "scenario's rules and capacities instead of the log's own."),
     sets: Optional[List[str]] = SET_OPT,
@@ -255,17 +279,22 @@ def replay(
                                            "this province: sichuan or chongqing."),
     time_from: Optional[float] = typer.Option(None, "--from", help="Replay from this simulated time (s)."),
     time_to: Optional[float] = typer.Option(None, "--to", help="Replay up to this simulated time (s)."),
-    card: Optional[str] = typer.Option(None, "--card", help="Replay only this card's transactions."),
+    card: Optional[str] = typer.Option(None, "--card", help="Replay only this card's transactions "
+                                       "and print its story: each record, recorded and replayed."),
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Replay at most N records."),
     speed: Optional[float] = typer.Option(None, "--speed", min=0.000001, help="Pace the replay at "
                                           "X times simulated time on the wall clock."),
     diff_out: Optional[Path] = typer.Option(None, "--diff-out", help="Write every divergence to "
-                                            "this CSV file."),
+                                            "this CSV file: seq, tx_id, card, terminal, time, "
+                                            "channel, service, province, amount, recorded and "
+                                            "replayed decision (refuses to replace a file without "
+                                            "--force)."),
     timing: bool = typer.Option(False, "--timing", help="The same as `cardsim retime` (kept as an "
                                 "alias): takes --scenario, --set, --out, --force, --keys, "
                                 "--passphrase-env, --workers, --json and --quiet."),
     out: Optional[Path] = typer.Option(None, "--out", help="With --timing: write the new run's log here."),
-    force: bool = typer.Option(False, "--force", help="With --out: replace an existing file."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --diff-out file (with "
+                               "--timing: an existing --out file)."),
     passphrase_env: Optional[str] = typer.Option(None, "--passphrase-env", metavar="VAR",
                                                  help="With --timing --out: environment variable "
                                                       "holding the private keys' passphrase."),
@@ -318,13 +347,14 @@ def replay(
             _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet)
             return
         refuse("without --timing (see `cardsim retime`)", {
-            "--out": out is not None, "--force": force, "--passphrase-env": passphrase_env is not None})
+            "--out": out is not None, "--force": force and diff_out is None,
+            "--passphrase-env": passphrase_env is not None})
         with progress_bar(quiet, "replay") as progress:
             result = cardsim.replay(log, scenario, sets=sets or (), against=against, keys_dir=keys,
                                 check_signatures=not no_signatures, channel=channel,
                                 province=province, time_from=time_from, time_to=time_to,
                                 card=card, limit=limit, speed=speed, diff_out=diff_out,
-                                workers=workers, progress=progress)
+                                workers=workers, progress=progress, force=force, notify=notice)
     with stdout_may_close():
         if as_json:
             print_json(result.as_dict())
@@ -338,6 +368,7 @@ def retime(
     log: Path = LOG_ARG,
     scenario: Optional[Path] = RULES_OPT,
     sets: Optional[List[str]] = SET_OPT,
+    thresholds: Optional[List[str]] = THRESHOLD_OPT,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the new run's signed log "
                                        "to this SQLite file."),
     force: bool = FORCE_OPT,
@@ -356,16 +387,17 @@ def retime(
     (population, demand, the log's seed and span) is an error.
     """
     with user_errors():
-        _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet)
+        _retime(log, scenario, sets, out, force, keys, passphrase_env, workers, as_json, quiet,
+                thresholds)
 
 
 def _retime(log: Path, scenario: Optional[Path], sets: Optional[List[str]], out: Optional[Path],
             force: bool, keys: Path, passphrase_env: Optional[str], workers: Optional[int],
-            as_json: bool, quiet: bool) -> None:
+            as_json: bool, quiet: bool, thresholds: Optional[List[str]] = None) -> None:
     with progress_bar(quiet, "retime", hours=True) as progress:
         result = cardsim.retime(log, scenario, sets=sets or (), out=out, force=force, keys_dir=keys,
                             passphrase=read_passphrase(passphrase_env), workers=workers,
-                            progress=progress, notify=notice)
+                            progress=progress, notify=notice, thresholds=thresholds or ())
     show_run(result, as_json)
 
 
@@ -377,6 +409,11 @@ def sweep(
     sets: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY.PATH=V1,V2,...",
                                              help="Sweep a key over values (repeatable: every "
                                                   "combination runs); a single value just overrides."),
+    thresholds: Optional[List[str]] = THRESHOLD_OPT,
+    metrics: Optional[List[str]] = typer.Option(None, "--metric", metavar="NAME",
+                                                help="Also measure this metric (repeatable): a "
+                                                     "named point's or a clock window's, e.g. "
+                                                     "wait.chongqing.scenic_gate.10:00-12:00.p95."),
     scale: float = SCALE_OPT,
     scale_capacity: bool = SCALE_CAP_OPT,
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the base seed."),
@@ -403,7 +440,8 @@ def sweep(
         with progress_bar(quiet, f"sweep {scenario.stem}") as progress:
             result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
                                workers=workers, scheduler=scheduler, csv=csv_out,
-                               progress=progress, scale_capacity=scale_capacity)
+                               progress=progress, thresholds=thresholds or (),
+                               metrics=metrics or (), scale_capacity=scale_capacity)
     with stdout_may_close():
         if as_json:
             print_json(result.summary)
@@ -415,7 +453,7 @@ def sweep(
 
 @app.command()
 def report(
-    source: Path = typer.Argument(..., help="A run log (.db) or a sweep result (`cardsim sweep "
+    source: Path = typer.Argument(..., metavar="SOURCE", help="A run log (.db) or a sweep result (`cardsim sweep "
                                   "--json` output, .json)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="The HTML file to write "
                                        "(default: the source's name with .html)."),

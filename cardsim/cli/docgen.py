@@ -13,7 +13,7 @@ import typer
 
 from cardsim.cli.app import app
 from cardsim.config import schema
-from cardsim.config.metrics import metric_names
+from cardsim.config.metrics import plain_metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,10 +101,18 @@ def scenarios_md() -> str:
             '`"wait.metro.p95" = "< 20"`, with `<`, `<=`, `>` or `>=` and a number. `cardsim run` '
             "checks each against the run's summary; `cardsim sweep` against the 95% confidence "
             "interval's upper bound (for `<`, `<=`) or lower bound (for `>`, `>=`). Either exits 1 "
-            "when one fails. An unknown metric name is an error when the scenario is loaded.",
-            "", "Metric names (units: seconds for waits and latencies, per hour for throughput, "
+            "when one fails. An unknown metric name, or a point the scenario does not have, is "
+            "an error when the scenario is loaded. `--threshold 'METRIC<OP>N'` on the command "
+            "line adds one.",
+            "", "Service point metrics, per type, province and named point, for the day, the "
+            "peak hour or a clock window: `<family>.<scope>[.<period>][.<stat>]`, e.g. "
+            "`wait.chongqing.scenic_gate.p95`, `wait.chongqing.scenic_gate.peak.p95`, "
+            "`utilisation.sichuan.metro.station-001.max_hour`, "
+            "`throughput.bus.07:00-09:00` (the grammar and the units: "
+            "[summary.md](summary.md#metric-names)).",
+            "", "The other metric names (units: seconds for latencies, per hour for throughput, "
             "shares for rates and utilisation, fen or yuan as named):", "",
-            ", ".join(f"`{m}`" for m in metric_names())]
+            ", ".join(f"`{m}`" for m in plain_metric_names())]
     return "\n".join(out) + "\n"
 
 
@@ -146,7 +154,14 @@ def cli_md() -> str:
     out = ["# Command-line reference", "",
            "Generated from the Typer app in `cardsim/cli/app.py` by `make docs`; do not edit by hand.",
            "", "Exit codes: 0 ok; 1 the check found problems (verification failures, replay "
-           "divergences, threshold breaches); 2 bad input (one line on stderr).", ""]
+           "divergences, threshold breaches); 2 bad input (one line on stderr).", "",
+           "Text reports fit the terminal's width (80 columns in a pipe) and never cut a name or "
+           "a number: a long name (a metric, a terminal) folds onto the next line inside its "
+           "cell, numbers never wrap, and a sweep with more combinations than fit side by side "
+           "prints several tables, each combination numbered (`#1`) and named in full above "
+           "them. `--json` (and a sweep's `--csv`) hold every name and value in full.", "",
+           "Shell completion: `cardsim --install-completion` (or `--show-completion` to print "
+           "the script); `cardsim --version` prints the version.", ""]
     for name, cmd in _commands(typer.main.get_command(app)):
         out += _command_md(name, cmd)
     return "\n".join(out) + "\n"

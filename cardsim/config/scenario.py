@@ -7,6 +7,7 @@ what was expected, e.g. ``scenarios/x.toml: demand.transit.peak_per_hour: must b
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import difflib
 import json
@@ -18,7 +19,7 @@ from typing import Any
 
 from cardsim.config import schema
 from cardsim.config.checks import check_distribution, check_point, check_value
-from cardsim.config.metrics import parse_threshold
+from cardsim.config.metrics import check_metric, parse_threshold, split_threshold
 from cardsim.errors import ScenarioError
 
 
@@ -39,6 +40,7 @@ class Scenario:
     def scale_warning(self) -> str | None:
         """What a planner must know about a run below scale 1, or None."""
         return scale_warning(self.scale, self.scale_capacity)
+    thresholds: tuple[str, ...] = ()     # the command line's --threshold entries
 
     @property
     def epoch(self) -> int:
@@ -64,8 +66,10 @@ def scale_warning(scale: float, scale_capacity: bool) -> str | None:
 
 
 def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,
-         seed: int | None = None, scale_capacity: bool = False) -> Scenario:
-    """Read, validate and override a scenario file."""
+         seed: int | None = None, thresholds: list[str] | tuple[str, ...] = (),
+         scale_capacity: bool = False) -> Scenario:
+    """Read, validate and override a scenario file; ``thresholds`` (``"metric<op>number"``, the
+    command line's ``--threshold``) are added to its ``[thresholds]``, replacing the same metric's."""
     p = Path(path)
     src = str(path)
     try:
@@ -81,12 +85,13 @@ def load(path: str | Path, sets: list[str] | tuple[str, ...] = (), scale: float 
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{src}: not UTF-8 text (byte {e.start})") from None
     return loads(text, source=src, name=p.stem, sets=sets, scale=scale, seed=seed,
-                 scale_capacity=scale_capacity)
+                 thresholds=thresholds, scale_capacity=scale_capacity)
 
 
 def loads(text: str, source: str = "<scenario>", name: str = "scenario",
           sets: list[str] | tuple[str, ...] = (), scale: float = 1.0,
-          seed: int | None = None, scale_capacity: bool = False) -> Scenario:
+          seed: int | None = None, thresholds: list[str] | tuple[str, ...] = (),
+          scale_capacity: bool = False) -> Scenario:
     """Validate scenario text. ``source`` names it in error messages. ``scale`` multiplies
     population and demand; with ``scale_capacity`` the terminals too (rounded up, at least 1)."""
     try:
@@ -105,9 +110,14 @@ def loads(text: str, source: str = "<scenario>", name: str = "scenario",
     where = f"{source} (with --set)" if sets else source
     for path, msg in schema.cross_checks(cfg):
         raise ScenarioError(f"{where}: {path}: {msg}")
+    _add_thresholds(cfg, thresholds)
+    for metric in cfg["thresholds"]:      # a named point must be one of this scenario's
+        err = check_metric(metric, cfg)
+        if err:
+            raise ScenarioError(f"{where}: thresholds.{metric}: {err}")
     return Scenario(name=name, source=source, text=text, config=cfg,
                     seed=cfg["simulation"]["seed"], scale=float(scale), sets=tuple(sets),
-                    scale_capacity=bool(scale_capacity))
+                    thresholds=tuple(thresholds), scale_capacity=bool(scale_capacity))
 
 
 def _scale_capacity(cfg: dict, scale: float) -> None:
@@ -119,6 +129,26 @@ def _scale_capacity(cfg: dict, scale: float) -> None:
             for point in sp["named"].values():
                 if "terminals" in point:
                     point["terminals"] = max(1, math.ceil(point["terminals"] * scale - 1e-9))
+
+
+def with_thresholds(sc: Scenario, items) -> Scenario:
+    """``sc`` with ``--threshold`` entries (``"metric<op>number"``) added to its thresholds."""
+    cfg = copy.deepcopy(sc.config)
+    _add_thresholds(cfg, items)
+    return dataclasses.replace(sc, config=cfg, thresholds=tuple(sc.thresholds) + tuple(items))
+
+
+def _add_thresholds(cfg: dict, items) -> None:
+    """``--threshold metric<op>number`` entries, validated, into ``cfg["thresholds"]``."""
+    for item in items:
+        parts = split_threshold(item) if isinstance(item, str) else None
+        if parts is None:
+            raise ScenarioError(f"--threshold {item}: expected METRIC<OP>NUMBER, e.g. "
+                                f"'wait.chongqing.scenic_gate.p95<120' (op <, <=, >, >=)")
+        _t, err = parse_threshold(parts[0], parts[1], cfg)
+        if err:
+            raise ScenarioError(f"--threshold {item}: {err}")
+        cfg["thresholds"][parts[0]] = parts[1].strip()
 
 
 def _apply_scale(cfg: dict, scale: float) -> None:

@@ -25,7 +25,7 @@ from cardsim.model.card import Card
 from cardsim.model.fares import Calendar, TransitFares, ticket_price
 from cardsim.model.hub import Hub
 from cardsim.model.issuer import Issuer
-from cardsim.model.places import named_points
+from cardsim.config.points import named_points
 from cardsim.records.record import ISSUER, merchant_id_for
 
 BLACKLISTED, INSUFFICIENT = "blacklisted", "insufficient_balance"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cardsim.config.points import named_points
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.domain import PROVINCES
 from cardsim.model.distributions import from_spec
@@ -75,12 +76,6 @@ def daily_demand(cfg: dict, prov: str, stype: str) -> tuple[float, list[float]]:
 def sized_terminals(peak_rate_per_s: float, mean_service_s: float, target: float) -> int:
     """The fewest terminals whose utilisation at ``peak_rate_per_s`` stays <= ``target``."""
     return max(1, math.ceil(peak_rate_per_s * mean_service_s / target - 1e-9))
-
-
-def named_points(sp: dict) -> list[tuple[str, dict]]:
-    """A service point type's named points in their one order, by name (a scenario's table and
-    the same configuration read back from a log's sorted JSON give the same order)."""
-    return sorted(sp["named"].items())
 
 
 def build_points(cfg: dict, prov: str, stype: str) -> list[Point]:

@@ -40,8 +40,9 @@ from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.summary import build_metrics, build_summary
 from cardsim.records.record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for, tx_id_for
 from cardsim.config.schema import SERVICE_CHANNEL, SERVICE_TYPES
+from cardsim.model.point_stats import PointStats
 from cardsim.model.service_point import GateBank, WindowBank
-from cardsim.model.stats import Histogram, HourIntegral
+from cardsim.model.stats import Histogram
 from cardsim.model.streams import Streams, mix64
 
 ISSUER_TIMEOUT = "issuer_timeout"
@@ -90,10 +91,9 @@ class ServicePoints:
                                    self._background(cfg, pt, per_day, shape, streams, hi))
                           for pt in points]
         self.patience = scfg["patience_s"]
-        self.balked = 0
-        self.waits = Histogram()
-        self.hour_waits: dict[int, Histogram] = {}     # by arrival hour, warm-up included
-        self.waiting = HourIntegral(int(hi // 3600.0) + 1)   # customer-seconds in the queue
+        hours = int(hi // 3600.0) + 1
+        self.stats = [PointStats(hours) for _ in points]   # per point (cardsim.model.scopes)
+        self.unplaced = PointStats(hours)     # balks where the type has no point to go to
         self.terminal_ids = [[terminal_id(province, stype, k, i) for i in range(pt.terminals)]
                              for k, pt in enumerate(points)]
         # service times: one stream per point, so one point's capacity leaves the others' alone;
@@ -123,18 +123,13 @@ class ServicePoints:
         """Riding time of a ``km`` trip on this mode."""
         return km / self.speed * 3600.0 if self.speed else 0.0
 
-    def wait(self, arrival: float, start: float, warmup: float) -> None:
-        """Record one customer's wait (statistics only)."""
-        w = start - arrival
-        if arrival >= warmup:
-            self.waits.add(w)
-        h = int(arrival // 3600.0)
-        hist = self.hour_waits.get(h)
-        if hist is None:
-            hist = self.hour_waits[h] = Histogram()
-        hist.add(w)
-        if w > 0.0:
-            self.waiting.add(arrival, start)
+    def wait(self, arrival: float, start: float, warmup: float, point: int) -> None:
+        """Record one customer's wait at ``point`` (statistics only)."""
+        self.stats[point].wait(arrival, start, warmup)
+
+    def balk(self, now: float, warmup: float, point: int | None) -> None:
+        """Count one customer who left ``point`` (None: the type has none) without a transaction."""
+        (self.unplaced if point is None else self.stats[point]).balk(now, warmup)
 
     def utilisation(self, span: float) -> float:
         if not self.banks or span <= 0:
@@ -223,16 +218,17 @@ class Simulation:
         """How many service points of type ``stype`` the province has."""
         return len(self.points[prov][stype].banks)
 
-    def balk(self, prov: str, stype: str) -> None:
-        """Count a customer who leaves a service point without joining its queue."""
-        self.points[prov][stype].balked += 1
+    def balk(self, prov: str, stype: str, point: int | None = None) -> None:
+        """Count a customer who leaves a service point (``point``, if known) without joining
+        its queue."""
+        self.points[prov][stype].balk(self.env.now, self.warmup, point)
 
     def turns_away(self, prov: str, stype: str, point: int) -> bool:
         """True (and the customer balks) when the expected wait at an online point is beyond the
         customers' patience."""
         sp = self.points[prov][stype]
         if sp.patience and sp.banks[point].expected_wait() > sp.patience:
-            sp.balked += 1
+            sp.balk(self.env.now, self.warmup, point)
             return True
         return False
 
@@ -297,7 +293,7 @@ class Simulation:
         sp = self.points[prov][mode]
         start, i = sp.banks[point].admit(now, sp.services[point](), sp.patience)
         if i < 0:
-            sp.balked += 1
+            sp.balk(now, self.warmup, point)
             if then is not None:
                 then(False, now)
             return
@@ -329,7 +325,7 @@ class Simulation:
             self._settle(card, prov, amount, now)
         else:
             outcome = DECLINED
-        sp.wait(arrival, now, self.warmup)
+        sp.wait(arrival, now, self.warmup, k)
         self._emit((now, arrival, now - arrival, "transit", mode, card.card_id, card.province,
                     card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
@@ -374,7 +370,7 @@ class Simulation:
         latency = now - start
         if start >= self.warmup:
             self.auth_latency[card.province].add(latency)
-        sp.wait(arrival, start, self.warmup)
+        sp.wait(arrival, start, self.warmup, k)
         if reason is None:
             outcome = APPROVED
             self._settle(card, prov, amount, now)

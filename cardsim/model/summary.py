@@ -7,13 +7,20 @@ from collections import defaultdict
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.records.record import APPROVED
 from cardsim.config.schema import SERVICE_TYPES
+from cardsim.model.scopes import scopes, window_values
 from cardsim.model.stats import Histogram
+
+
+def _point_stats(sim, service_type: str, provinces=PROVINCES) -> list:
+    """Every point's statistics of ``service_type`` (and the balks with no point to go to)."""
+    return [st for p in provinces for sp in (sim.points[p][service_type],)
+            for st in (*sp.stats, sp.unplaced)]
 
 
 def _merged_waits(sim, service_type: str) -> Histogram:
     h = Histogram()
-    for p in PROVINCES:
-        h.merge(sim.points[p][service_type].waits)
+    for st in _point_stats(sim, service_type):
+        h.merge(st.waits)
     return h
 
 
@@ -64,8 +71,17 @@ def _utilisation(sim, span: float) -> dict:
 
 
 def _queue_lengths(sim, span: float) -> dict:
-    return {t: _per_span(sum(sim.points[p][t].waiting.total(sim.warmup, sim.duration) for p in PROVINCES), span)
+    return {t: _per_span(sum(st.waiting.total(sim.warmup, sim.duration) for st in _point_stats(sim, t)), span)
             for t in SERVICE_TYPES}
+
+
+def _revenue(sim) -> dict:
+    """Approved fen per terminal province and channel."""
+    out = {p: dict.fromkeys(CHANNELS, 0) for p in PROVINCES}
+    for (_h, channel, tprov, _c, outcome, _r), (_n, fen) in sim.tally.items():
+        if outcome == APPROVED:
+            out[tprov][channel] += fen
+    return out
 
 
 def build_summary(sim) -> dict:
@@ -90,10 +106,13 @@ def build_summary(sim) -> dict:
         "by_channel": by_channel,
         "by_province": by_province,
         "waits": {t: _merged_waits(sim, t).summary() for t in SERVICE_TYPES},
-        "balked": {t: sum(sim.points[p][t].balked for p in PROVINCES) for t in SERVICE_TYPES},
+        "balked": {t: sum(st.balked for st in _point_stats(sim, t)) for t in SERVICE_TYPES},
         "queue_length": _queue_lengths(sim, span),
         "utilisation": _utilisation(sim, span),
         "issuer_latency": {f"issuer-{p}": sim.auth_latency[p].summary() for p in PROVINCES},
+        "scopes": scopes(sim),
+        "windows": window_values(sim, sorted(sim.cfg.get("thresholds", {}))),
+        "revenue_fen": _revenue(sim),
         "clearing": sim.hub.clearing(),
         "blacklist_exposure": {"transactions": sim.exposure[0], "amount_fen": sim.exposure[1],
                                "cards": len(sim.exposed_cards), "cards_reported_lost": len(sim.lost)},
@@ -118,8 +137,8 @@ def build_metrics(sim) -> list[tuple]:
 
     Hours are clock-free simulated hours from the start (hour h covers [3600 h, 3600 h + 3600)).
     Metrics: transactions, approved, declined, approved_fen per ``channel/province``; decline
-    counts per ``reason``; wait_p50/p95/p99 and wait_count per service point type (by arrival
-    hour); utilisation (time-weighted) and queue_length (time-weighted mean) per
+    counts per ``reason``; wait_p50/p95/p99 and wait_count per service point type and per
+    ``province.type`` (by arrival hour); utilisation (time-weighted) and queue_length (time-weighted mean) per
     ``province.type``, utilisation per issuer and of the hub; blacklist exposure (fen).
     """
     rows: dict[tuple, float] = defaultdict(int)
@@ -152,17 +171,26 @@ def _service_type_metrics(sim, service_type: str, hours: int, rows: dict) -> Non
     merged: dict[int, Histogram] = {}
     for p in PROVINCES:
         sp = sim.points[p][service_type]
-        for h, hist in sp.hour_waits.items():
-            merged.setdefault(h, Histogram()).merge(hist)
+        stats = _point_stats(sim, service_type, (p,))
+        mine: dict[int, Histogram] = {}
+        for st in stats:
+            for h, hist in st.hour_waits.items():
+                merged.setdefault(h, Histogram()).merge(hist)
+                mine.setdefault(h, Histogram()).merge(hist)
+        _wait_rows(mine, f"{p}.{service_type}", rows)
         cap = sp.terminals * 3600.0
         for h in range(hours):
             if cap:
                 rows[(h, "utilisation", f"{p}.{service_type}")] += round(sum(b.hourly.sums[h] for b in sp.banks) / cap, 6)
-            rows[(h, "queue_length", f"{p}.{service_type}")] += round(sp.waiting.sums[h] / 3600.0, 6)
-    for h, hist in merged.items():
-        rows[(h, "wait_count", service_type)] += hist.n
+            rows[(h, "queue_length", f"{p}.{service_type}")] += round(sum(st.waiting.sums[h] for st in stats) / 3600.0, 6)
+    _wait_rows(merged, service_type, rows)
+
+
+def _wait_rows(by_hour: dict, key: str, rows: dict) -> None:
+    for h, hist in by_hour.items():
+        rows[(h, "wait_count", key)] += hist.n
         for q in (50, 95, 99):
-            rows[(h, f"wait_p{q}", service_type)] += round(hist.percentile(q), 4)
+            rows[(h, f"wait_p{q}", key)] += round(hist.percentile(q), 4)
 
 
 def _node_utilisation(key: str, hourly, servers: int, hours: int, rows: dict) -> None:

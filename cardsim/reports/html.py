@@ -20,91 +20,20 @@ that is not the documented shape is exit 2, one line naming ``runs.summary_json`
 
 from __future__ import annotations
 
-import html
-import io
 import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardsim.config.schema import SERVICE_TYPES
 from cardsim.files import refuse_link, write_new
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
-from cardsim.config.metrics import TABLE_METRICS
 from cardsim.planning.sweep import load_sweep
 from cardsim.records.record import APPROVED
-from cardsim.reports.text import inert
-
-
-def _esc(value: object) -> str:
-    """``value`` as HTML text: control and format characters shown as escapes (:func:`inert`: no
-    bidi override or raw control reaches the page), then HTML-escaped."""
-    return html.escape(inert(value))
-
-
-def _plt():
-    """matplotlib's pyplot, set up for reports.
-
-    Imported here, not at the top: ``import matplotlib.pyplot`` takes about a second (measured
-    with ``python -X importtime``) and only writing a report needs it, not ``import cardsim``.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.hashsalt": "cardsim", "figure.dpi": 96, "font.size": 9,
-                                "axes.spines.top": False, "axes.spines.right": False,
-                                "text.parse_math": False, "text.usetex": False})
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _svg(fig) -> str:
-    """The figure as inline SVG (the figure is closed)."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _plt().close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
-def _chart(title: str, svg: str, note: str = "") -> str:
-    return (f'<figure class="chart" data-chart="{_esc(title)}"><figcaption>'
-            f"{_esc(title)}</figcaption>{svg}"
-            + (f'<p class="note">{_esc(note)}</p>' if note else "") + "</figure>")
-
-
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}.meta{color:#555;font-size:13px}
-figure.chart{margin:16px 0;padding:8px;border:1px solid #eee}figcaption{font-weight:600;margin-bottom:6px}
-figure.chart svg{max-width:100%;height:auto}.note{color:#666;font-size:12px}
-.label{font-size:13px;padding:4px 8px;border-left:4px solid}.verified{border-color:#9bbb59;background:#f3f8ea}
-.unverified{border-color:#f79646;background:#fdf3ea}.warning{color:#9c2a00;font-weight:600;font-size:13px}
-"""
-
-_CHECK = """<script>
-window.cardsimErrors=[];window.addEventListener('error',function(e){window.cardsimErrors.push(String(e.message))});
-window.addEventListener('load',function(){var ok=0,figs=document.querySelectorAll('figure.chart');
-figs.forEach(function(f){var s=f.querySelector('svg');var r=s?s.getBoundingClientRect():{width:0,height:0};
-var v=!!s&&r.width>50&&r.height>50&&getComputedStyle(f).visibility!=='hidden'&&getComputedStyle(f).display!=='none';
-f.setAttribute('data-rendered',v?(Math.round(r.width)+'x'+Math.round(r.height)):'no');if(v)ok++;});
-document.body.setAttribute('data-charts',figs.length);document.body.setAttribute('data-visible',ok);
-document.body.setAttribute('data-errors',window.cardsimErrors.length);});
-</script>"""
-
-
-def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'
-            f"</title><style>{_STYLE}</style></head><body>{body}{_CHECK}</body></html>\n")
-
-
-def _table(headers, rows) -> str:
-    h = "".join(f"<th>{_esc(str(x))}</th>" for x in headers)
-    b = "".join("<tr>" + "".join(f"<td>{_esc(str(x))}</td>" for x in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
+from cardsim.reports import run_charts as charts_mod
+from cardsim.reports.page import _CHECK, _esc, _page, _plt, _table  # noqa: F401 (_CHECK: the page's own script)
+from cardsim.reports.run_panels import province_panels, run_thresholds
+from cardsim.reports.sweep_html import sweep_report
 
 
 # --- run report ------------------------------------------------------------------------------------
@@ -182,18 +111,22 @@ def run_report(path: str | Path) -> str:
 
 def _run_page(path: str | Path, run: dict, s: dict, series: "_Series", recount: _Recount) -> str:
     plt = _plt()
+    cfg = _config(run)
+    start = float(cfg.get("simulation", {}).get("start_hour", 0.0))
     charts = [
-        _lines(plt, series, "Throughput per hour, by channel and province", "transactions", "transactions / h"),
-        _waits_chart(plt, series),
-        _lines(plt, series, "Node utilisation over time (time-weighted)", "utilisation", "busy share"),
-        _declines_chart(plt, recount.declined_by_reason),
-        _clearing_chart(plt, s),
-        _exposure_chart(plt, series, s),
+        charts_mod.throughput_chart(plt, series, start),
+        charts_mod.waits_chart(plt, series, start),
+        charts_mod.utilisation_chart(plt, series, start),
+        charts_mod.declines_chart(plt, recount.declined_by_reason),
+        charts_mod.clearing_chart(plt, s),
+        charts_mod.exposure_chart(plt, series, s, start),
     ]
     warnings = "".join(f'<p class="warning">Warning: {_esc(w)}</p>' for w in _mismatches(s, recount))
     body = (f"<h1>cardsim run report: {_esc(str(s['scenario']))}</h1>" + _run_meta(path, run, s)
+            + run_thresholds(cfg, s)
             + "<h2>Recomputed from the log's records</h2>" + _VERIFIED + warnings + _recount_tables(recount)
             + "<h2>The run's summary (unverified)</h2>" + _UNVERIFIED + _summary_tables(s)
+            + province_panels(s)
             + "<h2>Charts</h2>" + _CHARTS_LABEL + "".join(charts))
     return _page(f"cardsim report: {s['scenario']}", body)
 
@@ -256,68 +189,28 @@ def _recount_tables(r: _Recount) -> str:
             + _table(["decline reason", "declined"], reasons))
 
 
-def _lines(plt, series: _Series, title: str, metric: str, ylabel: str) -> str:
-    """One line per key of ``metric`` over the simulated hours."""
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    for k in series.keys(metric):
-        ax.plot(series.hours, series.values(metric, k), label=inert(k), linewidth=1.4)
-    ax.set_xlabel("simulated hour")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, ncol=4, frameon=False)
-    ax.grid(alpha=0.3)
-    return _chart(title, _svg(fig))
+def _config(run: dict) -> dict:
+    """The run's effective configuration (``runs.config_json``), or {} when unreadable."""
+    try:
+        cfg = json.loads(run.get("config_json") or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
 
 
-def _waits_chart(plt, series: _Series) -> str:
-    fig, axes = plt.subplots(1, 4, figsize=(10, 2.8), sharex=True)
-    for ax, t in zip(axes, SERVICE_TYPES):
-        for q, style in (("wait_p50", ":"), ("wait_p95", "-"), ("wait_p99", "--")):
-            ax.plot(series.hours, series.values(q, t), style, label=q[5:], linewidth=1.2)
-        ax.set_title(t, fontsize=9)
-        ax.set_xlabel("hour")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("wait (s)")
-    axes[0].legend(fontsize=7, frameon=False)
-    return _chart("Waiting time percentiles over time, by service point type", _svg(fig))
-
-
-def _declines_chart(plt, declined_by_reason: dict[str, int]) -> str:
-    fig, ax = plt.subplots(figsize=(9, 2.8))
-    reasons = declined_by_reason or {"(none)": 0}
-    ax.barh([inert(r) for r in reasons], list(reasons.values()), color="#c0504d")
-    ax.set_xlabel("declined transactions")
-    return _chart("Declines by reason", _svg(fig))
-
-
-def _clearing_chart(plt, s: dict) -> str:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 2.8))
-    gross = s["clearing"]["gross_fen"]
-    a1.bar([inert(k) for k in gross], [v / 100 for v in gross.values()], color="#4f81bd")
-    a1.set_ylabel("yuan")
-    a1.set_title("gross cross-province flows", fontsize=9)
-    net = s["clearing"]["net_yuan"]
-    a2.bar([inert(k) for k in net], list(net.values()), color=["#9bbb59" if v >= 0 else "#c0504d" for v in net.values()])
-    a2.axhline(0, color="#444", linewidth=0.8)
-    a2.set_title("net position (positive: receives)", fontsize=9)
-    return _chart("Cross-province flows and net clearing", _svg(fig))
-
-
-def _exposure_chart(plt, series: _Series, s: dict) -> str:
-    fig, ax = plt.subplots(figsize=(9, 2.6))
-    ax.bar(series.hours, [v / 100 for v in series.values("blacklist_exposure_fen", "all")], color="#f79646")
-    ax.set_xlabel("simulated hour")
-    ax.set_ylabel("yuan")
-    be = s["blacklist_exposure"]
-    return _chart("Blacklist exposure over time", _svg(fig),
-                  f"{be['transactions']} approved transactions worth {be['amount_fen'] / 100:.2f} "
-                  f"yuan on {be['cards']} cards already reported lost")
+def _sets(run: dict) -> str:
+    try:
+        sets = json.loads(run.get("sets_json") or "[]")
+    except (ValueError, TypeError):
+        return "(unreadable)"
+    return ", ".join(map(str, sets)) if isinstance(sets, list) and sets else "none"
 
 
 def _run_meta(path: str | Path, run: dict, s: dict) -> str:
     signed = f"signed ({run.get('algorithm')})" if run.get("signed") else "unsigned"
-    text = (f"log {path} · seed {s['seed']} · scale {s['scale']:g} · {s['sim_hours']:g} simulated "
-            f"hours (warm-up {s['warmup_hours']:g} h) · {s['transactions']:,} transactions "
-            f"(summary) · cardsim {run.get('cardsim_version')} · {signed}")
+    text = (f"log {path} · seed {s['seed']} · scale {s['scale']:g} · --set {_sets(run)} · "
+            f"{s['sim_hours']:g} simulated hours (warm-up {s['warmup_hours']:g} h) · "
+            f"{s['transactions']:,} transactions (summary) · cardsim {run.get('cardsim_version')} · {signed}")
     return f'<p class="meta">{_esc(text)}</p>'
 
 
@@ -337,60 +230,15 @@ def _summary_tables(s: dict) -> str:
             + _table(["node", "utilisation"], util))
 
 
-# --- sweep report ----------------------------------------------------------------------------------
-
-def sweep_report(result: dict, source: str) -> str:
-    """The HTML report of a sweep result: each key metric against the swept values, with its CI."""
-    plt = _plt()
-    combos = result["combinations"]
-    xs, xlabel, numeric = _sweep_axis(result)
-    charts = [_sweep_chart(plt, combos, m, xs, xlabel, numeric) for m in TABLE_METRICS]
-    rows = []
-    for i, c in enumerate(combos):
-        label = ", ".join(f"{k}={v}" for k, v in c["set"].items()) or "base"
-        rows.append([f"{i}: {label}"] + [f"{c['metrics'][m]['mean']:.4g} ± "
-                                         f"{(c['metrics'][m]['ci_high'] - c['metrics'][m]['ci_low']) / 2:.2g}"
-                                         for m in TABLE_METRICS])
-    meta = (f"{source} · base seed {result['base_seed']} · {len(combos)} combinations × "
-            f"{result['replications']} replications · scale {result['scale']:g}")
-    body = (f"<h1>cardsim sweep report: {_esc(str(result['scenario']))}</h1>"
-            f'<p class="meta">{_esc(meta)}</p>'
-            "<h2>Means with 95% confidence intervals</h2>" + _table(["combination", *TABLE_METRICS], rows)
-            + "<h2>Charts</h2>" + "".join(charts))
-    return _page(f"cardsim sweep report: {result['scenario']}", body)
-
-
-def _sweep_axis(result: dict) -> tuple[list, str, bool]:
-    """(x values, x label, numeric?): the swept values of one key, else the combination index."""
-    keys = list(result["swept"])
-    if len(keys) == 1:
-        xs = result["swept"][keys[0]]
-        return xs, keys[0], all(isinstance(x, (int, float)) for x in xs)
-    return list(range(len(result["combinations"]))), "combination", True
-
-
-def _sweep_chart(plt, combos: list[dict], m: str, xs: list, xlabel: str, numeric: bool) -> str:
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    mean = [c["metrics"][m]["mean"] for c in combos]
-    lo = [c["metrics"][m]["ci_low"] for c in combos]
-    hi = [c["metrics"][m]["ci_high"] for c in combos]
-    pos = xs if numeric else list(range(len(xs)))
-    ax.fill_between(pos, lo, hi, alpha=0.25, color="#4f81bd", label="95% CI")
-    ax.plot(pos, mean, "o-", color="#1f4e79", label="mean")
-    if not numeric:
-        ax.set_xticks(pos, [inert(x) for x in xs])
-    ax.set_xlabel(inert(xlabel))
-    ax.set_ylabel(m)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
-    return _chart(f"{m} against {xlabel}", _svg(fig))
-
-
 def write_report(src: str | Path, out: str | Path | None = None) -> Path:
     """Write the report for a log (.db) or a sweep result (.json); returns the file written."""
     src = Path(src)
     if src.suffix.lower() == ".json":
-        page = sweep_report(load_sweep(src), str(src))
+        try:
+            page = sweep_report(load_sweep(src), str(src))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise CardsimError(f"{src}: not a sweep result (`cardsim sweep --json` output): "
+                               f"{type(e).__name__}: {one_line(e)[:200]}") from None
     else:
         page = run_report(src)
     out = Path(out) if out else src.with_suffix(".html")

@@ -15,7 +15,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from cardsim.config.metrics import TABLE_METRICS
+from cardsim.config.metrics import metric_unit
+from cardsim.config.schema import SERVICE_TYPES
+from cardsim.domain import CHANNELS, PROVINCES
+from cardsim.reports.sweep_view import (combination_label, mean_ci, plain, shown_metrics,
+                                        threshold_metrics, wrap_name, zero_throughout)
 
 PASS, FAIL = Text("pass", style="green"), Text("FAIL", style="red")
 
@@ -42,10 +46,18 @@ def _row(t: Table, *cells: object) -> None:
 
 
 def _table(title: str | None, columns: tuple[str, ...], left: tuple[str, ...] = ()) -> Table:
-    """A table with its title on the left; the columns named in ``left`` align left, the rest right."""
+    """A table with its title on the left; the columns named in ``left`` align left, the rest right.
+
+    Nothing is cut to fit the terminal (80 columns in a pipe): a text column folds a long name
+    onto the next line within its cell; a number column never wraps and is at least as wide as its
+    header. Full names and values are in ``--json``.
+    """
     t = Table(title=title, title_justify="left")
     for col in columns:
-        t.add_column(col, justify="left" if col in left else "right")
+        if col in left:
+            t.add_column(col, justify="left", overflow="fold")
+        else:
+            t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     return t
 
 
@@ -64,18 +76,21 @@ def render_summary(summary: dict, console: Console) -> None:
             _row(t, r, f"{n:,}")
         console.print(t)
     console.print(_waits_table(s))
+    if isinstance(s.get("scopes"), dict):
+        for p in PROVINCES:
+            console.print(_province_table(s["scopes"], p))
     console.print(_utilisation_table(s["utilisation"]))
     _print_clearing_and_exposure(s, console)
 
 
 def _transactions_table(s: dict) -> Table:
-    t = _table("Transactions", ("", "transactions", "per hour", "approved", "declined", "decline rate",
-                                "approved yuan"), left=("",))
-    for group, rows in (("channel", s["by_channel"]), ("province", s["by_province"])):
+    # approved = transactions - declined (both in --json); left out so the table fits 80 columns
+    t = _table("Transactions (by channel, then by terminal province)",
+               ("", "transactions", "per hour", "declined", "declined %", "approved yuan"), left=("",))
+    for rows in (s["by_channel"], s["by_province"]):
         for name, b in rows.items():
-            _row(t, f"{group} {name}", f"{b['transactions']:,}", f"{b['per_hour']:,.0f}",
-                      f"{b['approved']:,}", f"{b['declined']:,}", f"{b['decline_rate']:.2%}",
-                      f"{b['approved_fen'] / 100:,.2f}")
+            _row(t, name, f"{b['transactions']:,}", f"{b['per_hour']:,.0f}", f"{b['declined']:,}",
+                 f"{b['decline_rate']:.2%}", f"{b['approved_fen'] / 100:,.2f}")
     return t
 
 
@@ -89,6 +104,22 @@ def _waits_table(s: dict) -> Table:
     for name, w in s["issuer_latency"].items():
         _row(t, f"{name} auth latency", f"{w['count']:,}",
                   *(f"{w[q]:.3f}" for q in ("mean", "p50", "p95", "p99", "max")), "")
+    return t
+
+
+def _province_table(scopes: dict, p: str) -> Table:
+    """A province's service point types in use: the day's p95 wait (s), the peak hour and its p95
+    wait, utilisation over the day and in its busiest hour (``max h``), balks (every point's
+    figures: ``--json``, ``scopes``)."""
+    t = _table(f"{p}: the day after warm-up; peak: the busiest hour",
+               ("type", "p95 s", "peak", "peak p95", "busy", "max h", "balked"), left=("type",))
+    t.columns[0].min_width = max(len(x) for x in SERVICE_TYPES)
+    for name, sc in scopes.items():
+        if name.startswith(f"{p}.") and name.count(".") == 1 and sc["day"]["wait"]["count"]:
+            d, pk = sc["day"], sc["peak"]
+            _row(t, name.partition(".")[2], plain(d["wait"]["p95"]), pk["window"] or "-",
+                 plain(pk["wait"]["p95"]), f"{d['utilisation']:.1%}",
+                 f"{d['utilisation_max_hour']:.1%}", f"{d['balked']:,}")
     return t
 
 
@@ -172,6 +203,41 @@ def render_replay(out: dict, console: Console, max_divergences: int = 20) -> Non
     if out["diverged"]:
         console.print(_divergence_counts(out))
         console.print(_divergences_table(out["divergences"][:max_divergences]))
+    if "revenue_change_yuan" in out:
+        _print_revenue_change(out["revenue_change_yuan"], console)
+    if out.get("card_story") is not None:
+        console.print(_story_table(out["card_story"][:max(max_divergences, 50)], len(out["card_story"])))
+
+
+def _print_revenue_change(rc: dict, console: Console) -> None:
+    """The replayed decisions' charges minus the recorded ones, per province and channel (yuan)."""
+    if not rc["total"] and not any(v for p in PROVINCES for v in rc[p].values()):
+        console.print("revenue: unchanged (the replayed decisions charge what was recorded)")
+        return
+    t = _table("Revenue change, replayed minus recorded (yuan)", ("province", *CHANNELS, "total"),
+               left=("province",))
+    for p in PROVINCES:
+        _row(t, p, *(f"{rc[p][c]:+,.2f}" for c in CHANNELS), f"{rc[p]['total']:+,.2f}")
+    if rc.get("other"):
+        _row(t, "other (unreadable)", *("" for _ in CHANNELS), f"{rc['other']:+,.2f}")
+    _row(t, "all", *("" for _ in CHANNELS), f"{rc['total']:+,.2f}")
+    console.print(t)
+
+
+def _story_table(story: list[dict], total: int) -> Table:
+    columns = ("seq", "time s", "service", "terminal", "yuan", "recorded", "replayed")
+    t = _table(f"The card's story: {total:,} records" + (f" (first {len(story)})" if total > len(story) else ""),
+               columns, left=("service", "terminal", "recorded", "replayed"))
+    for e in story:
+        r, p = e["recorded"], e["replayed"]
+        amount = e.get("amount_fen")
+        _row(t, str(e["seq"]), f"{e['sim_time']:,.1f}" if isinstance(e.get("sim_time"), float) else str(e.get("sim_time")),
+             e.get("service"), e.get("terminal_id"),
+             f"{amount / 100:,.2f}" if type(amount) is int else str(amount),
+             f"{r['outcome']} {r['reason'] or ''}".strip(),
+             "same" if e["same"] else Text(f"{p['outcome']} {p['reason'] or ''} {p['charged_fen']} "
+                                           f"({p['node']})", style="red"))
+    return t
 
 
 def _divergence_counts(out: dict) -> Table:
@@ -197,38 +263,65 @@ def _divergences_table(rows: list[dict]) -> Table:
 # --- sweep ----------------------------------------------------------------------------------
 
 def render_sweep(result: dict, console: Console) -> None:
-    """Print a sweep result: one column per combination, mean ± half the 95% CI per metric."""
-    console.print(f"[bold]sweep[/bold] {markup(result['scenario'])}: {len(result['combinations'])} "
-                  f"combinations x {result['replications']} replications = {result['runs']} runs "
-                  f"in {result['wall_seconds']:.1f} s (base seed {result['base_seed']}); mean ± 95% CI")
-    keys = list(result["swept"])
-    for i, k in enumerate(keys):
-        console.print(f"  \\[{chr(65 + i)}] {markup(k)}")
-    console.print(_sweep_table(result, keys))
-    checked = [(combo["set"], c) for combo in result["combinations"] for c in combo["thresholds"]]
+    """Print a sweep result: the verdict, each combination named (#1, #2, ...), then the shown
+    metrics (``cardsim.reports.sweep_view``) as mean ± half the 95% CI, unit in the metric's cell.
+
+    Fits the console's width (80 columns in a pipe): long metric names wrap inside their cell,
+    numbers never do, and a sweep with more combinations than fit side by side is printed as
+    several tables of combinations. Full names and every metric: ``--json`` and ``--csv``.
+    """
+    combos = result["combinations"]
+    console.print(f"[bold]sweep[/bold] {markup(result['scenario'])}: {len(combos)} combinations x "
+                  f"{result['replications']} replications = {result['runs']} runs in "
+                  f"{result['wall_seconds']:.1f} s (base seed {result['base_seed']}, scale "
+                  f"{result['scale']:g}); mean ± 95% CI")
+    if "verdict" in result:
+        style = "green" if result["verdict"]["smallest"] is not None else "red"
+        console.print(Text(f"verdict: {result['verdict']['text']}", style=f"bold {style}"))
+    for i, combo in enumerate(combos):
+        console.print(f"  #{i + 1}  {markup(combination_label(combo))}", soft_wrap=True)
+    shown = shown_metrics(result)
+    flat = [m for m in shown if zero_throughout(result, m) and m not in threshold_metrics(result)]
+    rows = [m for m in shown if m not in flat]
+    per_table = max(1, (console.width - _NAME_WIDTH - 4) // 19)
+    for start in range(0, len(combos), per_table):
+        console.print(_sweep_table(result, rows, range(start, min(len(combos), start + per_table))))
+    if flat:
+        console.print("zero in every combination: " + markup(", ".join(flat)), soft_wrap=False)
+    checked = [(i, c) for i, combo in enumerate(combos) for c in combo["thresholds"]]
     if checked:
         console.print(_sweep_thresholds_table(checked))
 
 
-def _sweep_table(result: dict, keys: list[str]) -> Table:
+def _sweep_table(result: dict, metrics: list[str], which: range) -> Table:
     t = Table(title_justify="left")
-    t.add_column("metric")
-    for combo in result["combinations"]:
-        label = " ".join(f"{chr(65 + i)}={combo['set'][k]}" for i, k in enumerate(keys)) or "base"
-        t.add_column(markup(label), justify="right")
-    for m in TABLE_METRICS:
-        _row(t, m, *(_mean_ci(combo["metrics"][m]) for combo in result["combinations"]))
+    t.add_column("metric (unit)", overflow="fold", min_width=_NAME_WIDTH)
+    combos = result["combinations"]
+    cells = {i: [mean_ci(combos[i]["metrics"][m], m) for m in metrics] for i in which}
+    for i in which:
+        t.add_column(f"#{i + 1}", justify="right", no_wrap=True,
+                     min_width=max([len(c) for c in cells[i]] + [3]))
+    for r, m in enumerate(metrics):
+        lines, unit = [inert(x) for x in wrap_name(m, _NAME_WIDTH).split("\n")], f"({metric_unit(m)})"
+        if len(lines[-1]) + 1 + len(unit) <= _NAME_WIDTH:
+            lines[-1] += " " + unit
+        else:
+            lines.append(unit)
+        _row(t, Text("\n".join(lines)), *(cells[i][r] for i in which))
     return t
 
 
-def _mean_ci(s: dict) -> str:
-    return f"{s['mean']:.4g} ± {(s['ci_high'] - s['ci_low']) / 2:.2g}"
+#: The metric column of a sweep table: names longer than this break after a dot.
+_NAME_WIDTH = 30
 
 
-def _sweep_thresholds_table(checked: list[tuple[dict, dict]]) -> Table:
-    columns = ("combination", "metric", "threshold", "bound", "result")
-    t = _table("Thresholds (tested on the CI bound)", columns, left=columns)
-    for s, c in checked:
-        _row(t, ", ".join(f"{k}={v}" for k, v in s.items()) or "-", c["metric"],
-                  f"{c['op']} {c['limit']:g}", f"{c['value']:g}", PASS if c["passed"] else FAIL)
+def _sweep_thresholds_table(checked: list[tuple[int, dict]]) -> Table:
+    columns = ("#", "metric", "threshold", "bound", "result")
+    t = _table("Thresholds (tested on the CI bound)", columns, left=("#", "metric", "result"))
+    t.columns[1].overflow = "fold"
+    for col in (t.columns[0], t.columns[2], t.columns[3], t.columns[4]):
+        col.no_wrap = True
+    for i, c in checked:
+        _row(t, f"#{i + 1}", c["metric"], f"{c['op']} {plain(c['limit'])}", plain(c["value"]),
+             PASS if c["passed"] else FAIL)
     return t
