@@ -396,6 +396,7 @@ def sweep(scenario: str | Path, replications: int, sets: Sequence[str] = (), *, 
         raise CardsimError(f"--csv {csv}: directory {Path(csv).parent} does not exist")
     result = sweep_mod.run_sweep(plan, workers=workers or default_workers(), scheduler=scheduler,
                                  progress=_per_step(progress, len(plan.tasks())))
+    result["scale_warning"] = scale_warning(scale, scale_capacity)
     if csv is not None:
         sweep_mod.write_csv(result, csv)
     return SweepResult(result, Path(csv) if csv is not None else None)

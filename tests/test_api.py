@@ -151,6 +151,8 @@ def test_retime_refuses_keys_without_effect_and_evaluates_thresholds(signed_log,
 
 def test_every_no_effect_pattern_names_a_scenario_key():
     paths = [k.path.replace("{province}", "sichuan") for k in schema.KEYS]
+    paths += [f"{p}.some_point.{f}" for p in paths if schema.KEY_INDEX[p].kind == "points"
+              for f in schema.POINT_FIELDS]                 # a named point's fields
     for mode, rules in api.NO_EFFECT.items():
         for pattern, _why in rules:
             assert any(api.fnmatchcase(p, pattern) or api.fnmatchcase(p, pattern + ".*")

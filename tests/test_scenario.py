@@ -66,7 +66,7 @@ def test_cross_key_rules():
     assert "senior_share + student_share must be <= 1" in err(
         "[provinces.sichuan]\nsenior_share = 0.6\nstudent_share = 0.6\n")
     assert "one more than band_km" in err("[provinces.sichuan.metro]\nband_fare_fen = [1, 2]\n")
-    assert "must be >= 1: demand.transit sends arrivals there" in err(
+    assert "must be >= 1 (or name the points in `named`)" in err(
         "[provinces.chongqing.bus]\npoints = 0\n")
 
 

@@ -186,6 +186,8 @@ def show_run(result: cardsim.RunResult, as_json: bool) -> None:
             console = ReportConsole()
             render_summary(result.summary, console)
             render_thresholds(list(result.thresholds), console)
+            if result.summary.get("scale_warning"):
+                typer.echo(f"note: {inert(result.summary['scale_warning'])}")
             if result.log is not None:
                 typer.echo(f"log: {inert(result.log)}")
     if not result.passed:
@@ -223,8 +225,6 @@ def run(
     with user_errors():
         sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed,
                                    thresholds=thresholds or (), scale_capacity=scale_capacity)
-        if sc.scale_warning:
-            notice(sc.scale_warning)
         with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
             result = cardsim.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
                              passphrase=read_passphrase(passphrase_env), workers=workers,
@@ -434,9 +434,6 @@ def sweep(
     < and <=, lower for > and >=); exit 1 when any fails. Sweeps write no transaction logs.
     """
     with user_errors():
-        warning = cardsim.scale_warning(scale, scale_capacity)
-        if warning:
-            notice(warning)
         with progress_bar(quiet, f"sweep {scenario.stem}") as progress:
             result = cardsim.sweep(scenario, replications, sets or (), scale=scale, seed=seed,
                                workers=workers, scheduler=scheduler, csv=csv_out,
@@ -447,6 +444,8 @@ def sweep(
             print_json(result.summary)
         else:
             render_sweep(result.summary, ReportConsole())
+            if result.summary.get("scale_warning"):
+                typer.echo(f"note: {inert(result.summary['scale_warning'])}")
     if not result.passed:
         raise typer.Exit(1)
 

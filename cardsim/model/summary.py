@@ -118,6 +118,7 @@ def build_summary(sim) -> dict:
                                "cards": len(sim.exposed_cards), "cards_reported_lost": len(sim.lost)},
         "cards_transacting": {p: len(sim.population[p]) for p in PROVINCES},
         "represents": sim.cfg["scenario"]["represents"],
+        "scale_warning": sim.scenario.scale_warning,
         "other_payers": _other_payers(sim),
         "reservation_refused": sim.reservation_refused,
         "wall_seconds": round(wall, 3),

@@ -53,7 +53,9 @@ def revoked_log(tmp_path_factory, keys_dir):
 def clean_log(tmp_path_factory, keys_dir):
     d = tmp_path_factory.mktemp("output-clean")
     sc = load(ROOT / "scenarios" / "weekday.toml", scale=0.02,
-              sets=["simulation.duration_hours=2", "simulation.start_hour=7"])
+              sets=["simulation.duration_hours=2", "simulation.start_hour=7",
+                    # low balances: some taps are declined (reports show declines by reason)
+                    "provinces.sichuan.balance_min_fen=0", "provinces.sichuan.balance_max_fen=600"])
     api.run(sc, out=d / "clean.db", keys_dir=keys_dir, workers=1)
     return d / "clean.db"
 
