@@ -3,8 +3,8 @@
 The subpackages are the stages of a run, lowest first; a package imports only those above it in
 this list (``tests/test_layers.py`` checks it):
 
-- ``domain``, ``errors``, ``files``, ``workers``  names, user errors, safe file reads and
-                writes, the worker pool every stage shares
+- ``domain``, ``errors``, ``files``, ``workers``, ``merkle``  names, user errors, safe file
+                reads and writes, the worker pool every stage shares, RFC 9162 Merkle trees
 - ``config``    scenario schema, loading and overrides, metric names and thresholds
 - ``records``   the transaction record (columns, codes) and the canonical byte encoding
 - ``model``     the SimPy model: cards, fares, demand, service points, the nodes (issuer,
