@@ -33,14 +33,16 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable, Sequence
 
-__all__ = ["EMPTY_ROOT", "HASH_SIZE", "ProofError", "Tree", "consistency_proof",
+__all__ = ["EMPTY_ROOT", "HASH_SIZE", "LEAF_PREFIX", "NODE_PREFIX", "ProofError", "Tree", "consistency_proof",
            "consistency_ranges", "inclusion_proof", "inclusion_ranges", "leaf_hash", "node_hash",
            "root", "verify_consistency", "verify_inclusion"]
 
 HASH_SIZE = 32
 #: MTH of the empty tree: the SHA-256 of nothing.
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-_LEAF, _NODE = b"\x00", b"\x01"
+#: The prefixes that keep leaves and interior nodes apart (RFC 9162 2.1.1).
+LEAF_PREFIX, NODE_PREFIX = b"\x00", b"\x01"
+_LEAF, _NODE = LEAF_PREFIX, NODE_PREFIX
 _sha = hashlib.sha256
 
 

@@ -45,7 +45,7 @@ CERT_COLUMNS = {"subject": str, "kind": str, "issuer": str, "algorithm": str, "b
 #: One row per province: its issuer's signature over the province's loss reports in ``blacklist``.
 BLACKLIST_SIGNATURE_COLUMNS = {"province": str, "issuer": str, "count": int, "reports_digest": bytes,
                                "signature": bytes}
-CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "sim_time": float,
+CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "root": bytes, "sim_time": float,
                       "final": int, "signer": str, "signature": bytes}
 
 

@@ -153,7 +153,7 @@ class Collusion:
             con.executemany(f"INSERT INTO transactions VALUES ({','.join('?' * len(COLUMN_NAMES))})",
                             chained)
             con.execute("DELETE FROM checkpoints")
-            con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
+            con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?,?)", checkpoints)
             self._uploads(con, chained, log_id)
         con.close()
 

@@ -1,5 +1,5 @@
 """Trust anchors: the log's CA layer checked to the trusted root, the hub's signed checkpoints
-over the hash chain, and each issuer's signature over its province's loss reports."""
+(signed tree heads) over the hash chain and the Merkle tree, and each issuer's signature over its province's loss reports."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cardsim.signing.crypto import Algorithm
 from cardsim.signing.keys import HUB, ROOT, all_names, issuer_name, role_problem
 
 #: One row of the ``checkpoints`` table.
-Checkpoint = namedtuple("Checkpoint", "checkpoint count head sim_time final signer signature")
+Checkpoint = namedtuple("Checkpoint", "checkpoint count head root sim_time final signer signature")
 
 
 def record_context(conn, path: str, alg: Algorithm, scenario: Scenario, root: x509.Certificate,
@@ -95,14 +95,15 @@ def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes
     """Checkpoints whose signature verifies (others are findings), in checkpoint order."""
     hub = serialization.load_der_public_key(hub_der) if hub_der else None
     good = []
-    for row in conn.execute("SELECT checkpoint, count, head, sim_time, final, signer, signature "
-                            "FROM checkpoints ORDER BY checkpoint"):
+    for row in conn.execute("SELECT checkpoint, count, head, root, sim_time, final, signer, "
+                            "signature FROM checkpoints ORDER BY checkpoint"):
         cp = Checkpoint._make(row)
         if not (isinstance(cp.count, int) and isinstance(cp.head, bytes)
-                and isinstance(cp.sim_time, float) and cp.final in (0, 1)):
+                and isinstance(cp.root, bytes) and isinstance(cp.sim_time, float)
+                and cp.final in (0, 1)):
             t.fail("checkpoints", f"malformed:{cp.checkpoint}")
             continue
-        msg = E.checkpoint_message(genesis, cp.count, cp.head, cp.sim_time, cp.final)
+        msg = E.checkpoint_message(genesis, cp.count, cp.head, cp.root, cp.sim_time, cp.final)
         if cp.signer != HUB or hub is None or not alg.verify(hub, cp.signature, msg):
             t.fail("checkpoints", f"bad_signature:{cp.checkpoint}")
             continue
@@ -111,13 +112,17 @@ def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes
 
 
 def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: Tally) -> None:
-    """Each signed checkpoint against the chain head after its count of records; the final one
-    must cover all ``n`` records."""
+    """Each signed checkpoint (tree head) against the chain head and the Merkle tree root after
+    its count of records (``heads_at``: count -> (head, root)); the final one must cover all
+    ``n`` records."""
     for cp in checkpoints:
+        head, root = heads_at.get(cp.count, (None, None))
         if cp.count > n:
             t.fail("checkpoints", f"count_beyond_log:{cp.checkpoint}")
-        elif heads_at.get(cp.count) != cp.head:
+        elif head != cp.head:
             t.fail("checkpoints", f"head_mismatch:{cp.checkpoint}")
+        elif root != cp.root:
+            t.fail("checkpoints", f"root_mismatch:{cp.checkpoint}")
         else:
             t.ok("checkpoints")
     finals = [cp for cp in checkpoints if cp.final == 1]

@@ -22,6 +22,7 @@ from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
+from cardsim.merkle import Tree
 from cardsim.records import encoding as E
 from cardsim.records.record import COLUMN_NAMES, INDEX
 from cardsim.signing.crypto import ALGORITHMS
@@ -145,12 +146,16 @@ def read_loss_reports(conn, t: Tally) -> dict[str, list[tuple[str, float]]]:
 class ChainWalk:
     """What only the log's order shows: ``seq`` runs 1, 2, 3 … and each record's ``prev_hash``
     is the chain head before it. The stored prev_hash carries the chain on, so a deleted or
-    inserted record is one finding, not one per record after it."""
+    inserted record is one finding, not one per record after it. The stored record hashes are
+    also the leaves of the Merkle tree the signed tree heads commit to (a record whose hash does
+    not match its content is the workers' ``chain`` finding)."""
 
     def __init__(self, genesis: bytes, wanted: set, t: Tally):
         self.head, self.expected, self.n, self.t = genesis, 1, 0, t
+        self.tree = Tree()
         self.wanted = wanted                    # the checkpoints' record counts
-        self.heads_at: dict[int, bytes] = {}    # count -> chain head after that many records
+        #: count -> (chain head, tree root) after that many records
+        self.heads_at: dict[int, tuple[bytes, bytes]] = {}
 
     def step(self, row: tuple) -> bool | None:
         """The next record: whether it links to the chain, or None when it is too malformed to
@@ -170,15 +175,21 @@ class ChainWalk:
         prev = row[-2]
         linked = prev == self.head
         self.head = E.link(prev if isinstance(prev, bytes) else self.head, stored)
-        if seq in self.wanted:
-            self.heads_at[seq] = self.head
+        self._leaf(stored)
         return linked
+
+    def _leaf(self, stored) -> None:
+        """The record's leaf (an unusable hash still takes its place: the roots then differ)."""
+        self.tree.append(stored if isinstance(stored, bytes) else b"")
+        if self.n in self.wanted:
+            self.heads_at[self.n] = (self.head, self.tree.root())
 
     def _malformed(self, row: tuple) -> None:
         seq, stored = row[0], row[-1]
         self.t.fail("format", "bad_value_type", seq, row[1] if len(row) > 1 else None)
         if isinstance(stored, bytes) and len(row) >= 2 and isinstance(row[-2], bytes):
             self.head = E.link(row[-2], stored)
+        self._leaf(stored)
         self.expected = seq + 1 if isinstance(seq, int) else self.expected + 1
 
 
