@@ -21,13 +21,16 @@ from typing import Callable, Sequence
 from cardsim.attacks.injection import attack_signature, attacker_for, compare, record_ground_truth
 from cardsim.audit import replay as replay_mod
 from cardsim.audit import retime as retime_mod
+from cardsim.audit import proofs as proofcheck_mod
 from cardsim.audit import verify as verify_mod
+from cardsim.audit.proofs import ProofCheck
 from cardsim.audit.replay import NODES, Filters, ReplayResult
 from cardsim.audit.verify import Report
 from cardsim.config.metrics import evaluate, thresholds_of
 from cardsim.config.scenario import Scenario, load, parse_set
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.errors import CardsimError
+from cardsim.log import proofs as proofs_mod
 from cardsim.log.session import Hooks, ensure_keys, simulate
 from cardsim.log.store import Log
 from cardsim.model.simulation import Simulation
@@ -37,7 +40,8 @@ from cardsim.reports.html import write_report
 from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
-           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError"]
+           "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "ProofCheck",
+           "prove_inclusion", "prove_consistency", "check_proof"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -368,3 +372,23 @@ def open_log(path: str | Path) -> Log:
     ``.transactions()`` (:class:`cardsim.records.record.Record` named tuples, in log order).
     Use it as a context manager, or call ``.close()``."""
     return Log.open(path)
+
+
+# --- proofs ---------------------------------------------------------------------------------------
+
+def prove_inclusion(log: str | Path, tx_id: str) -> dict:
+    """The JSON proof (a dict) that transaction ``tx_id`` is in the log: the record, its leaf
+    index, the tree size, the audit path and the hub's signed tree head (docs/log-format.md)."""
+    return proofs_mod.prove_inclusion(log, tx_id)
+
+
+def prove_consistency(log: str | Path, size1: int, size2: int) -> dict:
+    """The JSON proof (a dict) that the log's signed tree head of ``size2`` records extends its
+    head of ``size1``."""
+    return proofs_mod.prove_consistency(log, size1, size2)
+
+
+def check_proof(proof: str | Path, keys_dir: str | Path = "keys") -> ProofCheck:
+    """Check a proof file against ``keys_dir``/root-ca.pem alone, without the log: a
+    :class:`ProofCheck` (``.valid``, ``.reason``); a :class:`CardsimError` for an unusable file."""
+    return proofcheck_mod.check_proof(proof, keys_dir)

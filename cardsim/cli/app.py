@@ -33,6 +33,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                        "across Sichuan and Chongqing.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
 app.add_typer(keys_app, name="keys")
+prove_app = typer.Typer(no_args_is_help=True, help="Print a JSON proof from a log for someone "
+                        "without it: a transaction's inclusion, or one signed tree head "
+                        "extending another (check it with `cardsim check-proof`).")
+app.add_typer(prove_app, name="prove")
 
 
 def fail(message: str, code: int = CardsimError.exit_code) -> None:
@@ -412,6 +416,57 @@ def keys_init(
         written = cardsim.init_keys(dir, algorithm, read_passphrase(passphrase_env), force)
     typer.echo(f"wrote {len(written) // 2} keys and certificates ({algorithm}) to {dir}/; card "
                "and terminal keys derive from the issuers' and merchants' keys as runs use them")
+
+
+@prove_app.command("inclusion")
+def prove_inclusion(
+    log: Path = LOG_ARG,
+    tx: str = typer.Option(..., "--tx", help="The transaction id (the log's tx_id column)."),
+) -> None:
+    """Prove that a transaction is in the log: the record, its leaf index, the tree size, the
+    Merkle audit path and the hub's signed tree head, as JSON on stdout."""
+    with user_errors():
+        proof = cardsim.prove_inclusion(log, tx)
+    with stdout_may_close():
+        print_json(proof)
+
+
+@prove_app.command("consistency")
+def prove_consistency(
+    log: Path = LOG_ARG,
+    size_from: int = typer.Option(..., "--from", help="Tree size of the earlier signed tree head."),
+    size_to: int = typer.Option(..., "--to", help="Tree size of the later signed tree head."),
+) -> None:
+    """Prove that the log's signed tree head of --to records extends its head of --from records
+    (an RFC 9162 consistency proof), as JSON on stdout."""
+    with user_errors():
+        proof = cardsim.prove_consistency(log, size_from, size_to)
+    with stdout_may_close():
+        print_json(proof)
+
+
+@app.command("check-proof")
+def check_proof(
+    proof: Path = typer.Argument(..., help="A proof file (`cardsim prove ...` output)."),
+    keys: Path = ANCHOR_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Check a proof against the root certificate in --keys, without the log: the hub's
+    certificate, its signature on every tree head, and the Merkle path.
+
+    Exit 0 when the proof holds, 1 when it does not, 2 when the file or keys are unusable.
+    """
+    with user_errors():
+        result = cardsim.check_proof(proof, keys)
+    with stdout_may_close():
+        if as_json:
+            print_json(result.as_dict())
+        elif result.valid:
+            typer.echo(f"valid {result.kind} proof: log {result.log_id[:16]}…, tree size "
+                       f"{result.tree_size}")
+        else:
+            typer.echo(f"INVALID {result.kind} proof: {inert(result.reason or '')}")
+    raise typer.Exit(0 if result.valid else 1)
 
 
 @app.command()
