@@ -23,7 +23,9 @@ from cardsim.audit import replay as replay_mod
 from cardsim.audit import retime as retime_mod
 from cardsim.audit import proofs as proofcheck_mod
 from cardsim.audit import verify as verify_mod
+from cardsim.audit import witness as witness_mod
 from cardsim.audit.proofs import ProofCheck
+from cardsim.audit.witness import WitnessResult
 from cardsim.audit.replay import NODES, Filters, ReplayResult
 from cardsim.audit.verify import Report
 from cardsim.config.metrics import evaluate, thresholds_of
@@ -41,7 +43,7 @@ from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
            "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "ProofCheck",
-           "prove_inclusion", "prove_consistency", "check_proof"]
+           "prove_inclusion", "prove_consistency", "check_proof", "witness", "WitnessResult"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -235,12 +237,15 @@ ATTACKS = Hooks(attack_signature, attacker_for, _record_attacks)
 # --- verify, replay, retime -----------------------------------------------------------------------
 
 def verify(log: str | Path, keys_dir: str | Path = "keys", *, workers: int | None = None,
-           ground_truth: bool = False, progress: Progress | None = None) -> VerifyResult:
-    """Verify a log (certificates, signatures, ATCs, chain, checkpoints, uploads), trusting only
-    ``keys_dir``/root-ca.pem. ``ground_truth`` also compares the findings with the attacks the run
-    injected. ``progress(done, total)`` counts the records checked."""
+           ground_truth: bool = False, progress: Progress | None = None,
+           witnesses: Sequence[str | Path] = ()) -> VerifyResult:
+    """Verify a log (certificates, signatures, ATCs, chain, signed tree heads, uploads), trusting
+    only ``keys_dir``/root-ca.pem. ``ground_truth`` also compares the findings with the attacks the
+    run injected. ``witnesses``: witness state files whose countersigned heads of this log it must
+    hold. ``progress(done, total)`` counts the records checked."""
     step = _per_step(progress, _records(log)) if progress else None
-    report_ = verify_mod.verify(log, keys_dir, workers=workers or default_workers(), progress=step)
+    report_ = verify_mod.verify(log, keys_dir, workers=workers or default_workers(), progress=step,
+                                witnesses=tuple(witnesses))
     return VerifyResult(report_, compare(log, report_) if ground_truth else None)
 
 
@@ -386,6 +391,17 @@ def prove_consistency(log: str | Path, size1: int, size2: int) -> dict:
     """The JSON proof (a dict) that the log's signed tree head of ``size2`` records extends its
     head of ``size1``."""
     return proofs_mod.prove_consistency(log, size1, size2)
+
+
+def witness(log: str | Path, witness_dir: str | Path, state: str | Path, *,
+            anchor_dir: str | Path | None = None,
+            peers: Sequence[str | Path] = ()) -> WitnessResult:
+    """Act as a witness: check the log's latest signed tree head against the last head this
+    witness countersigned (``state``; a consistency proof) and against ``peers`` (other witnesses'
+    state files: a split view is caught here), countersign it with the witness's key in
+    ``witness_dir`` (created there on first use) and save the state. ``anchor_dir`` holds the
+    root-ca.pem the witness trusts (default: ``witness_dir``). ``.ok`` False: nothing saved."""
+    return witness_mod.witness(log, witness_dir, state, anchor_dir, tuple(peers))
 
 
 def check_proof(proof: str | Path, keys_dir: str | Path = "keys") -> ProofCheck:

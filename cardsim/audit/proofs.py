@@ -51,11 +51,11 @@ class ProofCheck:
                 "log_id": self.log_id, "tree_size": self.tree_size}
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
     """A well-formed proof that does not hold."""
 
 
-class _Fields:
+class Fields:
     """Typed access to one JSON object of the proof, each failure naming the field (exit 2)."""
 
     def __init__(self, path: str, obj, where: str, keys: tuple[str, ...]):
@@ -142,39 +142,39 @@ def check_proof(path: str | Path, keys_dir: str | Path = "keys") -> ProofCheck:
     obj = load_proof(path)
     p = str(path)
     kind = obj["kind"]
-    top = _Fields(p, obj, "", _KEYS[kind])
+    top = Fields(p, obj, "", _KEYS[kind])
     if top.str("format") != PROOF_FORMAT:
         raise top.bad("format", repr(PROOF_FORMAT))
     alg = ALGORITHMS[top.str("algorithm", tuple(ALGORITHMS))]
     log_id = top.hex("log_id", 32)
     cert_der = top.hex("hub_certificate")
     if kind == "inclusion":
-        heads = [_head(p, obj["tree_head"], "tree_head")]
+        heads = [read_head(p, obj["tree_head"], "tree_head")]
         step = _inclusion(p, top, heads[0])
     else:
-        heads = [_head(p, obj["first"], "first"), _head(p, obj["second"], "second")]
+        heads = [read_head(p, obj["first"], "first"), read_head(p, obj["second"], "second")]
         proof = top.hashes("proof")
         step = lambda: merkle.verify_consistency(heads[0]["tree_size"], heads[1]["tree_size"],
                                                  proof, heads[0]["root"], heads[1]["root"])
     try:
-        hub = _hub_key(cert_der, root, alg)
+        hub = hub_key(cert_der, root, alg)
         for h in heads:
-            if not alg.verify(hub, h["signature"], _head_message(log_id, h)):
-                raise _Invalid(f"tree head {h['checkpoint']}: the hub's signature does not verify")
+            if not alg.verify(hub, h["signature"], head_message(log_id, h)):
+                raise Invalid(f"tree head {h['checkpoint']}: the hub's signature does not verify")
         step()
         reason = None
-    except (_Invalid, merkle.ProofError) as e:
+    except (Invalid, merkle.ProofError) as e:
         reason = str(e)
     return ProofCheck(p, kind, reason is None, reason, log_id.hex(), heads[-1]["tree_size"])
 
 
-def _head_message(log_id: bytes, h: dict) -> bytes:
+def head_message(log_id: bytes, h: dict) -> bytes:
     return E.checkpoint_message(log_id, h["tree_size"], h["chain_head"], h["root"], h["sim_time"],
                                 h["final"])
 
 
-def _head(path: str, obj, where: str) -> dict:
-    f = _Fields(path, obj, where, HEAD_FIELDS)
+def read_head(path: str, obj, where: str) -> dict:
+    f = Fields(path, obj, where, HEAD_FIELDS)
     final = f.int("final")
     if final not in (0, 1):
         raise f.bad("final", "0 or 1")
@@ -183,27 +183,27 @@ def _head(path: str, obj, where: str) -> dict:
             "sim_time": f.float("sim_time"), "final": final, "signature": f.hex("signature", 64)}
 
 
-def _inclusion(path: str, top: _Fields, head: dict):
+def _inclusion(path: str, top: Fields, head: dict):
     index, size = top.int("leaf_index"), top.int("tree_size", 1)
     audit_path = top.hashes("audit_path")
     values = _record_values(path, top.obj["record"])
 
     def step() -> None:
         if size != head["tree_size"]:
-            raise _Invalid(f"tree_size {size} is not the signed tree head's "
+            raise Invalid(f"tree_size {size} is not the signed tree head's "
                            f"({head['tree_size']})")
         if values[0] != index + 1:
-            raise _Invalid(f"the record is seq {values[0]}, not leaf {index} (seq {index + 1})")
+            raise Invalid(f"the record is seq {values[0]}, not leaf {index} (seq {index + 1})")
         try:
             leaf = E.record_hash(values)
         except ValueError as e:          # EncodingError included: a value no record holds
-            raise _Invalid(f"record: cannot be encoded: {e}") from None
+            raise Invalid(f"record: cannot be encoded: {e}") from None
         merkle.verify_inclusion(leaf, index, size, audit_path, head["root"])
     return step
 
 
 def _record_values(path: str, record) -> list:
-    f = _Fields(path, record, "record", LEAF_COLUMNS)
+    f = Fields(path, record, "record", LEAF_COLUMNS)
     out = []
     for c in LEAF_COLUMNS:
         v = record[c]
@@ -218,17 +218,17 @@ def _record_values(path: str, record) -> list:
     return out
 
 
-def _hub_key(der: bytes, root: x509.Certificate, alg):
+def hub_key(der: bytes, root: x509.Certificate, alg):
     """The hub's public key from its certificate, once it checks out against the root."""
     try:
         cert = x509.load_der_x509_certificate(der)
         cert.verify_directly_issued_by(root)
     except Exception:
-        raise _Invalid("hub_certificate: not issued by the trusted root") from None
+        raise Invalid("hub_certificate: not issued by the trusted root") from None
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if not cn or cn[0].value != HUB or role_problem(cert, HUB) is not None:
-        raise _Invalid("hub_certificate: does not name the hub in its role")
+        raise Invalid("hub_certificate: does not name the hub in its role")
     key = cert.public_key()
     if algorithm_of(key) is not alg:
-        raise _Invalid(f"hub_certificate: not a {alg.name} key")
+        raise Invalid(f"hub_certificate: not a {alg.name} key")
     return key

@@ -212,6 +212,9 @@ def verify(
                                       "with the attacks the run injected (its ground_truth table)."),
     max_findings: int = typer.Option(20, "--max-findings", min=0, help="Findings listed in the "
                                      "text report (all of them, up to 100,000, go to --json)."),
+    witnesses: Optional[List[Path]] = typer.Option(None, "--witness", metavar="STATE.json",
+                                                  help="A witness's state file (repeatable): the "
+                                                       "log must hold every head it countersigned."),
     as_json: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -223,7 +226,7 @@ def verify(
     with user_errors():
         with progress_bar(quiet, "verify") as progress:
             result = cardsim.verify(log, keys, workers=workers, ground_truth=ground_truth,
-                                progress=progress)
+                                progress=progress, witnesses=witnesses or ())
     with stdout_may_close():
         if as_json:
             print_json(result.as_dict())
@@ -467,6 +470,43 @@ def check_proof(
         else:
             typer.echo(f"INVALID {result.kind} proof: {inert(result.reason or '')}")
     raise typer.Exit(0 if result.valid else 1)
+
+
+@app.command()
+def witness(
+    log: Path = LOG_ARG,
+    keys: Path = typer.Option(..., "--keys", help="The witness's directory: its own key "
+                              "(witness.key, created on first use) and, unless --anchor, the "
+                              "root-ca.pem it trusts."),
+    state: Path = typer.Option(..., "--state", help="The witness's state file (created on first "
+                               "use): the last head it countersigned for each log."),
+    anchor: Optional[Path] = typer.Option(None, "--anchor", help="Directory holding the trusted "
+                                          "root-ca.pem (default: --keys)."),
+    peers: Optional[List[Path]] = typer.Option(None, "--peer", metavar="STATE.json",
+                                               help="Another witness's state file (repeatable): "
+                                                    "its head of this log must be in it."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Witness a log's latest signed tree head: check that it extends the head this witness last
+    countersigned (a consistency proof) and holds every --peer's head, then countersign it.
+
+    Exit 0 when countersigned, 1 when the log is inconsistent with a head seen before (the state
+    is left as it was), 2 when the log, keys or a state file are unusable.
+    """
+    with user_errors():
+        result = cardsim.witness(log, keys, state, anchor_dir=anchor, peers=peers or ())
+    with stdout_may_close():
+        if as_json:
+            print_json(result.as_dict())
+        elif result.ok:
+            was = f" (after {result.previous_size})" if result.previous_size is not None else ""
+            typer.echo(f"countersigned the head of {result.tree_size} records{was} of log "
+                       f"{result.log_id[:16]}…")
+            for note in result.notes:
+                typer.echo(f"note: {inert(note)}")
+        else:
+            typer.echo(f"REFUSED: {inert(result.reason or '')}")
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command()

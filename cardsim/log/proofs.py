@@ -76,7 +76,7 @@ class LogProver:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _envelope(self, kind: str) -> dict:
+    def envelope(self, kind: str) -> dict:
         run = self.run
         log_id = E.genesis_hash(run["config_json"], run["seed"])
         return {"format": PROOF_FORMAT, "kind": kind, "log_id": log_id.hex(),
@@ -117,7 +117,7 @@ class LogProver:
             raise CardsimError(f"--tx {tx_id}: record {row[0]} is not covered by the latest "
                                f"signed tree head (size {head['tree_size']})")
         path = [self.subtree_root(a, b) for a, b in merkle.inclusion_ranges(index, head["tree_size"])]
-        return {**self._envelope("inclusion"),
+        return {**self.envelope("inclusion"),
                 "record": dict(zip(LEAF_COLUMNS, map(value_json, row))),
                 "leaf_index": index, "tree_size": head["tree_size"],
                 "audit_path": [p.hex() for p in path], "tree_head": head}
@@ -128,7 +128,7 @@ class LogProver:
             raise CardsimError(f"--from {size1} --to {size2}: expected 0 < from <= to")
         first, second = self.head(size1), self.head(size2)
         path = [self.subtree_root(a, b) for a, b in merkle.consistency_ranges(size1, size2)]
-        return {**self._envelope("consistency"), "first": first, "second": second,
+        return {**self.envelope("consistency"), "first": first, "second": second,
                 "proof": [p.hex() for p in path]}
 
 

@@ -18,6 +18,7 @@ from cardsim.audit.verify.findings import Report, Tally
 from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
 from cardsim.audit.verify.uploads import UploadCheck
+from cardsim.audit.witness import heads_of, judge, witnessed_heads
 from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
@@ -48,17 +49,19 @@ def _pair_card(item: tuple) -> str:
 
 
 def verify(path: str | Path, keys_dir: str | Path = "keys", workers: int = 1,
-           progress: Callable[[int], None] | None = None) -> Report:
+           progress: Callable[[int], None] | None = None, witnesses=()) -> Report:
     """Verify the log at ``path`` against the root certificate in ``keys_dir``; the report is the
-    same for any number of ``workers``."""
+    same for any number of ``workers``. ``witnesses``: witness state files whose countersigned
+    heads of this log its tree must hold (``audit.witness``)."""
     root = load_trust_anchor(keys_dir)
+    witnessed = witnessed_heads(witnesses)
     for text_factory in (str, read_text):
         conn = open_log(path)
         # Performance shortcut: SQLite's own UTF-8 decoding; only a log holding undecodable text
         # is read again with a Python decoder that turns such values into findings.
         conn.text_factory = text_factory
         try:
-            return _verify(conn, str(path), root, max(1, workers), progress)
+            return _verify(conn, str(path), root, max(1, workers), progress, witnessed)
         except sqlite3.OperationalError as e:
             if text_factory is str and "decode" in str(e):
                 continue
@@ -80,7 +83,8 @@ def _scenario(run: dict, path: str) -> Scenario | None:
         return None
 
 
-def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> Report:
+def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
+            witnessed: list = ()) -> Report:
     run = read_run(conn, path)
     t = Tally()
     algorithm = run.get("algorithm")
@@ -100,7 +104,11 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         return Report.of(path, n, t, True, algorithm, _headline(WRONG_ROOT, incomplete), True)
     genesis = E.genesis_hash(run["config_json"], run["seed"])
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
-    walk = ChainWalk(genesis, {cp.count for cp in checkpoints}, t)
+    seen = heads_of(witnessed, genesis)
+    if witnessed and not seen:
+        t.fail("witness", "not_witnessed")
+    walk = ChainWalk(genesis, {cp.count for cp in checkpoints}
+                     | {s.head["tree_size"] for _, s, _ in seen}, t)
     period = (genesis, float(scenario.duration_s))     # the log id and the run's end
     uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, period, t)
     reports = read_loss_reports(conn, t)
@@ -115,6 +123,11 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         raise
     uploads.close(None)
     check_checkpoints(checkpoints, walk.heads_at, walk.n, t)
+    for reason in judge(seen, walk.heads_at, walk.n):
+        if reason is None:
+            t.ok("witness")
+        else:
+            t.fail("witness", reason)
     for other in tallies:
         t.merge(other)
     return Report.of(path, walk.n, t, True, algorithm, incomplete)
