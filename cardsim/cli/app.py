@@ -33,10 +33,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                        "across Sichuan and Chongqing.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create and manage the signing keys.")
 app.add_typer(keys_app, name="keys")
-prove_app = typer.Typer(no_args_is_help=True, help="Print a JSON proof from a log for someone "
-                        "without it: a transaction's inclusion, or one signed tree head "
-                        "extending another (check it with `cardsim check-proof`).")
-app.add_typer(prove_app, name="prove")
 
 
 def fail(message: str, code: int = CardsimError.exit_code) -> None:
@@ -421,98 +417,14 @@ def keys_init(
                "and terminal keys derive from the issuers' and merchants' keys as runs use them")
 
 
-@prove_app.command("inclusion")
-def prove_inclusion(
-    log: Path = LOG_ARG,
-    tx: str = typer.Option(..., "--tx", help="The transaction id (the log's tx_id column)."),
-) -> None:
-    """Prove that a transaction is in the log: the record, its leaf index, the tree size, the
-    Merkle audit path and the hub's signed tree head, as JSON on stdout."""
-    with user_errors():
-        proof = cardsim.prove_inclusion(log, tx)
-    with stdout_may_close():
-        print_json(proof)
-
-
-@prove_app.command("consistency")
-def prove_consistency(
-    log: Path = LOG_ARG,
-    size_from: int = typer.Option(..., "--from", help="Tree size of the earlier signed tree head."),
-    size_to: int = typer.Option(..., "--to", help="Tree size of the later signed tree head."),
-) -> None:
-    """Prove that the log's signed tree head of --to records extends its head of --from records
-    (an RFC 9162 consistency proof), as JSON on stdout."""
-    with user_errors():
-        proof = cardsim.prove_consistency(log, size_from, size_to)
-    with stdout_may_close():
-        print_json(proof)
-
-
-@app.command("check-proof")
-def check_proof(
-    proof: Path = typer.Argument(..., help="A proof file (`cardsim prove ...` output)."),
-    keys: Path = ANCHOR_OPT,
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Check a proof against the root certificate in --keys, without the log: the hub's
-    certificate, its signature on every tree head, and the Merkle path.
-
-    Exit 0 when the proof holds, 1 when it does not, 2 when the file or keys are unusable.
-    """
-    with user_errors():
-        result = cardsim.check_proof(proof, keys)
-    with stdout_may_close():
-        if as_json:
-            print_json(result.as_dict())
-        elif result.valid:
-            typer.echo(f"valid {result.kind} proof: log {result.log_id[:16]}…, tree size "
-                       f"{result.tree_size}")
-        else:
-            typer.echo(f"INVALID {result.kind} proof: {inert(result.reason or '')}")
-    raise typer.Exit(0 if result.valid else 1)
-
-
-@app.command()
-def witness(
-    log: Path = LOG_ARG,
-    keys: Path = typer.Option(..., "--keys", help="The witness's directory: its own key "
-                              "(witness.key, created on first use) and, unless --anchor, the "
-                              "root-ca.pem it trusts."),
-    state: Path = typer.Option(..., "--state", help="The witness's state file (created on first "
-                               "use): the last head it countersigned for each log."),
-    anchor: Optional[Path] = typer.Option(None, "--anchor", help="Directory holding the trusted "
-                                          "root-ca.pem (default: --keys)."),
-    peers: Optional[List[Path]] = typer.Option(None, "--peer", metavar="STATE.json",
-                                               help="Another witness's state file (repeatable): "
-                                                    "its head of this log must be in it."),
-    as_json: bool = JSON_OPT,
-) -> None:
-    """Witness a log's latest signed tree head: check that it extends the head this witness last
-    countersigned (a consistency proof) and holds every --peer's head, then countersign it.
-
-    Exit 0 when countersigned, 1 when the log is inconsistent with a head seen before (the state
-    is left as it was), 2 when the log, keys or a state file are unusable.
-    """
-    with user_errors():
-        result = cardsim.witness(log, keys, state, anchor_dir=anchor, peers=peers or ())
-    with stdout_may_close():
-        if as_json:
-            print_json(result.as_dict())
-        elif result.ok:
-            was = f" (after {result.previous_size})" if result.previous_size is not None else ""
-            typer.echo(f"countersigned the head of {result.tree_size} records{was} of log "
-                       f"{result.log_id[:16]}…")
-            for note in result.notes:
-                typer.echo(f"note: {inert(note)}")
-        else:
-            typer.echo(f"REFUSED: {inert(result.reason or '')}")
-    raise typer.Exit(0 if result.ok else 1)
-
-
 @app.command()
 def version() -> None:
     """Print the cardsim version."""
     typer.echo(__version__)
+
+
+# the transparency commands (prove, check-proof, witness) register themselves on ``app``
+from cardsim.cli import transparency  # noqa: E402,F401  (after the helpers it uses)
 
 
 def main() -> None:
