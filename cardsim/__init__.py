@@ -39,12 +39,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from cardsim.api import (RunResult, SweepResult, VerifyResult, init_keys, load_scenario,
                              open_log, replay, report, retime, run, sweep, verify, ProofCheck,
                              check_proof, prove_consistency, prove_inclusion, witness,
-                             WitnessResult)
+                             WitnessResult, run_days, verify_series)
 
 #: The names ``__getattr__`` loads from :mod:`cardsim.api` on first use.
 _API = ("load_scenario", "run", "verify", "replay", "retime", "sweep", "report", "open_log",
         "init_keys", "RunResult", "VerifyResult", "SweepResult", "ProofCheck", "prove_inclusion",
-        "prove_consistency", "check_proof", "witness", "WitnessResult")
+        "prove_consistency", "check_proof", "witness", "WitnessResult", "run_days", "verify_series")
 
 __all__ = ["CHANNELS", "PROVINCES", "__version__", "CardsimError", *_API]
 

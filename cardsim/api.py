@@ -23,7 +23,9 @@ from cardsim.audit import replay as replay_mod
 from cardsim.audit import retime as retime_mod
 from cardsim.audit import proofs as proofcheck_mod
 from cardsim.audit import verify as verify_mod
+from cardsim.audit import series as series_mod
 from cardsim.audit import witness as witness_mod
+from cardsim.audit.series import SeriesReport
 from cardsim.audit.proofs import ProofCheck
 from cardsim.audit.witness import WitnessResult
 from cardsim.audit.replay import NODES, Filters, ReplayResult
@@ -32,6 +34,7 @@ from cardsim.config.metrics import evaluate, thresholds_of
 from cardsim.config.scenario import Scenario, load, parse_set
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.errors import CardsimError
+from cardsim.log import days as days_mod
 from cardsim.log import proofs as proofs_mod
 from cardsim.log.session import Hooks, ensure_keys, simulate
 from cardsim.log.store import Log
@@ -43,7 +46,8 @@ from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
            "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "ProofCheck",
-           "prove_inclusion", "prove_consistency", "check_proof", "witness", "WitnessResult"]
+           "prove_inclusion", "prove_consistency", "check_proof", "witness", "WitnessResult",
+           "run_days", "verify_series", "SeriesReport"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -205,22 +209,57 @@ def run(scenario: Scenario | str | Path, out: str | Path | None = None, *, force
         sign: bool = True, keys_dir: str | Path | None = None, create_keys: bool = False,
         passphrase: bytes | None = None, workers: int | None = None,
         progress: Progress | None = None,
-        notify: Callable[[str], None] | None = None) -> RunResult:
+        notify: Callable[[str], None] | None = None,
+        after: str | Path | None = None) -> RunResult:
     """Simulate ``scenario`` (a :class:`Scenario` or a file); write the log to ``out`` if given.
 
     With ``sign`` (the default) every record is signed by its card (and issuer, online), chained and
     checkpointed by ``workers`` signing processes (default: all cores), with the keys in
     ``keys_dir``. ``force`` replaces an existing ``out``. ``progress(done, total)`` follows the
     simulated seconds; ``notify(message)`` hears about keys created on first use. The log's
-    ``runs.completed`` becomes 1 only when the run ends normally.
+    ``runs.completed`` becomes 1 only when the run ends normally. ``after``: a complete signed log
+    this run follows (the next day): its cards' counters, balances and quotas and its loss reports
+    carry over, and the new log commits to its final signed tree head.
     """
     sc = _as_scenario(scenario)
     keys = _keys_dir(keys_dir, create_keys) if out is not None and sign else None
+    carried = None
+    if after is not None:
+        if out is None or not sign:
+            raise CardsimError("--after: only a signed log (--out, without --no-sign) can follow "
+                               "another")
+        carried = days_mod.carried_state(after, sc)
     summary, _ = simulate(sc, out=out, force=force, keys_dir=keys or "keys", passphrase=passphrase,
                           workers=workers or default_workers(),
                           progress=_per_step(progress, sc.duration_s), sign=sign, notify=notify,
-                          hooks=ATTACKS)
+                          hooks=ATTACKS, carried=carried)
     return _checked(summary, sc, out)
+
+
+def run_days(scenario: Scenario | str | Path, days: int, out_dir: str | Path, *,
+             weekend: Scenario | str | Path | None = None, after: str | Path | None = None,
+             force: bool = False, keys_dir: str | Path | None = None, create_keys: bool = False,
+             passphrase: bytes | None = None, workers: int | None = None,
+             progress: Progress | None = None,
+             notify: Callable[[str], None] | None = None) -> list[RunResult]:
+    """A linked series of ``days`` daily logs in ``out_dir`` (``day1.db``, ``day2.db``, ...): day
+    i runs ``scenario`` (``weekend`` on Saturdays and Sundays, when given) on its start date plus
+    i - 1 days with its seed plus i - 1, and follows day i - 1 (day 1 follows ``after``)."""
+    if not isinstance(days, int) or not 1 <= days <= 366:
+        raise CardsimError(f"--days: must be 1 to 366, got {days!r}")
+    d = Path(out_dir)
+    if not d.is_dir():
+        raise CardsimError(f"--out-dir {d}: no such directory")
+    base = [_as_scenario(scenario), _as_scenario(weekend) if weekend is not None else None]
+    out, previous = [], after
+    for i in range(days):
+        sc = days_mod.day_scenario(base[0], base[1], i)
+        path = d / f"day{i + 1}.db"
+        out.append(run(sc, path, force=force, keys_dir=keys_dir, create_keys=create_keys,
+                       passphrase=passphrase, workers=workers, progress=progress, notify=notify,
+                       after=previous))
+        previous = path
+    return out
 
 
 def _record_attacks(out: Path, scenario: Scenario, sim: Simulation, attacker) -> None:
@@ -247,6 +286,17 @@ def verify(log: str | Path, keys_dir: str | Path = "keys", *, workers: int | Non
     report_ = verify_mod.verify(log, keys_dir, workers=workers or default_workers(), progress=step,
                                 witnesses=tuple(witnesses))
     return VerifyResult(report_, compare(log, report_) if ground_truth else None)
+
+
+def verify_series(logs: Sequence[str | Path], keys_dir: str | Path = "keys", *,
+                  workers: int | None = None, witnesses: Sequence[str | Path] = ()) -> SeriesReport:
+    """Verify a series of daily logs, oldest first: each one as :func:`verify` does, then each
+    against the day before (it follows that log's final signed tree head, the same cards, every
+    card's counter rising across days). ``.ok``; ``.as_dict()`` is ``verify --json``'s object."""
+    if len(logs) < 2:
+        raise CardsimError("verify_series: give two or more logs, oldest first")
+    return series_mod.verify_series(list(logs), keys_dir, workers or default_workers(),
+                                    witnesses=tuple(witnesses))
 
 
 def check_sets(sets: Sequence[str], mode: str) -> None:

@@ -1,6 +1,7 @@
 """The transparency commands: ``prove inclusion``, ``prove consistency``, ``check-proof`` and
-``witness`` (thin layers over ``cardsim.prove_*``, ``check_proof`` and ``witness``). They register
-on :data:`cardsim.cli.app.app` when that module imports this one."""
+``witness`` (thin layers over ``cardsim.prove_*``, ``check_proof`` and ``witness``), and how
+``run --days`` and ``verify`` of several logs (linked days) print. The commands register on
+:data:`cardsim.cli.app.app` when that module imports this one."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import List, Optional
 import typer
 
 import cardsim
-from cardsim.cli.app import (ANCHOR_OPT, JSON_OPT, LOG_ARG, app, inert, print_json,
-                             stdout_may_close, user_errors)
+from cardsim.cli.app import (ANCHOR_OPT, JSON_OPT, LOG_ARG, ReportConsole, app, inert,
+                             print_json, stdout_may_close, user_errors)
+from cardsim.reports.text import render_verify
 
 prove_app = typer.Typer(no_args_is_help=True, help="Print a JSON proof from a log for someone "
                         "without it: a transaction's inclusion, or one signed tree head "
@@ -112,3 +114,33 @@ def witness(
         else:
             typer.echo(f"REFUSED: {inert(result.reason or '')}")
     raise typer.Exit(0 if result.ok else 1)
+
+
+def show_series(series, as_json: bool, max_findings: int) -> None:
+    """A series of daily logs: every log's report, then the findings between them."""
+    with stdout_may_close():
+        if as_json:
+            print_json(series.as_dict())
+        else:
+            console = ReportConsole()
+            for r in series.reports:
+                render_verify(r.as_dict(), console, max_findings)
+            typer.echo(f"series of {len(series.reports)} logs: {series.failures} failures "
+                       f"between days  {'OK' if series.ok else 'FAILED'}")
+            for f in series.findings[:max_findings]:
+                typer.echo(f"  {inert(f['log'])} after {inert(f['previous'])}: "
+                           f"{f['check']}: {inert(f['reason'])}")
+    raise typer.Exit(0 if series.ok else 1)
+
+
+def show_days(results: list, as_json: bool) -> None:
+    """A linked series: one line (or object) per day; exit 1 when a threshold fails on any day."""
+    with stdout_may_close():
+        if as_json:
+            print_json({"days": [{"log": str(r.log), **r.as_dict()} for r in results]})
+        for r in results if not as_json else ():
+            n = r.summary.get("transactions")
+            typer.echo(f"{inert(r.log)}: {n} transactions, thresholds "
+                       f"{'passed' if r.passed else 'FAILED'}")
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)

@@ -132,12 +132,12 @@ def _write_log(control, parts: list, writer: LogWriter, spec: SignSpec | None, g
     payload = _finish_payload(control, writer)
     if payload is None:
         return
-    summary, wall, blacklist, end_time, metrics = payload
+    summary, wall, blacklist, end_time, metrics, card_state = payload
     final, uploads, tcerts, lists, totals = [], [], [], [], []
     if signed is not None:
         final, uploads, tcerts, lists, totals = signed.end(blacklist, end_time)
     writer.write_blacklist(blacklist, lists)
-    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals)
+    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals, card_state)
     control.send(("ok", writer.written))
 
 
@@ -172,7 +172,9 @@ class LogSink:
     """Callable sink for :class:`cardsim.model.simulation.Simulation` writing a (signed) log."""
 
     def __init__(self, path: str | Path, scenario, force: bool = False,
-                 spec: SignSpec | None = None, workers: int = 1):
+                 spec: SignSpec | None = None, workers: int = 1, carried=None):
+        """``carried``: the :class:`cardsim.log.days.CarriedState` of a log that follows another
+        (its genesis commits to the previous log's final signed tree head)."""
         self.path = Path(path)
         self.spec = spec
         algorithm = None
@@ -181,12 +183,14 @@ class LogSink:
                                 names=[n for n in all_names() if n.startswith(("issuer-", HUB))])
             algorithm = ring.algorithm.name
         LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,
-                         x509=x509_rows(spec.keys_dir, algorithm) if spec else ()).close()
+                         x509=x509_rows(spec.keys_dir, algorithm) if spec else (),
+                         predecessor=carried.predecessor if carried else None).close()
         self.pool = None
         if spec is not None:      # signing workers, their results forwarded to the writer
             self.pool = ShardedPool(partial(_Signing, spec), workers, _CARD, forward=True)
         self._control, control_child = context().Pipe()
-        genesis = genesis_hash(scenario.config_json(), scenario.seed)
+        genesis = genesis_hash(scenario.config_json(), scenario.seed,
+                               carried.previous if carried else None)
         every = scenario.config["simulation"]["checkpoint_every"]
         self._writer = spawn(_writer_main, control_child, self.pool.outputs if self.pool else [],
                              str(self.path), spec, genesis, every)
@@ -218,13 +222,14 @@ class LogSink:
         raise CardsimError(f"{self.path}: writing the log failed: {reason}")
 
     def finish(self, summary: dict, wall_seconds: float, blacklist: list, end_time: float,
-               metrics: list = ()) -> int:
-        """Flush the workers, write the final checkpoint and metrics, mark the run complete."""
+               metrics: list = (), card_state: list = ()) -> int:
+        """Flush the workers, write the final checkpoint, metrics and the cards' final state,
+        mark the run complete."""
         try:
             if self.pool is not None:
                 self.pool.close()
             self._control.send_bytes(_DUMP(("finish", (summary, wall_seconds, blacklist, end_time,
-                                                       list(metrics))), _PROTO))
+                                                       list(metrics), list(card_state))), _PROTO))
             msg = self._control.recv()
         except (BrokenPipeError, ConnectionResetError, EOFError):
             self._fail()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cardsim import merkle
 from cardsim.errors import CardsimError, one_line
+from cardsim.log.days import log_id_of
 from cardsim.log.store import open_log, read_run
 from cardsim.records import encoding as E
 from cardsim.records.record import COLUMN_NAMES
@@ -77,8 +78,7 @@ class LogProver:
         self.close()
 
     def envelope(self, kind: str) -> dict:
-        run = self.run
-        log_id = E.genesis_hash(run["config_json"], run["seed"])
+        log_id = log_id_of(self.conn, self.run)
         return {"format": PROOF_FORMAT, "kind": kind, "log_id": log_id.hex(),
                 "algorithm": run["algorithm"], "hub_certificate": self.hub[0].hex()}
 

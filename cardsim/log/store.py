@@ -50,12 +50,20 @@ CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "root": by
 
 
 METRIC_COLUMNS = {"hour": int, "metric": str, "key": str, "value": float}
+#: Each card's state when the run ended (what a log that follows this one starts from).
+CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int}
+#: For a log that follows another (linked days): the previous log's id and final signed tree head,
+#: and the seed its card population comes from (one row; none in a log that follows nothing).
+PREDECESSOR_COLUMNS = {"log_id": bytes, "count": int, "head": bytes, "root": bytes,
+                       "sim_time": float, "final": int, "signer": str, "signature": bytes,
+                       "population_seed": int}
 
 #: The INSERT statement of each table written alongside the transactions.
 _INSERT = {table: f"INSERT INTO {table} VALUES ({','.join('?' * len(cols))})"
            for table, cols in (("certificates", CERT_COLUMNS), ("checkpoints", CHECKPOINT_COLUMNS),
                                ("uploads", UPLOAD_COLUMNS), ("metrics", METRIC_COLUMNS),
                                ("merchant_totals", MERCHANT_TOTALS_COLUMNS),
+                               ("card_state", CARD_STATE_COLUMNS),
                                ("blacklist_signatures", BLACKLIST_SIGNATURE_COLUMNS))}
 
 
@@ -88,6 +96,8 @@ def create_tables(conn: sqlite3.Connection,
     db["merchant_totals"].create(MERCHANT_TOTALS_COLUMNS, pk="merchant_id")
     db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
     db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
+    db["card_state"].create(CARD_STATE_COLUMNS, pk="card_id")
+    db["predecessor"].create(PREDECESSOR_COLUMNS, pk="log_id")
 
 
 def _optional_tables() -> dict[str, tuple]:
@@ -148,11 +158,12 @@ class LogWriter:
     @classmethod
     def create(cls, path: str | Path, scenario, force: bool = False,
                algorithm: str | None = None,
-               x509: list[tuple] = ()) -> "LogWriter":
+               x509: list[tuple] = (), predecessor: tuple | None = None) -> "LogWriter":
         """Create a new log with its tables and an incomplete ``runs`` row.
 
         ``algorithm`` names the signature algorithm (None: an unsigned log); ``x509`` rows are
-        the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it.
+        the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it;
+        ``predecessor`` the ``predecessor`` row of a log that follows another.
         """
         path = Path(path)
         _prepare_new(path, force)
@@ -164,6 +175,8 @@ class LogWriter:
             create_tables(db.conn, columns)
             if x509:
                 db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
+            if predecessor is not None:
+                db["predecessor"].insert(dict(zip(PREDECESSOR_COLUMNS, predecessor)))
             db["runs"].insert({
                 "run_id": 1, "cardsim_version": __version__, "scenario_name": scenario.name,
                 "scenario_source": scenario.source, "scenario_text": scenario.text,
@@ -206,13 +219,14 @@ class LogWriter:
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
                metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = (),
-               merchant_totals: list[tuple] = ()) -> None:
+               merchant_totals: list[tuple] = (), card_state: list[tuple] = ()) -> None:
         """Mark the run complete, in the same commit as its summary, metrics, the terminals' last
-        uploads and the final checkpoint."""
+        uploads, the cards' final state and the final checkpoint."""
         conn = self.db.conn
         with conn:
             _insert(conn, certificates=certs, uploads=uploads, metrics=metrics,
-                    merchant_totals=merchant_totals, checkpoints=checkpoints)
+                    merchant_totals=merchant_totals, checkpoints=checkpoints,
+                    card_state=card_state)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
                          "summary_json=? WHERE run_id=1",
                          (_now_iso(), self.written, wall_seconds, json.dumps(summary, sort_keys=True)))
@@ -316,7 +330,8 @@ class Log:
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
                                                        "checkpoints", "uploads", "merchant_totals",
-                                                       "blacklist_signatures", "metrics")) -> str:
+                                                       "blacklist_signatures", "metrics",
+                                                       "card_state", "predecessor")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -111,6 +111,28 @@ def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes
     return good
 
 
+def check_predecessor(conn, hub_der: bytes | None, alg: Algorithm, t: Tally) -> None:
+    """A log that follows another (linked days) holds that log's final signed tree head: it must
+    carry the hub's signature (the new log's id commits to it; a series verify checks it is the
+    previous log's final head). Nothing to check in a log that follows none."""
+    rows = conn.execute("SELECT log_id, count, head, root, sim_time, final, signer, signature "
+                        "FROM predecessor").fetchall()
+    if len(rows) > 1:
+        t.fail("checkpoints", "several_predecessors")
+        return
+    for log_id, count, head, root, sim_time, final, signer, sig in rows:
+        types = (isinstance(log_id, bytes) and isinstance(count, int) and isinstance(head, bytes)
+                 and isinstance(root, bytes) and isinstance(sim_time, float) and final == 1)
+        hub = serialization.load_der_public_key(hub_der) if hub_der else None
+        if not types:
+            t.fail("checkpoints", "predecessor_malformed")
+        elif signer != HUB or hub is None or not alg.verify(
+                hub, sig, E.checkpoint_message(log_id, count, head, root, sim_time, final)):
+            t.fail("checkpoints", "predecessor_bad_signature")
+        else:
+            t.ok("checkpoints")
+
+
 def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: Tally) -> None:
     """Each signed checkpoint (tree head) against the chain head and the Merkle tree root after
     its count of records (``heads_at``: count -> (head, root)); the final one must cover all

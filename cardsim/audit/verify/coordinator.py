@@ -12,8 +12,8 @@ from typing import Callable
 
 from cryptography import x509
 
-from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, read_checkpoints,
-                                          record_context, wrong_root)
+from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, check_predecessor,
+                                          read_checkpoints, record_context, wrong_root)
 from cardsim.audit.verify.findings import Report, Tally
 from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
@@ -22,6 +22,7 @@ from cardsim.audit.witness import heads_of, judge, witnessed_heads
 from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
+from cardsim.log.days import log_id_of
 from cardsim.log.store import open_log, read_run
 from cardsim.merkle import Tree
 from cardsim.records import encoding as E
@@ -102,7 +103,8 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
     if wrong_root(t, ctx.ca_keys):
         n = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
         return Report.of(path, n, t, True, algorithm, _headline(WRONG_ROOT, incomplete), True)
-    genesis = E.genesis_hash(run["config_json"], run["seed"])
+    genesis = log_id_of(conn, run)        # a log that follows another commits to its final head
+    check_predecessor(conn, ctx.ca_keys.get(HUB), alg, t)
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
     seen = heads_of(witnessed, genesis)
     if witnessed and not seen:
