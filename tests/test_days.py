@@ -132,3 +132,24 @@ def test_cli_days_and_series(tmp_path, keys_dir, series):
     assert_bad_input(r, "missing.db")
     assert_bad_input(runner.invoke(app, ["run", sc, "--days", "2", "--keys", str(keys_dir)]),
                      "--out-dir")
+
+
+def test_terminals_number_their_uploads_on_from_the_day_before(series, tmp_path, keys_dir):
+    day1, day2 = series[0], series[1]
+    last = dict(rows(day1, "SELECT terminal_id, max(number) FROM uploads GROUP BY terminal_id"))
+    start = dict(rows(day2, "SELECT * FROM upload_start"))
+    first = dict(rows(day2, "SELECT terminal_id, min(number) FROM uploads GROUP BY terminal_id"))
+    assert start and all(start[t] == n for t, n in last.items())
+    assert all(first[t] == start.get(t, 0) + 1 for t in first)
+    p = tmp_path / "d2.db"
+    p.write_bytes(day2.read_bytes())
+    edit(p, "UPDATE upload_start SET number = number + 1 WHERE terminal_id = ?", sorted(start)[0])
+    got = api.verify_series([day1, p], keys_dir)
+    assert ("uploads", f"numbering_not_continued:{sorted(start)[0]}") in [
+        (f["check"], f["reason"]) for f in got.findings]
+    assert any(f.reason.startswith("number_gap:") for f in got.reports[1].findings)
+
+
+def test_a_following_day_replays_without_divergence(series, keys_dir):
+    got = api.replay(series[1], keys_dir=keys_dir, workers=1)
+    assert got.replayed > 1000 and got.diverged == 0

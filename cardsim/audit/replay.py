@@ -46,6 +46,7 @@ from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
 from cardsim.files import create_new
 from cardsim.log.store import open_log, read_run
+from cardsim.log.days import start_replay
 from cardsim.model.card import Card, CardPopulation, parse_card_id, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.streams import Streams
@@ -281,6 +282,7 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")
                    if type(c) is str and type(t) is float}
         nodes = Nodes(log_sc, rules, reports)
+        start_replay(conn, nodes, log_sc)        # a log that follows another: its cards' start
         result = ReplayResult(str(path), rules.name, tuple(against))
         signed = run.get("signed") == 1
         pool = None

@@ -8,7 +8,9 @@
 - ``atc``: per card, the first counter of the day is above the last one of the day before (a
   clone used on a later day, or a counter moved back across days, fails here);
 - ``card_state``: per card of the day before, its first record of the day continues the state the
-  day before ended in (its counter is above the ``card_state`` counter).
+  day before ended in (its counter is above the ``card_state`` counter);
+- ``uploads``: the terminals' upload numbers go on from the day before (the log's
+  ``upload_start`` is the last number each terminal reached the day before).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from cardsim.audit.verify import Report, verify
 from cardsim.errors import CardsimError, one_line
-from cardsim.log.days import log_id_of
+from cardsim.log.days import last_upload_numbers, log_id_of
 from cardsim.log.store import open_log, read_run
 
 #: Findings listed per pair of logs (counts are complete).
@@ -53,6 +55,8 @@ class _Day:
     first_atc: dict
     last_atc: dict
     card_state: dict
+    upload_start: dict
+    upload_last: dict
 
 
 def _read(path: str | Path) -> _Day:
@@ -66,13 +70,16 @@ def _read(path: str | Path) -> _Day:
         atcs = conn.execute("SELECT card_id, min(atc), max(atc) FROM transactions "
                             "GROUP BY card_id").fetchall()
         state = dict(conn.execute("SELECT card_id, atc FROM card_state"))
+        upload_start = dict(conn.execute("SELECT terminal_id, number FROM upload_start"))
+        upload_last = last_upload_numbers(conn)
     except sqlite3.Error as e:
         raise CardsimError(f"{path}: unreadable log: {one_line(e)}") from None
     finally:
         conn.close()
     return _Day(str(path), log_id, (log_id, *final) if final else None, pred,
                 pred[-1] if pred else run.get("seed"),
-                {c: lo for c, lo, _ in atcs}, {c: hi for c, _, hi in atcs}, state)
+                {c: lo for c, lo, _ in atcs}, {c: hi for c, _, hi in atcs}, state, upload_start,
+                upload_last)
 
 
 def check_pair(prev: _Day, day: _Day) -> list[tuple[str, str]]:
@@ -94,6 +101,10 @@ def check_pair(prev: _Day, day: _Day) -> list[tuple[str, str]]:
         if (state is not None and isinstance(first, int) and isinstance(state, int)
                 and first <= state and (last is None or first > last)):
             out.append(("card_state", f"atc_not_above_carried:{card}"))
+    if day.upload_start != prev.upload_last:
+        for tid in sorted(set(day.upload_start) | set(prev.upload_last)):
+            if day.upload_start.get(tid) != prev.upload_last.get(tid):
+                out.append(("uploads", f"numbering_not_continued:{tid}"))
     return out
 
 

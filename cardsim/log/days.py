@@ -37,6 +37,12 @@ class CarriedState:
     cards: dict = field(default_factory=dict)   # card_id -> (atc, balance_fen, quota_left)
     #: loss reports (card_id, province, reported_at) on the new day's clock (all before 0)
     lost: tuple = ()
+    #: terminal -> the last upload number it reached (the new log's ``upload_start``)
+    uploads: dict = field(default_factory=dict)
+
+    def rows(self) -> list[tuple]:
+        """The carried cards as ``card_start`` rows."""
+        return [(c, *v) for c, v in sorted(self.cards.items())]
 
     @property
     def previous(self) -> bytes:
@@ -73,6 +79,7 @@ def carried_state(path: str | Path, scenario) -> CarriedState:
             pred = conn.execute("SELECT population_seed FROM predecessor").fetchone()
             cards = {r[0]: r[1:] for r in conn.execute("SELECT * FROM card_state")}
             lost = conn.execute("SELECT card_id, card_province, reported_at FROM blacklist").fetchall()
+            uploads = last_upload_numbers(conn)
             log_id = log_id_of(conn, run)
         except sqlite3.Error as e:
             raise CardsimError(f"--after {path}: unreadable log: {one_line(e)}") from None
@@ -81,7 +88,16 @@ def carried_state(path: str | Path, scenario) -> CarriedState:
         previous_span = _span(log.scenario, scenario)
     seed = pred[0] if pred else run["seed"]
     return CarriedState((log_id, *final, seed), seed, cards,
-                        tuple((c, p, t - previous_span) for c, p, t in lost))
+                        tuple((c, p, t - previous_span) for c, p, t in lost), uploads)
+
+
+def last_upload_numbers(conn: sqlite3.Connection) -> dict[str, int]:
+    """terminal -> the last upload number it reached by the end of the log (its own uploads, or
+    the number it started from when it uploaded nothing)."""
+    last = dict(conn.execute("SELECT terminal_id, number FROM upload_start"))
+    for tid, n in conn.execute("SELECT terminal_id, max(number) FROM uploads GROUP BY terminal_id"):
+        last[tid] = n
+    return last
 
 
 def _span(before, after) -> float:
@@ -113,6 +129,26 @@ def _active_card(sim, card_id: str):
         return None
     pop = sim.population[parsed[0]]
     return pop.get(parsed[1]) if parsed[1] < pop.active else None
+
+
+def start_replay(conn: sqlite3.Connection, nodes, log_scenario) -> None:
+    """Replay of a log that follows another: its cards from the first day's population, those
+    carried over in the state the log started from (its ``card_start`` table), loss reports as
+    the replay's nodes read them (``nodes.reports``)."""
+    pred = conn.execute("SELECT population_seed FROM predecessor").fetchone()
+    if pred is None or not isinstance(pred[0], int):
+        return
+    keys = population_keys(pred[0])
+    pcfgs = log_scenario.config["provinces"]
+    nodes.pops = {p: CardPopulation(p, pcfgs[p], keys[p]) for p in PROVINCES}
+    for card_id, atc, balance, quota in conn.execute("SELECT * FROM card_start"):
+        parsed = parse_card_id(card_id) if isinstance(card_id, str) else None
+        if parsed is None or not all(isinstance(v, int) for v in (atc, balance, quota)):
+            continue
+        card = nodes.pops[parsed[0]].peek(parsed[1])
+        card.atc, card.balance_fen, card.quota_left = atc, balance, quota
+        card.lost_at = nodes.reports.get(card_id)
+        nodes.cards[card_id] = card
 
 
 def card_state_rows(sim) -> list[tuple]:

@@ -126,7 +126,11 @@ def _finish_payload(control, writer: LogWriter) -> tuple | None:
 
 def _write_log(control, parts: list, writer: LogWriter, spec: SignSpec | None, genesis: bytes,
                every: int) -> None:
-    signed = _SignedLog(spec, genesis, every) if spec is not None else None
+    signed = None
+    if spec is not None:
+        signed = _SignedLog(spec, genesis, every)
+        # a log that follows another: its terminals number their uploads on from there
+        signed.terminals.start = dict(writer.db.conn.execute("SELECT * FROM upload_start"))
     if signed is not None and not _signed_batches(control, parts, writer, signed):
         return
     payload = _finish_payload(control, writer)
@@ -184,7 +188,9 @@ class LogSink:
             algorithm = ring.algorithm.name
         LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,
                          x509=x509_rows(spec.keys_dir, algorithm) if spec else (),
-                         predecessor=carried.predecessor if carried else None).close()
+                         predecessor=carried.predecessor if carried else None,
+                         card_start=carried.rows() if carried else (),
+                         upload_start=sorted(carried.uploads.items()) if carried else ()).close()
         self.pool = None
         if spec is not None:      # signing workers, their results forwarded to the writer
             self.pool = ShardedPool(partial(_Signing, spec), workers, _CARD, forward=True)

@@ -52,6 +52,12 @@ CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "root": by
 METRIC_COLUMNS = {"hour": int, "metric": str, "key": str, "value": float}
 #: Each card's state when the run ended (what a log that follows this one starts from).
 CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int}
+#: For a log that follows another (linked days): per terminal, the last upload number it reached
+#: before this log (its uploads here go on from there).
+UPLOAD_START_COLUMNS = {"terminal_id": str, "number": int}
+#: For a log that follows another (linked days): the state its cards started from (the previous
+#: log's ``card_state``), for replay.
+CARD_START_COLUMNS = CARD_STATE_COLUMNS
 #: For a log that follows another (linked days): the previous log's id and final signed tree head,
 #: and the seed its card population comes from (one row; none in a log that follows nothing).
 PREDECESSOR_COLUMNS = {"log_id": bytes, "count": int, "head": bytes, "root": bytes,
@@ -98,6 +104,8 @@ def create_tables(conn: sqlite3.Connection,
     db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
     db["card_state"].create(CARD_STATE_COLUMNS, pk="card_id")
     db["predecessor"].create(PREDECESSOR_COLUMNS, pk="log_id")
+    db["card_start"].create(CARD_START_COLUMNS, pk="card_id")
+    db["upload_start"].create(UPLOAD_START_COLUMNS, pk="terminal_id")
 
 
 def _optional_tables() -> dict[str, tuple]:
@@ -158,12 +166,14 @@ class LogWriter:
     @classmethod
     def create(cls, path: str | Path, scenario, force: bool = False,
                algorithm: str | None = None,
-               x509: list[tuple] = (), predecessor: tuple | None = None) -> "LogWriter":
+               x509: list[tuple] = (), predecessor: tuple | None = None,
+               card_start: list[tuple] = (), upload_start: list[tuple] = ()) -> "LogWriter":
         """Create a new log with its tables and an incomplete ``runs`` row.
 
         ``algorithm`` names the signature algorithm (None: an unsigned log); ``x509`` rows are
         the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it;
-        ``predecessor`` the ``predecessor`` row of a log that follows another.
+        ``predecessor`` the ``predecessor`` row of a log that follows another, ``card_start``
+        the state its cards start from and ``upload_start`` its terminals' upload numbers.
         """
         path = Path(path)
         _prepare_new(path, force)
@@ -177,6 +187,9 @@ class LogWriter:
                 db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
             if predecessor is not None:
                 db["predecessor"].insert(dict(zip(PREDECESSOR_COLUMNS, predecessor)))
+                with db.conn:
+                    db.conn.executemany("INSERT INTO card_start VALUES (?,?,?,?)", card_start)
+                    db.conn.executemany("INSERT INTO upload_start VALUES (?,?)", upload_start)
             db["runs"].insert({
                 "run_id": 1, "cardsim_version": __version__, "scenario_name": scenario.name,
                 "scenario_source": scenario.source, "scenario_text": scenario.text,
@@ -331,7 +344,8 @@ class Log:
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
                                                        "checkpoints", "uploads", "merchant_totals",
                                                        "blacklist_signatures", "metrics",
-                                                       "card_state", "predecessor")) -> str:
+                                                       "card_state", "predecessor",
+                                                       "card_start", "upload_start")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock
