@@ -76,20 +76,38 @@ class Tree:
         self._stack: list[bytes] = []
 
     def append(self, leaf: bytes) -> None:
-        """Add one leaf hash (32 bytes) at the right."""
-        self.extend((leaf,))
+        """Add one leaf hash (32 bytes) at the right; it merges with the subtrees it completes."""
+        stack, m, h = self._stack, self.size, leaf
+        while m & 1:
+            h = _sha(_NODE + stack.pop() + h).digest()
+            m >>= 1
+        stack.append(h)
+        self.size += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        """Add leaf hashes in order. Each leaf merges with the subtrees it completes (one node
-        hash per leaf on average)."""
+        """Add leaf hashes in order (one node hash per leaf on average).
+
+        Performance shortcut: at an even size two leaves make a complete pair, so they are taken
+        two at a time, half the loop turns of one at a time (the same hashes; tested against the
+        definition in chunks of every size)."""
+        hs = leaves if type(leaves) is list else list(leaves)
         stack, n, sha = self._stack, self.size, _sha
         pop, push = stack.pop, stack.append
-        for h in leaves:
-            m = n
-            while m & 1:         # a complete pair: merge with the subtree to its left
+        i, end = 0, len(hs)
+        if n & 1 and end:
+            self.append(hs[0])
+            n, i = n + 1, 1
+        while i + 1 < end:
+            h = sha(b"\x01" + hs[i] + hs[i + 1]).digest()
+            m = n >> 1
+            while m & 1:
                 h = sha(b"\x01" + pop() + h).digest()
                 m >>= 1
             push(h)
+            n += 2
+            i += 2
+        if i < end:                # one leaf left at an even size: nothing to merge yet
+            push(hs[i])
             n += 1
         self.size = n
 

@@ -80,7 +80,7 @@ class LogProver:
     def envelope(self, kind: str) -> dict:
         log_id = log_id_of(self.conn, self.run)
         return {"format": PROOF_FORMAT, "kind": kind, "log_id": log_id.hex(),
-                "algorithm": run["algorithm"], "hub_certificate": self.hub[0].hex()}
+                "algorithm": self.run["algorithm"], "hub_certificate": self.hub[0].hex()}
 
     def head(self, size: int | None = None) -> dict:
         """The signed tree head of ``size`` records (default: the latest, the final one in a
