@@ -153,3 +153,14 @@ def test_terminals_number_their_uploads_on_from_the_day_before(series, tmp_path,
 def test_a_following_day_replays_without_divergence(series, keys_dir):
     got = api.replay(series[1], keys_dir=keys_dir, workers=1)
     assert got.replayed > 1000 and got.diverged == 0
+
+
+def test_a_week_uses_the_weekend_scenario_on_saturday_and_sunday():
+    weekday = scenario()
+    weekend = load(ROOT / "scenarios" / "golden-week.toml", scale=0.02, sets=SETS)
+    week = [days_mod.day_scenario(weekday, weekend, i) for i in range(7)]
+    dates = [s.config["simulation"]["start_date"] for s in week]
+    assert dates[0] == weekday.config["simulation"]["start_date"] == "2026-11-02"   # a Monday
+    assert [s.name for s in week] == ["weekday"] * 5 + ["golden-week"] * 2
+    assert [s.seed for s in week] == [weekday.seed + i for i in range(7)]
+    assert dates[-1] == "2026-11-08"

@@ -169,3 +169,11 @@ def test_another_witness_state_is_refused(log, tmp_path, keys_dir):
     r = runner.invoke(app, ["witness", str(log), "--keys", str(tmp_path / "w2"), "--anchor",
                             str(keys_dir), "--state", str(s)])
     assert_bad_input(r, "another witness")
+
+
+def test_a_missing_peer_state_is_bad_input(log, tmp_path, keys_dir):
+    r = runner.invoke(app, ["witness", str(log), "--keys", str(tmp_path / "w"), "--anchor",
+                            str(keys_dir), "--state", str(tmp_path / "s.json"), "--peer",
+                            str(tmp_path / "nope.json")])
+    assert_bad_input(r, "nope.json")
+    assert not (tmp_path / "s.json").exists()

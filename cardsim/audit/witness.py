@@ -164,7 +164,7 @@ def witness(log: str | Path, witness_dir: str | Path, state_path: str | Path,
     if state.witness != pub:
         raise CardsimError(f"{state_path}: the state of another witness (its key is not "
                            f"{Path(witness_dir) / KEY_FILE})")
-    peer_states = [(str(p), load_state(p)) for p in peers]
+    peer_states = witnessed_heads(peers)          # a peer state that is not there: bad input
     with LogProver(log) as prover:
         env = prover.envelope("head")
         log_id = bytes.fromhex(env["log_id"])
@@ -208,10 +208,10 @@ def _extends(prover: LogProver, old: dict, new: dict) -> None:
                       "witness countersigned: a rewritten history or a split view") from None
 
 
-def _against_peer(prover: LogProver, name: str, peer: State | None, log_id: bytes,
+def _against_peer(prover: LogProver, name: str, peer: State, log_id: bytes,
                   head: dict) -> str | None:
     """A peer witness's head of this log must be in it; a note when the peer saw more."""
-    seen = peer.logs.get(log_id) if peer is not None else None
+    seen = peer.logs.get(log_id)
     if seen is None:
         return f"{name}: has no head of this log"
     if not peer.cosigned(seen):
