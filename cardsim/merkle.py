@@ -213,21 +213,16 @@ def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: Sequen
     _size(tree_size, "tree_size", 1)
     if type(index) is not int or not 0 <= index < tree_size:
         raise ProofError(f"index {index!r} outside a tree of size {tree_size}")
-    path = _proof(proof)
     fn, sn, r = index, tree_size - 1, leaf_hash
-    for p in path:
+    for p in _proof(proof):
         if sn == 0:
             raise ProofError("inclusion proof: more nodes than the tree has levels")
         if fn & 1 or fn == sn:
             r = _sha(_NODE + p + r).digest()
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            fn, sn = _climb(fn, sn)
         else:
             r = _sha(_NODE + r + p).digest()
-        fn >>= 1
-        sn >>= 1
+        fn, sn = fn >> 1, sn >> 1
     if sn != 0:
         raise ProofError("inclusion proof: fewer nodes than the tree needs")
     if r != root:
@@ -238,6 +233,21 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
                        root2: bytes) -> None:
     """Check that the tree of ``size1`` leaves with MTH ``root1`` is a prefix of the tree of
     ``size2`` leaves with MTH ``root2`` (RFC 9162 2.1.4.2); raise :class:`ProofError` otherwise."""
+    path = _consistency_args(size1, size2, proof, root1, root2)
+    if size1 == size2:
+        return
+    if size1 & (size1 - 1) == 0:          # a power of 2: the old root is a node of the new tree
+        path = [root1] + path
+    fr, sr = _consistency_roots(size1, size2, path)
+    if fr != root1:
+        raise ProofError("consistency proof: does not lead to the first root")
+    if sr != root2:
+        raise ProofError("consistency proof: does not lead to the second root")
+
+
+def _consistency_args(size1, size2, proof, root1, root2) -> list[bytes]:
+    """The proof's nodes once the arguments can be a consistency proof at all; equal sizes are
+    checked here whole (an empty proof and one root)."""
     _hash(root1, "root1")
     _hash(root2, "root2")
     _size(size1, "size1", 0)
@@ -247,20 +257,20 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         raise ProofError(f"consistency: size1 {size1} > size2 {size2}")
     if size1 == 0:
         raise ProofError("consistency: a proof from the empty tree proves nothing")
-    if size1 == size2:
-        if path:
-            raise ProofError("consistency: equal sizes need an empty proof")
-        if root1 != root2:
-            raise ProofError("consistency: two roots for one tree size")
-        return
-    if not path:
+    if size1 == size2 and path:
+        raise ProofError("consistency: equal sizes need an empty proof")
+    if size1 == size2 and root1 != root2:
+        raise ProofError("consistency: two roots for one tree size")
+    if size1 != size2 and not path:
         raise ProofError("consistency: empty proof")
-    if size1 & (size1 - 1) == 0:          # a power of 2: the old root is a node of the new tree
-        path = [root1] + path
+    return path
+
+
+def _consistency_roots(size1: int, size2: int, path: list[bytes]) -> tuple[bytes, bytes]:
+    """The two roots the proof leads to (steps 3 to 6 of RFC 9162 2.1.4.2)."""
     fn, sn = size1 - 1, size2 - 1
     while fn & 1:
-        fn >>= 1
-        sn >>= 1
+        fn, sn = fn >> 1, sn >> 1
     fr = sr = path[0]
     for c in path[1:]:
         if sn == 0:
@@ -268,20 +278,20 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         if fn & 1 or fn == sn:
             fr = _sha(_NODE + c + fr).digest()
             sr = _sha(_NODE + c + sr).digest()
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            fn, sn = _climb(fn, sn)
         else:
             sr = _sha(_NODE + sr + c).digest()
-        fn >>= 1
-        sn >>= 1
+        fn, sn = fn >> 1, sn >> 1
     if sn != 0:
         raise ProofError("consistency proof: fewer nodes than the trees need")
-    if fr != root1:
-        raise ProofError("consistency proof: does not lead to the first root")
-    if sr != root2:
-        raise ProofError("consistency proof: does not lead to the second root")
+    return fr, sr
+
+
+def _climb(fn: int, sn: int) -> tuple[int, int]:
+    """Shift both right until fn's lowest bit is set or fn is 0 (RFC 9162's step ii)."""
+    while fn and not fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    return fn, sn
 
 
 # --- argument checks ---------------------------------------------------------------------------

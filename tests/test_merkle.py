@@ -87,11 +87,17 @@ def test_the_split_is_the_largest_power_of_two_below_n_not_the_midpoint():
     assert [M._split(n) for n in (2, 3, 4, 5, 6, 7, 8, 9, 1000)] == [1, 2, 2, 4, 4, 4, 4, 8, 512]
 
 
+#: Property tests hash hundreds of leaves per example: no per-example deadline on a shared host.
+HEAVY = settings(deadline=None)
+
+
+@HEAVY
 @given(st.integers(0, 300))
 def test_root_is_the_recursive_definition(n):
     assert M.root(leaves(n)) == mth(leaves(n))
 
 
+@HEAVY
 @given(st.integers(0, 300), st.integers(1, 50))
 def test_the_streamed_tree_is_the_tree_and_resumes(n, chunk):
     hs = leaves(n)
@@ -110,6 +116,7 @@ def test_the_streamed_tree_is_the_tree_and_resumes(n, chunk):
 sizes = st.integers(1, 200)
 
 
+@HEAVY
 @given(sizes, st.data())
 def test_every_inclusion_proof_verifies(n, data):
     hs = leaves(n)
@@ -118,6 +125,7 @@ def test_every_inclusion_proof_verifies(n, data):
     assert M.verify_inclusion(hs[i], i, n, proof, mth(hs)) is None
 
 
+@HEAVY
 @given(sizes, st.data())
 def test_every_consistency_proof_verifies(n2, data):
     n1 = data.draw(st.integers(1, n2))
@@ -141,7 +149,7 @@ def _reject(fn, *args):
         fn(*args)
 
 
-@settings(max_examples=40)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(2, 100), st.data())
 def test_every_bit_flip_and_truncation_of_an_inclusion_proof_fails(n, data):
     hs = leaves(n)
@@ -162,7 +170,7 @@ def test_every_bit_flip_and_truncation_of_an_inclusion_proof_fails(n, data):
             _reject(M.verify_inclusion, hs[i], j, n, proof, r)
 
 
-@settings(max_examples=40)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(2, 100), st.data())
 def test_every_bit_flip_and_truncation_of_a_consistency_proof_fails(n2, data):
     n1 = data.draw(st.integers(1, n2 - 1))

@@ -84,6 +84,10 @@ def _read(path: str | Path) -> _Day:
 
 def check_pair(prev: _Day, day: _Day) -> list[tuple[str, str]]:
     """(check, reason) for each way ``day`` fails to continue ``prev``."""
+    return _link(prev, day) + _counters(prev, day) + _uploads(prev, day)
+
+
+def _link(prev: _Day, day: _Day) -> list[tuple[str, str]]:
     out = []
     if day.predecessor is None:
         out.append(("link", "follows_no_log"))
@@ -93,19 +97,30 @@ def check_pair(prev: _Day, day: _Day) -> list[tuple[str, str]]:
         out.append(("link", "not_the_final_head"))
     if day.population_seed != prev.population_seed:
         out.append(("population", "other_cards"))
-    for card, first in day.first_atc.items():
-        last = prev.last_atc.get(card)
-        if last is not None and isinstance(first, int) and isinstance(last, int) and first <= last:
-            out.append(("atc", f"not_above_previous_day:{card}"))
-        state = prev.card_state.get(card)
-        if (state is not None and isinstance(first, int) and isinstance(state, int)
-                and first <= state and (last is None or first > last)):
-            out.append(("card_state", f"atc_not_above_carried:{card}"))
-    if day.upload_start != prev.upload_last:
-        for tid in sorted(set(day.upload_start) | set(prev.upload_last)):
-            if day.upload_start.get(tid) != prev.upload_last.get(tid):
-                out.append(("uploads", f"numbering_not_continued:{tid}"))
     return out
+
+
+def _counters(prev: _Day, day: _Day) -> list[tuple[str, str]]:
+    """Per card seen the day before: its first counter of the day is above its last one, and
+    above the counter the day before ended with (``card_state``)."""
+    out = []
+    for card, first in day.first_atc.items():
+        if not isinstance(first, int):
+            continue                     # a malformed counter: the day's own format finding
+        last = prev.last_atc.get(card)
+        state = prev.card_state.get(card)
+        if isinstance(last, int) and first <= last:
+            out.append(("atc", f"not_above_previous_day:{card}"))
+        elif isinstance(state, int) and first <= state:
+            out.append(("card_state", f"atc_not_above_carried:{card}"))
+    return out
+
+
+def _uploads(prev: _Day, day: _Day) -> list[tuple[str, str]]:
+    """Each terminal's upload numbers go on from the last one it reached the day before."""
+    return [("uploads", f"numbering_not_continued:{tid}")
+            for tid in sorted(set(day.upload_start) | set(prev.upload_last))
+            if day.upload_start.get(tid) != prev.upload_last.get(tid)]
 
 
 def verify_series(paths, keys_dir: str | Path = "keys", workers: int = 1, progress=None,

@@ -98,9 +98,7 @@ def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes
     for row in conn.execute("SELECT checkpoint, count, head, root, sim_time, final, signer, "
                             "signature FROM checkpoints ORDER BY checkpoint"):
         cp = Checkpoint._make(row)
-        if not (isinstance(cp.count, int) and isinstance(cp.head, bytes)
-                and isinstance(cp.root, bytes) and isinstance(cp.sim_time, float)
-                and cp.final in (0, 1)):
+        if not _well_formed(cp):
             t.fail("checkpoints", f"malformed:{cp.checkpoint}")
             continue
         msg = E.checkpoint_message(genesis, cp.count, cp.head, cp.root, cp.sim_time, cp.final)
@@ -120,17 +118,29 @@ def check_predecessor(conn, hub_der: bytes | None, alg: Algorithm, t: Tally) -> 
     if len(rows) > 1:
         t.fail("checkpoints", "several_predecessors")
         return
-    for log_id, count, head, root, sim_time, final, signer, sig in rows:
-        types = (isinstance(log_id, bytes) and isinstance(count, int) and isinstance(head, bytes)
-                 and isinstance(root, bytes) and isinstance(sim_time, float) and final == 1)
-        hub = serialization.load_der_public_key(hub_der) if hub_der else None
-        if not types:
-            t.fail("checkpoints", "predecessor_malformed")
-        elif signer != HUB or hub is None or not alg.verify(
-                hub, sig, E.checkpoint_message(log_id, count, head, root, sim_time, final)):
-            t.fail("checkpoints", "predecessor_bad_signature")
-        else:
+    hub = serialization.load_der_public_key(hub_der) if hub_der else None
+    for row in rows:
+        reason = _predecessor_problem(row, hub, alg)
+        if reason is None:
             t.ok("checkpoints")
+        else:
+            t.fail("checkpoints", reason)
+
+
+def _predecessor_problem(row: tuple, hub, alg: Algorithm) -> str | None:
+    log_id, count, head, root, sim_time, final, signer, sig = row
+    if not (isinstance(log_id, bytes) and isinstance(count, int) and isinstance(head, bytes)
+            and isinstance(root, bytes) and isinstance(sim_time, float) and final == 1):
+        return "predecessor_malformed"
+    msg = E.checkpoint_message(log_id, count, head, root, sim_time, final)
+    if signer != HUB or hub is None or not alg.verify(hub, sig, msg):
+        return "predecessor_bad_signature"
+    return None
+
+
+def _well_formed(cp: Checkpoint) -> bool:
+    return (isinstance(cp.count, int) and isinstance(cp.head, bytes) and isinstance(cp.root, bytes)
+            and isinstance(cp.sim_time, float) and cp.final in (0, 1))
 
 
 def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: Tally) -> None:

@@ -106,9 +106,7 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
     genesis = log_id_of(conn, run)        # a log that follows another commits to its final head
     check_predecessor(conn, ctx.ca_keys.get(HUB), alg, t)
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
-    seen = heads_of(witnessed, genesis)
-    if witnessed and not seen:
-        t.fail("witness", "not_witnessed")
+    seen = _witnessed(witnessed, genesis, t)
     walk = ChainWalk(genesis, {cp.count for cp in checkpoints}
                      | {s.head["tree_size"] for _, s, _ in seen}, t)
     period = (genesis, float(scenario.duration_s))     # the log id and the run's end
@@ -125,14 +123,27 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
         raise
     uploads.close(None)
     check_checkpoints(checkpoints, walk.heads_at, walk.n, t)
+    _judge_witnessed(seen, walk, t)
+    for other in tallies:
+        t.merge(other)
+    return Report.of(path, walk.n, t, True, algorithm, incomplete)
+
+
+def _witnessed(states: list, log_id: bytes, t: Tally) -> list:
+    """The heads witness states hold of this log; none at all is a finding when states were
+    given (``--witness``: the witness never saw this log)."""
+    seen = heads_of(states, log_id)
+    if states and not seen:
+        t.fail("witness", "not_witnessed")
+    return seen
+
+
+def _judge_witnessed(seen: list, walk: "ChainWalk", t: Tally) -> None:
     for reason in judge(seen, walk.heads_at, walk.n):
         if reason is None:
             t.ok("witness")
         else:
             t.fail("witness", reason)
-    for other in tallies:
-        t.merge(other)
-    return Report.of(path, walk.n, t, True, algorithm, incomplete)
 
 
 def _headline(*parts: str | None) -> str | None:
