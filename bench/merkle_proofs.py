@@ -7,12 +7,14 @@ Prints one JSON object, every figure measured in this run on one core:
 - ``tree_vs_chain``: ``merkle.Tree.extend`` (one node hash per leaf on average) against the chain's
   links (``encoding.link``, one hash per record) over the same record hashes; ``ratio`` below 1
   means the tree is the cheaper of the two;
-- ``chain_extend``: ``log.chain.Chain.extend`` (record hashes, links, tree, checkpoints) with and
-  without its tree, per record: what the tree adds to the writer;
+- ``chain_extend``: ``log.chain.Chain.extend`` (record hashes, links, tree, block roots,
+  checkpoints) with and without its tree and block roots, per record: what they add to the writer;
 - ``proofs``: in-memory ``merkle.inclusion_proof`` / ``consistency_proof`` on ``--leaves`` leaves,
   ``verify_inclusion`` / ``verify_consistency`` per second, and on a signed log of about
-  ``--records`` records the ``prove inclusion`` (streams the log's record hashes) and
-  ``check-proof`` (JSON, certificate, signature, path) rates through the API.
+  ``--records`` records the ``prove inclusion`` rate through the API (each call opens the log and
+  checks its container: ``integrity_check`` reads the whole file), the inclusion and consistency
+  proofs alone on a log opened once (stored block roots and at most a block of record hashes per
+  node), and the ``check-proof`` (JSON, certificate, signature, path) rate.
 
     python bench/merkle_proofs.py [--leaves 100000] [--records 20000]
 """
@@ -32,6 +34,7 @@ from _common import signed_log
 
 from cardsim import api, merkle
 from cardsim.log import chain as chain_mod
+from cardsim.log.proofs import LogProver
 from cardsim.records import encoding as E
 
 
@@ -62,7 +65,9 @@ def tree_vs_chain(hashes: list[bytes]) -> dict:
 
 
 class _NoTree:
-    """Stands in for the tree: what Chain.extend costs without it."""
+    """Stands in for the tree and its stored blocks: what Chain.extend costs without them."""
+
+    size = 0
 
     def extend(self, hashes):
         pass
@@ -74,11 +79,13 @@ class _NoTree:
 def chain_extend(rows: list[tuple]) -> dict:
     def run(with_tree: bool):
         def go():
-            c = chain_mod.Chain(bytes(32), 10_000, None)
-            if not with_tree:
-                c.tree = _NoTree()
-            for i in range(0, len(rows), 2000):
-                c.extend(rows[i:i + 2000])
+            chain_mod.Tree = merkle.Tree if with_tree else _NoTree
+            try:
+                c = chain_mod.Chain(bytes(32), 10_000, None)
+                for i in range(0, len(rows), 2000):
+                    c.extend(rows[i:i + 2000])
+            finally:
+                chain_mod.Tree = merkle.Tree
         return go
     with_, without = best_of(run(True), run(False))
     n = len(rows)
@@ -128,11 +135,24 @@ def log_proofs(records: int) -> dict:
                 json.dump(api.prove_inclusion(log, tx), f)
             paths.append(p)
         made = len(txs) / (time.perf_counter() - t0)
+        with LogProver(log) as prover:        # the proof alone, the log opened once
+            t0 = time.perf_counter()
+            for tx in txs:
+                prover.inclusion(tx)
+            alone = len(txs) / (time.perf_counter() - t0)
+            head = prover.head()["tree_size"]
+            t0 = time.perf_counter()
+            for m in range(1, 11):
+                _ = [prover.subtree_root(a, b) for a, b in
+                     merkle.consistency_ranges(m * head // 11, head)]
+            consistent = 10 / (time.perf_counter() - t0)
         t0 = time.perf_counter()
         for p in paths * 5:
             assert api.check_proof(p, keys).valid
         checked = len(paths) * 5 / (time.perf_counter() - t0)
     return {"records": n, "prove_inclusion_per_second": round(made, 2),
+            "inclusion_proofs_per_second_log_open": round(alone, 1),
+            "consistency_proofs_per_second_log_open": round(consistent, 1),
             "check_proof_per_second": round(checked, 1)}
 
 

@@ -111,6 +111,18 @@ class Tree:
             n += 1
         self.size = n
 
+    def append_subtree(self, root: bytes, height: int) -> None:
+        """Add a perfect subtree of 2**height leaves, given its root, at a size that is a
+        multiple of 2**height (the same tree as adding its leaves one by one)."""
+        if type(height) is not int or height < 0 or self.size % (1 << height):
+            raise ValueError(f"a subtree of height {height!r} cannot start at size {self.size}")
+        stack, m, h = self._stack, self.size >> height, root
+        while m & 1:
+            h = _sha(_NODE + stack.pop() + h).digest()
+            m >>= 1
+        stack.append(h)
+        self.size += 1 << height
+
     def root(self) -> bytes:
         """MTH of the leaves so far (the subtree roots folded from the right)."""
         stack = self._stack

@@ -47,3 +47,15 @@ def test_a_record_hash_does_not_depend_on_the_records_before_it():
     b = Chain(b"b" * 32, 100, None).extend(rows(5))
     assert [r[-1] for r in a] == [r[-1] for r in b]          # same content, same record hashes
     assert [r[-2] for r in a] != [r[-2] for r in b]          # different chains
+
+
+def test_blocks_of_leaves_are_stored_as_their_roots():
+    from cardsim.log.chain import BLOCK
+    c = Chain(b"g" * 32, 700, None)
+    out = []
+    for start in range(1, 2 * BLOCK + 300, 333):
+        out += c.extend(rows(min(333, 2 * BLOCK + 300 - start), start))
+    blocks = c.take_blocks()
+    leaves = [r[-1] for r in out]
+    assert [b[0] for b in blocks] == [0, 1] and c.take_blocks() == []
+    assert [b[1] for b in blocks] == [M.root(leaves[:BLOCK]), M.root(leaves[BLOCK:2 * BLOCK])]

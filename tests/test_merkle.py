@@ -257,3 +257,27 @@ def test_ranges_are_disjoint_and_cover_what_the_proof_needs():
             rs = M.inclusion_ranges(i, n)
             covered = sorted(x for a, b in rs for x in range(a, b))
             assert covered == [x for x in range(n) if x != i]
+
+
+@HEAVY
+@given(st.lists(st.integers(0, 4), max_size=12), st.integers(0, 9))
+def test_a_subtree_added_by_its_root_is_the_same_tree(heights, tail):
+    """Perfect subtrees added whole (as the log's stored block roots are) and leaves after them."""
+    t, hs = M.Tree(), []
+    for h in heights:
+        while t.size % (1 << h):               # align, as blocks are aligned
+            hs.append(M.leaf_hash(len(hs).to_bytes(4, "big")))
+            t.append(hs[-1])
+        block = [M.leaf_hash(len(hs + [0] * i).to_bytes(4, "big")) for i in range(1 << h)]
+        t.append_subtree(M.root(block), h)
+        hs += block
+    more = leaves(tail)
+    t.extend(more)
+    assert t.size == len(hs) + tail and t.root() == mth(hs + more)
+
+
+def test_a_subtree_must_start_at_its_own_boundary():
+    t = M.Tree()
+    t.append(LEAVES[0])
+    with pytest.raises(ValueError):
+        t.append_subtree(LEAVES[1], 1)

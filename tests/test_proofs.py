@@ -31,6 +31,16 @@ def log(tmp_path_factory, keys_dir):
     return d / "day.db"
 
 
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory, keys_dir):
+    """More than a few blocks of 1,024 records: proofs made from the stored block roots."""
+    d = tmp_path_factory.mktemp("big")
+    sc = load(ROOT / "scenarios" / "weekday.toml", scale=0.05,
+              sets=["simulation.duration_hours=6", "simulation.start_hour=7"])
+    api.run(sc, out=d / "big.db", keys_dir=keys_dir, workers=2)
+    return d / "big.db"
+
+
 def count(path) -> int:
     return one(path, "SELECT count(*) FROM transactions")[0]
 
@@ -86,6 +96,29 @@ def test_a_root_edited_without_the_key_fails_its_signature(log, tmp_path, keys_d
     edit(p, "UPDATE checkpoints SET root = ? WHERE final = 1", bytes(32))
     reasons = [f.reason for f in verify(p, keys_dir).findings]
     assert any(r.startswith("bad_signature:") for r in reasons) and "no_final_checkpoint" in reasons
+
+
+def test_stored_block_roots_are_the_roots_of_the_blocks_and_proofs_use_them(big_log, keys_dir,
+                                                                          tmp_path):
+    from cardsim.log.chain import BLOCK
+    con = sqlite3.connect(big_log)
+    hashes = [r[0] for r in con.execute("SELECT record_hash FROM transactions ORDER BY seq")]
+    blocks = con.execute("SELECT block, root FROM tree_blocks ORDER BY block").fetchall()
+    con.close()
+    assert len(blocks) == len(hashes) // BLOCK >= 4
+    assert all(r == merkle.root(hashes[k * BLOCK:(k + 1) * BLOCK]) for k, r in blocks)
+    n = len(hashes)
+    for seq in (1, BLOCK + 7, n - 3):
+        assert api.check_proof(write(tmp_path, api.prove_inclusion(big_log, tx(big_log, seq))),
+                               keys_dir).valid
+    p = tmp_path / "b.db"
+    p.write_bytes(big_log.read_bytes())
+    edit(p, "UPDATE tree_blocks SET root = ? WHERE block = 1", bytes(32))
+    assert [f.reason for f in verify(p, keys_dir).findings] == ["tree_block_mismatch:1"]
+    assert not api.check_proof(write(tmp_path, api.prove_inclusion(p, tx(p, 3))), keys_dir).valid
+    edit(p, "DELETE FROM tree_blocks WHERE block = 1")          # proofs fall back to the leaves
+    assert [f.reason for f in verify(p, keys_dir).findings] == ["tree_block_missing:1"]
+    assert api.check_proof(write(tmp_path, api.prove_inclusion(p, tx(p, 3))), keys_dir).valid
 
 
 # --- inclusion and consistency proofs -----------------------------------------------------------

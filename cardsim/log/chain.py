@@ -33,6 +33,10 @@ from cardsim.records.encoding import checkpoint_message, link, record_message
 from cardsim.records.record import columns_getter
 
 CHECKPOINT_SIGNER = "hub"
+#: Leaves per stored block root (``tree_blocks``): 2**BLOCK_HEIGHT. A proof reads the block roots
+#: and at most a block's leaves per node instead of the whole log.
+BLOCK_HEIGHT = 10
+BLOCK = 1 << BLOCK_HEIGHT
 _sim_time = columns_getter("sim_time")
 
 
@@ -55,6 +59,8 @@ class Chain:
         self.head = genesis
         self.count = 0
         self.tree = Tree()
+        self._block = Tree()                 # the leaves of the current block of BLOCK
+        self.blocks: list[tuple[int, bytes]] = []  # (block, root) made since last taken
         self.every = every
         self._sign = sign
         self.number = 0                      # checkpoints made so far
@@ -74,12 +80,26 @@ class Chain:
             count += 1
             if count % every == 0:
                 tree.extend(hashes)
+                self._add_blocks(hashes)
                 hashes.clear()
                 self.head, self.count = head, count
                 self.checkpoints.append(self.checkpoint(_sim_time(row), final=0))
         tree.extend(hashes)
+        self._add_blocks(hashes)
         self.head, self.count = head, count
         return out
+
+    def _add_blocks(self, hashes: list[bytes]) -> None:
+        """Each block of BLOCK leaves the hashes complete: its root, for ``tree_blocks``."""
+        block, i = self._block, 0
+        while i < len(hashes):
+            take = BLOCK - block.size
+            block.extend(hashes[i:i + take])
+            i += take
+            if block.size == BLOCK:
+                self.blocks.append((len(self.blocks) + self._blocks_taken, block.root()))
+                block = Tree()
+        self._block = block
 
     def checkpoint(self, sim_time: float, final: int) -> Checkpoint:
         """The next checkpoint, over the chain as it stands."""
@@ -90,6 +110,14 @@ class Chain:
         return Checkpoint(self.number, self.count, self.head, root, sim_time, final,
                           CHECKPOINT_SIGNER, sig)
 
+    _blocks_taken = 0
+
     def take(self) -> list[Checkpoint]:
         cps, self.checkpoints = self.checkpoints, []
         return cps
+
+    def take_blocks(self) -> list[tuple[int, bytes]]:
+        """The ``tree_blocks`` rows made since last taken."""
+        blocks, self.blocks = self.blocks, []
+        self._blocks_taken += len(blocks)
+        return blocks

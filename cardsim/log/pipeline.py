@@ -83,7 +83,7 @@ class _SignedLog:
         self.batches.add_rows(chained)
         closed = self.batches.close(chained[-1][_TIME]) if chained else []
         uploads, tcerts = self.terminals.sign(closed)
-        writer.write(chained, certs + tcerts, self.chain.take(), uploads)
+        writer.write(chained, certs + tcerts, self.chain.take(), uploads, self.chain.take_blocks())
 
     def end(self, blacklist: list, end_time: float) -> tuple:
         """(final checkpoints, uploads, terminal certificates, loss-report signatures, totals):

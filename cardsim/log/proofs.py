@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cardsim import merkle
 from cardsim.errors import CardsimError, one_line
+from cardsim.log.chain import BLOCK, BLOCK_HEIGHT
 from cardsim.log.days import log_id_of
 from cardsim.log.store import open_log, read_run
 from cardsim.records import encoding as E
@@ -96,11 +97,21 @@ class LogProver:
                            f"{sizes}{', ...' if len(self.heads) > 12 else ''})")
 
     def subtree_root(self, start: int, end: int) -> bytes:
-        """MTH of records start+1 .. end (leaf indexes [start, end)), streamed."""
+        """MTH of records start+1 .. end (leaf indexes [start, end)): the stored roots of the
+        whole blocks it starts with (``tree_blocks``, when ``start`` is a block boundary), then the
+        rest of the record hashes, streamed."""
         tree = merkle.Tree()
+        if start % BLOCK == 0 and end - start >= BLOCK:
+            first, n = start // BLOCK, (end - start) // BLOCK
+            roots = [r[0] for r in self.conn.execute(
+                "SELECT root FROM tree_blocks WHERE block >= ? AND block < ? ORDER BY block",
+                (first, first + n))]
+            if len(roots) == n and all(isinstance(r, bytes) for r in roots):
+                for r in roots:
+                    tree.append_subtree(r, BLOCK_HEIGHT)
         cur = self.conn.execute("SELECT record_hash FROM transactions WHERE seq > ? AND seq <= ? "
-                                "ORDER BY seq", (start, end))
-        tree.extend(r[0] if isinstance(r[0], bytes) else b"" for r in cur)
+                                "ORDER BY seq", (start + tree.size, end))
+        tree.extend([r[0] if isinstance(r[0], bytes) else b"" for r in cur])
         if tree.size != end - start:
             raise CardsimError(f"{self.path}: records {start + 1}..{end} are not all in the log")
         return tree.root()

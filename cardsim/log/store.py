@@ -50,6 +50,9 @@ CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "root": by
 
 
 METRIC_COLUMNS = {"hour": int, "metric": str, "key": str, "value": float}
+#: The root of each block of 1,024 records' hashes (``chain.BLOCK``): block k covers leaves
+#: [1024 k, 1024 k + 1024). What proofs are computed from, instead of every record hash.
+TREE_BLOCK_COLUMNS = {"block": int, "root": bytes}
 #: Each card's state when the run ended (what a log that follows this one starts from).
 CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int}
 #: For a log that follows another (linked days): per terminal, the last upload number it reached
@@ -70,6 +73,7 @@ _INSERT = {table: f"INSERT INTO {table} VALUES ({','.join('?' * len(cols))})"
                                ("uploads", UPLOAD_COLUMNS), ("metrics", METRIC_COLUMNS),
                                ("merchant_totals", MERCHANT_TOTALS_COLUMNS),
                                ("card_state", CARD_STATE_COLUMNS),
+                               ("tree_blocks", TREE_BLOCK_COLUMNS),
                                ("blacklist_signatures", BLACKLIST_SIGNATURE_COLUMNS))}
 
 
@@ -103,6 +107,7 @@ def create_tables(conn: sqlite3.Connection,
     db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
     db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
     db["card_state"].create(CARD_STATE_COLUMNS, pk="card_id")
+    db["tree_blocks"].create(TREE_BLOCK_COLUMNS, pk="block")
     db["predecessor"].create(PREDECESSOR_COLUMNS, pk="log_id")
     db["card_start"].create(CARD_START_COLUMNS, pk="card_id")
     db["upload_start"].create(UPLOAD_START_COLUMNS, pk="terminal_id")
@@ -214,13 +219,14 @@ class LogWriter:
         return cls(path, db, columns, written)
 
     def write(self, rows: list[tuple], certs: list[tuple] = (), checkpoints: list[tuple] = (),
-              uploads: list[tuple] = ()) -> None:
-        """Append a batch of rows, with the certificates, checkpoints and terminal uploads it
-        brings, in one transaction: a batch is in the log whole or not at all."""
+              uploads: list[tuple] = (), tree_blocks: list[tuple] = ()) -> None:
+        """Append a batch of rows, with the certificates, checkpoints, terminal uploads and tree
+        blocks it brings, in one transaction: a batch is in the log whole or not at all."""
         conn = self.db.conn
         with conn:
             conn.executemany(self._insert, rows)
-            _insert(conn, certificates=certs, checkpoints=checkpoints, uploads=uploads)
+            _insert(conn, certificates=certs, checkpoints=checkpoints, uploads=uploads,
+                    tree_blocks=tree_blocks)
         self.written += len(rows)
 
     def write_blacklist(self, rows: list[tuple[str, str, float]], signatures: list[tuple] = ()) -> None:
@@ -345,7 +351,8 @@ def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blackli
                                                        "checkpoints", "uploads", "merchant_totals",
                                                        "blacklist_signatures", "metrics",
                                                        "card_state", "predecessor",
-                                                       "card_start", "upload_start")) -> str:
+                                                       "card_start", "upload_start",
+                                                       "tree_blocks")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

@@ -164,6 +164,21 @@ def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: 
         t.fail("checkpoints", "final_count_differs")
 
 
+def check_tree_blocks(conn, computed: list[bytes], t: Tally) -> None:
+    """The stored block roots (``tree_blocks``, what proofs are made from) against the roots of
+    the log's own blocks of record hashes: one finding per block that differs, is missing or
+    lies beyond the log."""
+    stored = dict(conn.execute("SELECT block, root FROM tree_blocks"))
+    for k, root in enumerate(computed):
+        got = stored.pop(k, None)
+        if got is None:
+            t.fail("checkpoints", f"tree_block_missing:{k}")
+        elif got != root:
+            t.fail("checkpoints", f"tree_block_mismatch:{k}")
+    for k in sorted(stored, key=repr)[:100]:
+        t.fail("checkpoints", f"tree_block_beyond_log:{k}")
+
+
 def check_blacklist(conn, reports: dict[str, list], ca: dict, alg: Algorithm,
                     period: tuple[bytes, float], t: Tally) -> None:
     """Each province's loss reports (``reports``: the coordinator's one reading of the

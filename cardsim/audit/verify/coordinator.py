@@ -13,7 +13,8 @@ from typing import Callable
 from cryptography import x509
 
 from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, check_predecessor,
-                                          read_checkpoints, record_context, wrong_root)
+                                          check_tree_blocks, read_checkpoints, record_context,
+                                          wrong_root)
 from cardsim.audit.verify.findings import Report, Tally
 from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
@@ -22,6 +23,7 @@ from cardsim.audit.witness import heads_of, judge, witnessed_heads
 from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
+from cardsim.log.chain import BLOCK
 from cardsim.log.days import log_id_of
 from cardsim.log.store import open_log, read_run
 from cardsim.merkle import Tree
@@ -123,6 +125,7 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
         raise
     uploads.close(None)
     check_checkpoints(checkpoints, walk.heads_at, walk.n, t)
+    check_tree_blocks(conn, walk.blocks, t)
     _judge_witnessed(seen, walk, t)
     for other in tallies:
         t.merge(other)
@@ -179,6 +182,8 @@ class ChainWalk:
     def __init__(self, genesis: bytes, wanted: set, t: Tally):
         self.head, self.expected, self.n, self.t = genesis, 1, 0, t
         self.tree = Tree()
+        self.block = Tree()                     # the current block of BLOCK leaves
+        self.blocks: list[bytes] = []           # the root of each whole block so far
         self.wanted = wanted                    # the checkpoints' record counts
         #: count -> (chain head, tree root) after that many records
         self.heads_at: dict[int, tuple[bytes, bytes]] = {}
@@ -206,7 +211,12 @@ class ChainWalk:
 
     def _leaf(self, stored) -> None:
         """The record's leaf (an unusable hash still takes its place: the roots then differ)."""
-        self.tree.append(stored if isinstance(stored, bytes) else b"")
+        leaf = stored if isinstance(stored, bytes) else b""
+        self.tree.append(leaf)
+        self.block.append(leaf)
+        if self.block.size == BLOCK:
+            self.blocks.append(self.block.root())
+            self.block = Tree()
         if self.n in self.wanted:
             self.heads_at[self.n] = (self.head, self.tree.root())
 
