@@ -76,6 +76,9 @@ def check(path, root_pem: bytes) -> dict:
         heads[count] = chead
         if fin:
             final = count
+    blocks = con.execute("SELECT block, root FROM tree_blocks ORDER BY block").fetchall()
+    assert [b for b, _ in blocks] == list(range(len(leaves) // 1024))
+    assert all(r == merkle_root(leaves[1024 * b:1024 * b + 1024]) for b, r in blocks)
     terminals = {}
     for subject, issuer, body, sig in con.execute(
             "SELECT subject, issuer, body, signature FROM certificates WHERE kind='terminal'"):
