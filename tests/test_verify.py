@@ -213,6 +213,8 @@ def test_a_dishonest_log_owner_is_caught_by_the_terminal_uploads(copy, keys_dir)
                         chained)
         con.execute("DELETE FROM checkpoints")
         con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?,?)", chain.take() + [final])
+        con.execute("DELETE FROM tree_blocks")              # the tree's stored block roots too
+        con.executemany("INSERT INTO tree_blocks VALUES (?,?)", chain.take_blocks())
     con.close()
     r = verify(p, keys_dir)
     assert r.failed["chain"] == r.failed["checkpoints"] == r.failed["card_signature"] == 0

@@ -154,6 +154,8 @@ class Collusion:
                             chained)
             con.execute("DELETE FROM checkpoints")
             con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?,?)", checkpoints)
+            con.execute("DELETE FROM tree_blocks")          # the tree's stored block roots too
+            con.executemany("INSERT INTO tree_blocks VALUES (?,?)", chain.take_blocks())
             self._uploads(con, chained, log_id)
         con.close()
 
