@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/replay_throughput.py
 	$(BIN)/python bench/sweep_speedup.py
 	$(BIN)/python bench/net_throughput.py
+	$(BIN)/python bench/merkle_proofs.py
+	$(BIN)/python bench/tree_cost.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cardsim.cli.docgen

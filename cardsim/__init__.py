@@ -3,8 +3,8 @@
 The subpackages are the stages of a run, lowest first; a package imports only those above it in
 this list (``tests/test_layers.py`` checks it):
 
-- ``domain``, ``errors``, ``files``, ``workers``  names, user errors, safe file reads and
-                writes, the worker pool every stage shares
+- ``domain``, ``errors``, ``files``, ``workers``, ``merkle``  names, user errors, safe file
+                reads and writes, the worker pool every stage shares, RFC 9162 Merkle trees
 - ``config``    scenario schema, loading and overrides, metric names and thresholds
 - ``records``   the transaction record (columns, codes) and the canonical byte encoding
 - ``model``     the SimPy model: cards, fares, demand, service points, the nodes (issuer,
@@ -40,12 +40,14 @@ from cardsim.errors import CardsimError
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use
     from cardsim.api import (RunResult, SweepResult, VerifyResult, init_keys, load_scenario,
                              open_log, replay, report, retime, run, scale_warning, sweep,
-                             verify)
+                             verify, ProofCheck, check_proof, prove_consistency, prove_inclusion,
+                             witness, WitnessResult, run_days, verify_series)
 
 #: The names ``__getattr__`` loads from :mod:`cardsim.api` on first use.
 _API = ("load_scenario", "run", "verify", "replay", "retime", "sweep", "report", "open_log",
         "init_keys", "RunResult", "VerifyResult", "SweepResult", "scale_warning", "serve",
-        "replay_live", "conform")
+        "replay_live", "conform", "ProofCheck", "prove_inclusion", "prove_consistency",
+        "check_proof", "witness", "WitnessResult", "run_days", "verify_series")
 
 __all__ = ["CHANNELS", "PROVINCES", "__version__", "CardsimError", *_API]
 

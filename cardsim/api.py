@@ -21,13 +21,21 @@ from typing import Callable, Sequence
 from cardsim.attacks.injection import attack_signature, attacker_for, compare, record_ground_truth
 from cardsim.audit import replay as replay_mod
 from cardsim.audit import retime as retime_mod
+from cardsim.audit import proofs as proofcheck_mod
 from cardsim.audit import verify as verify_mod
+from cardsim.audit import series as series_mod
+from cardsim.audit import witness as witness_mod
+from cardsim.audit.series import SeriesReport
+from cardsim.audit.proofs import ProofCheck
+from cardsim.audit.witness import WitnessResult
 from cardsim.audit.replay import NODES, Filters, ReplayResult
 from cardsim.audit.verify import Report
 from cardsim.config.metrics import evaluate, thresholds_of
 from cardsim.config.scenario import Scenario, load, parse_set, scale_warning, with_thresholds
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.errors import CardsimError
+from cardsim.log import days as days_mod
+from cardsim.log import proofs as proofs_mod
 from cardsim.log.session import Hooks, ensure_keys, simulate
 from cardsim.log.store import Log
 from cardsim.model.simulation import Simulation
@@ -38,7 +46,8 @@ from cardsim.signing import keys as keymod
 
 __all__ = ["RunResult", "VerifyResult", "SweepResult", "load_scenario", "run", "verify", "replay",
            "retime", "sweep", "report", "open_log", "init_keys", "CardsimError", "scale_warning",
-           "serve", "replay_live", "conform"]
+           "serve", "replay_live", "conform", "ProofCheck", "prove_inclusion", "prove_consistency",
+           "check_proof", "witness", "WitnessResult", "run_days", "verify_series", "SeriesReport"]
 
 #: ``progress(done, total)``: simulated seconds for run and retime, records for verify and
 #: replay, runs for sweep.
@@ -229,22 +238,57 @@ def run(scenario: Scenario | str | Path, out: str | Path | None = None, *, force
         sign: bool = True, keys_dir: str | Path | None = None, create_keys: bool = False,
         passphrase: bytes | None = None, workers: int | None = None,
         progress: Progress | None = None,
-        notify: Callable[[str], None] | None = None) -> RunResult:
+        notify: Callable[[str], None] | None = None,
+        after: str | Path | None = None) -> RunResult:
     """Simulate ``scenario`` (a :class:`Scenario` or a file); write the log to ``out`` if given.
 
     With ``sign`` (the default) every record is signed by its card (and issuer, online), chained and
     checkpointed by ``workers`` signing processes (default: all cores), with the keys in
     ``keys_dir``. ``force`` replaces an existing ``out``. ``progress(done, total)`` follows the
     simulated seconds; ``notify(message)`` hears about keys created on first use. The log's
-    ``runs.completed`` becomes 1 only when the run ends normally.
+    ``runs.completed`` becomes 1 only when the run ends normally. ``after``: a complete signed log
+    this run follows (the next day): its cards' counters, balances and quotas and its loss reports
+    carry over, and the new log commits to its final signed tree head.
     """
     sc = _as_scenario(scenario)
     keys = _keys_dir(keys_dir, create_keys) if out is not None and sign else None
+    carried = None
+    if after is not None:
+        if out is None or not sign:
+            raise CardsimError("--after: only a signed log (--out, without --no-sign) can follow "
+                               "another")
+        carried = days_mod.carried_state(after, sc)
     summary, _ = simulate(sc, out=out, force=force, keys_dir=keys or "keys", passphrase=passphrase,
                           workers=workers or default_workers(),
                           progress=_per_step(progress, sc.duration_s), sign=sign, notify=notify,
-                          hooks=ATTACKS)
+                          hooks=ATTACKS, carried=carried)
     return _checked(summary, sc, out)
+
+
+def run_days(scenario: Scenario | str | Path, days: int, out_dir: str | Path, *,
+             weekend: Scenario | str | Path | None = None, after: str | Path | None = None,
+             force: bool = False, keys_dir: str | Path | None = None, create_keys: bool = False,
+             passphrase: bytes | None = None, workers: int | None = None,
+             progress: Progress | None = None,
+             notify: Callable[[str], None] | None = None) -> list[RunResult]:
+    """A linked series of ``days`` daily logs in ``out_dir`` (``day1.db``, ``day2.db``, ...): day
+    i runs ``scenario`` (``weekend`` on Saturdays and Sundays, when given) on its start date plus
+    i - 1 days with its seed plus i - 1, and follows day i - 1 (day 1 follows ``after``)."""
+    if not isinstance(days, int) or not 1 <= days <= 366:
+        raise CardsimError(f"--days: must be 1 to 366, got {days!r}")
+    d = Path(out_dir)
+    if not d.is_dir():
+        raise CardsimError(f"--out-dir {d}: no such directory")
+    base = [_as_scenario(scenario), _as_scenario(weekend) if weekend is not None else None]
+    out, previous = [], after
+    for i in range(days):
+        sc = days_mod.day_scenario(base[0], base[1], i)
+        path = d / f"day{i + 1}.db"
+        out.append(run(sc, path, force=force, keys_dir=keys_dir, create_keys=create_keys,
+                       passphrase=passphrase, workers=workers, progress=progress, notify=notify,
+                       after=previous))
+        previous = path
+    return out
 
 
 def _record_attacks(out: Path, scenario: Scenario, sim: Simulation, attacker) -> None:
@@ -261,13 +305,27 @@ ATTACKS = Hooks(attack_signature, attacker_for, _record_attacks)
 # --- verify, replay, retime -----------------------------------------------------------------------
 
 def verify(log: str | Path, keys_dir: str | Path = "keys", *, workers: int | None = None,
-           ground_truth: bool = False, progress: Progress | None = None) -> VerifyResult:
-    """Verify a log (certificates, signatures, ATCs, chain, checkpoints, uploads), trusting only
-    ``keys_dir``/root-ca.pem. ``ground_truth`` also compares the findings with the attacks the run
-    injected. ``progress(done, total)`` counts the records checked."""
+           ground_truth: bool = False, progress: Progress | None = None,
+           witnesses: Sequence[str | Path] = ()) -> VerifyResult:
+    """Verify a log (certificates, signatures, ATCs, chain, signed tree heads, uploads), trusting
+    only ``keys_dir``/root-ca.pem. ``ground_truth`` also compares the findings with the attacks the
+    run injected. ``witnesses``: witness state files whose countersigned heads of this log it must
+    hold. ``progress(done, total)`` counts the records checked."""
     step = _per_step(progress, _records(log)) if progress else None
-    report_ = verify_mod.verify(log, keys_dir, workers=workers or default_workers(), progress=step)
+    report_ = verify_mod.verify(log, keys_dir, workers=workers or default_workers(), progress=step,
+                                witnesses=tuple(witnesses))
     return VerifyResult(report_, compare(log, report_) if ground_truth else None)
+
+
+def verify_series(logs: Sequence[str | Path], keys_dir: str | Path = "keys", *,
+                  workers: int | None = None, witnesses: Sequence[str | Path] = ()) -> SeriesReport:
+    """Verify a series of daily logs, oldest first: each one as :func:`verify` does, then each
+    against the day before (it follows that log's final signed tree head, the same cards, every
+    card's counter rising across days). ``.ok``; ``.as_dict()`` is ``verify --json``'s object."""
+    if len(logs) < 2:
+        raise CardsimError("verify_series: give two or more logs, oldest first")
+    return series_mod.verify_series(list(logs), keys_dir, workers or default_workers(),
+                                    witnesses=tuple(witnesses))
 
 
 def check_sets(sets: Sequence[str], mode: str) -> None:
@@ -468,3 +526,32 @@ def conform(target: str, log: str | Path, *, keys_dir: str | Path = "keys", time
     if not 0 < timeout <= 600:
         raise CardsimError(f"--timeout {timeout}: expected 0 < seconds <= 600")
     return conform_(target, log, keys_dir, timeout, passphrase)
+# --- proofs ---------------------------------------------------------------------------------------
+
+def prove_inclusion(log: str | Path, tx_id: str) -> dict:
+    """The JSON proof (a dict) that transaction ``tx_id`` is in the log: the record, its leaf
+    index, the tree size, the audit path and the hub's signed tree head (docs/log-format.md)."""
+    return proofs_mod.prove_inclusion(log, tx_id)
+
+
+def prove_consistency(log: str | Path, size1: int, size2: int) -> dict:
+    """The JSON proof (a dict) that the log's signed tree head of ``size2`` records extends its
+    head of ``size1``."""
+    return proofs_mod.prove_consistency(log, size1, size2)
+
+
+def witness(log: str | Path, witness_dir: str | Path, state: str | Path, *,
+            anchor_dir: str | Path | None = None,
+            peers: Sequence[str | Path] = ()) -> WitnessResult:
+    """Act as a witness: check the log's latest signed tree head against the last head this
+    witness countersigned (``state``; a consistency proof) and against ``peers`` (other witnesses'
+    state files: a split view is caught here), countersign it with the witness's key in
+    ``witness_dir`` (created there on first use) and save the state. ``anchor_dir`` holds the
+    root-ca.pem the witness trusts (default: ``witness_dir``). ``.ok`` False: nothing saved."""
+    return witness_mod.witness(log, witness_dir, state, anchor_dir, tuple(peers))
+
+
+def check_proof(proof: str | Path, keys_dir: str | Path = "keys") -> ProofCheck:
+    """Check a proof file against ``keys_dir``/root-ca.pem alone, without the log: a
+    :class:`ProofCheck` (``.valid``, ``.reason``); a :class:`CardsimError` for an unusable file."""
+    return proofcheck_mod.check_proof(proof, keys_dir)

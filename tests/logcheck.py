@@ -12,6 +12,16 @@ from cardsim.signing.crypto import ALGORITHMS
 from cardsim.records.record import COLUMN_NAMES
 
 
+def merkle_root(hashes: list) -> bytes:
+    """RFC 9162's MTH over leaf hashes, written out independently of cardsim.merkle."""
+    if not hashes:
+        return E.sha256(b"")
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1 << ((len(hashes) - 1).bit_length() - 1)
+    return E.sha256(b"\x01" + merkle_root(hashes[:k]) + merkle_root(hashes[k:]))
+
+
 def check(path, root_pem: bytes) -> dict:
     con = sqlite3.connect(path)
     run = con.execute("SELECT config_json, seed, algorithm FROM runs").fetchone()
@@ -33,6 +43,7 @@ def check(path, root_pem: bytes) -> dict:
     scenario = from_config_json(run[0], str(path))
     epoch, end = scenario.epoch, float(scenario.duration_s)
     n = 0
+    leaves = []
     for row in con.execute("SELECT * FROM transactions ORDER BY seq"):
         n += 1
         assert row[i["seq"]] == n
@@ -51,18 +62,23 @@ def check(path, root_pem: bytes) -> dict:
                                 row[i["balance_fen"]], response_hash)
         assert alg.verify(cards[row[i["card_id"]]], row[i["card_sig"]], msg), n
         assert row[i["prev_hash"]] == head, n
-        rh = E.sha256(E.record_message(row[:-2]))
+        rh = E.sha256(b"\x00" + E.record_message(row[:-2]))      # its Merkle leaf hash
+        leaves.append(rh)
         assert row[i["record_hash"]] == rh, n
         head = E.sha256(E.encode(E.LINK, (head, rh)))
     heads = {}
     final = None
-    for number, count, chead, t, fin, signer, sig in con.execute(
+    for number, count, chead, root, t, fin, signer, sig in con.execute(
             "SELECT * FROM checkpoints ORDER BY checkpoint"):
-        msg = E.checkpoint_message(log_id, count, chead, t, fin)
+        msg = E.checkpoint_message(log_id, count, chead, root, t, fin)
         assert alg.verify(cas[signer], sig, msg)
+        assert root == merkle_root(leaves[:count])
         heads[count] = chead
         if fin:
             final = count
+    blocks = con.execute("SELECT block, root FROM tree_blocks ORDER BY block").fetchall()
+    assert [b for b, _ in blocks] == list(range(len(leaves) // 1024))
+    assert all(r == merkle_root(leaves[1024 * b:1024 * b + 1024]) for b, r in blocks)
     terminals = {}
     for subject, issuer, body, sig in con.execute(
             "SELECT subject, issuer, body, signature FROM certificates WHERE kind='terminal'"):

@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cardsim"
 #: Top-level module or subpackage of ``cardsim`` -> its layer rank (lowest first). Equal ranks
 #: may import each other (``report`` reads sweep results from ``planning``).
 LAYERS: dict[str, int] = {
-    "domain": 0, "errors": 0, "files": 0, "workers": 0,
+    "domain": 0, "errors": 0, "files": 0, "workers": 0, "merkle": 0,
     "config": 1,
     "records": 2,
     "model": 3,

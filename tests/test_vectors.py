@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from cardsim import merkle as M
 from cardsim.records import encoding as E
 from cardsim.signing.crypto import ALGORITHMS
 
@@ -40,7 +41,9 @@ def test_record_and_genesis_vectors():
     rec = V["record"]
     data = E.record_message(values(rec["values"]))
     assert data.hex() == rec["encoding_hex"]
-    assert E.sha256(data).hex() == rec["record_hash_hex"]
+    assert E.sha256(b"\x00" + data).hex() == rec["record_hash_hex"]        # its Merkle leaf hash
+    assert E.record_hash(values(rec["values"])).hex() == rec["record_hash_hex"]
+    assert M.leaf_hash(data).hex() == rec["record_hash_hex"]
     lk = V["link"]
     head, rh = bytes.fromhex(lk["head_before_hex"]), bytes.fromhex(lk["record_hash_hex"])
     assert rh.hex() == rec["record_hash_hex"]
@@ -66,6 +69,24 @@ def test_record_and_genesis_vectors():
     assert values(tx["values"])[-1] == E.sha256(bytes.fromhex(auth["encoding_hex"]))   # TC over it
     g = V["genesis"]
     assert E.genesis_hash(g["config_json"], g["seed"]).hex() == g["hash_hex"]
+    g = V["genesis_after"]
+    assert E.genesis_hash(g["config_json"], g["seed"], bytes.fromhex(g["previous_hex"])).hex() == g["hash_hex"]
+
+
+def test_merkle_vectors():
+    m = V["merkle"]
+    leaves = [bytes.fromhex(h) for h in m["leaf_hashes_hex"]]
+    assert leaves[0].hex() == V["record"]["record_hash_hex"]
+    assert M.root(leaves).hex() == m["root_hex"]
+    inc, con = m["inclusion"], m["consistency"]
+    proof = [bytes.fromhex(p) for p in inc["proof_hex"]]
+    assert M.inclusion_proof(leaves, inc["index"], inc["tree_size"]) == proof
+    M.verify_inclusion(leaves[inc["index"]], inc["index"], inc["tree_size"], proof,
+                       bytes.fromhex(m["root_hex"]))
+    proof = [bytes.fromhex(p) for p in con["proof_hex"]]
+    assert M.consistency_proof(leaves, con["size1"], con["size2"]) == proof
+    M.verify_consistency(con["size1"], con["size2"], proof, bytes.fromhex(con["root1_hex"]),
+                         bytes.fromhex(m["root_hex"]))
 
 
 def test_every_signed_role_has_vectors_for_every_algorithm():

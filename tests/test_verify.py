@@ -174,10 +174,10 @@ def test_checkpoint_resigned_with_a_foreign_key(copy, keys_dir):
     p = copy()
     con = sqlite3.connect(p)
     run = con.execute("SELECT config_json, seed FROM runs").fetchone()
-    number, count, head, t, final = con.execute(
-        "SELECT checkpoint, count, head, sim_time, final FROM checkpoints LIMIT 1").fetchone()
+    number, count, head, root, t, final = con.execute(
+        "SELECT checkpoint, count, head, root, sim_time, final FROM checkpoints LIMIT 1").fetchone()
     rogue = ED25519.from_seed(os.urandom(32))
-    msg = E.checkpoint_message(E.genesis_hash(*run), count, head, t, final)
+    msg = E.checkpoint_message(E.genesis_hash(*run), count, head, root, t, final)
     with con:
         con.execute("UPDATE checkpoints SET signature = ? WHERE checkpoint = ?",
                     (ED25519.sign(rogue, msg), number))
@@ -215,7 +215,9 @@ def test_a_dishonest_log_owner_is_caught_by_the_terminal_uploads(copy, keys_dir)
         con.executemany(f"INSERT INTO transactions VALUES ({','.join('?' * len(COLUMN_NAMES))})",
                         chained)
         con.execute("DELETE FROM checkpoints")
-        con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", chain.take() + [final])
+        con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?,?)", chain.take() + [final])
+        con.execute("DELETE FROM tree_blocks")              # the tree's stored block roots too
+        con.executemany("INSERT INTO tree_blocks VALUES (?,?)", chain.take_blocks())
     con.close()
     r = verify(p, keys_dir)
     assert r.failed["chain"] == r.failed["checkpoints"] == r.failed["card_signature"] == 0

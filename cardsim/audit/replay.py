@@ -45,6 +45,7 @@ from cardsim.config.scenario import Scenario, apply_set, from_config_json, parse
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
 from cardsim.log.store import open_log, read_run
+from cardsim.log.days import start_replay
 from cardsim.model.card import Card, CardPopulation, parse_card_id, population_key
 from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.places import terminal_point
@@ -280,6 +281,7 @@ def _replay(path, rules, against, keys_dir, workers, filters, check_signatures, 
         reports = {c: t for c, t in conn.execute("SELECT card_id, reported_at FROM blacklist")
                    if type(c) is str and type(t) is float}
         nodes = Nodes(log_sc, rules, reports)
+        start_replay(conn, nodes, log_sc)        # a log that follows another: its cards' start
         result = ReplayResult(str(path), rules.name, tuple(against))
         if filters.card is not None:
             result.story = []

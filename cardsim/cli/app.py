@@ -210,6 +210,17 @@ def run(
     workers: Optional[int] = WORKERS_OPT,
     no_sign: bool = typer.Option(False, "--no-sign", help="Write an unsigned log (no signatures, "
                                  "no hash chain): faster planning runs."),
+    after: Optional[Path] = typer.Option(None, "--after", help="Follow this complete signed log "
+                                         "(the day before): its cards' counters, balances and "
+                                         "quotas and its loss reports carry over, and the new log "
+                                         "commits to its final signed tree head."),
+    days: Optional[int] = typer.Option(None, "--days", min=1, max=366, help="Run a linked series "
+                                       "of N daily logs into --out-dir (day1.db, day2.db, ...): "
+                                       "one day later and seed + 1 each day."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="With --days: the directory "
+                                           "for the daily logs."),
+    weekend: Optional[Path] = typer.Option(None, "--weekend", help="With --days: the scenario of "
+                                           "Saturdays and Sundays (default: SCENARIO every day)."),
     as_json: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -225,22 +236,39 @@ def run(
     with user_errors():
         sc = cardsim.load_scenario(scenario, sets=sets or (), scale=scale, seed=seed,
                                    thresholds=thresholds or (), scale_capacity=scale_capacity)
+        if days is not None or out_dir is not None or weekend is not None:
+            refuse("with --days", {"--out": out is not None, "--no-sign": no_sign})
+            if days is None or out_dir is None:
+                raise CardsimError("--days and --out-dir: give both for a linked series")
+            with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
+                results = cardsim.run_days(
+                    sc, days, out_dir, weekend=cardsim.load_scenario(weekend, sets=sets or (),
+                                                                     scale=scale) if weekend else None,
+                    after=after, force=force, keys_dir=keys,
+                    passphrase=read_passphrase(passphrase_env), workers=workers,
+                    progress=progress, notify=notice)
+            return transparency.show_days(results, as_json)
         with progress_bar(quiet, f"run {sc.name}", hours=True) as progress:
             result = cardsim.run(sc, out, force=force, sign=not no_sign, keys_dir=keys,
                              passphrase=read_passphrase(passphrase_env), workers=workers,
-                             progress=progress, notify=notice)
+                             progress=progress, notify=notice, after=after)
     show_run(result, as_json)
 
 
 @app.command()
 def verify(
-    log: Path = typer.Argument(..., metavar="LOG", help="The log to verify (a cardsim run's SQLite file)."),
+    logs: List[Path] = typer.Argument(..., metavar="LOG...", help="The log to verify (a cardsim "
+                                      "run's SQLite file); several: a series of daily logs, "
+                                      "oldest first."),
     keys: Path = ANCHOR_OPT,
     workers: Optional[int] = WORKERS_OPT,
     ground_truth: bool = typer.Option(False, "--ground-truth", help="Also compare the findings "
                                       "with the attacks the run injected (its ground_truth table)."),
     max_findings: int = typer.Option(20, "--max-findings", min=0, help="Findings listed in the "
                                      "text report (all of them, up to 100,000, go to --json)."),
+    witnesses: Optional[List[Path]] = typer.Option(None, "--witness", metavar="STATE.json",
+                                                  help="A witness's state file (repeatable): the "
+                                                       "log must hold every head it countersigned."),
     as_json: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -250,9 +278,13 @@ def verify(
     Exit 0 when every check holds, 1 when any fails, 2 when the log or keys are unusable.
     """
     with user_errors():
+        if len(logs) > 1:
+            refuse("with several logs", {"--ground-truth": ground_truth})
+            series = cardsim.verify_series(logs, keys, workers=workers, witnesses=witnesses or ())
+            return transparency.show_series(series, as_json, max_findings)
         with progress_bar(quiet, "verify") as progress:
-            result = cardsim.verify(log, keys, workers=workers, ground_truth=ground_truth,
-                                progress=progress)
+            result = cardsim.verify(logs[0], keys, workers=workers, ground_truth=ground_truth,
+                                progress=progress, witnesses=witnesses or ())
     with stdout_may_close():
         if as_json:
             print_json(result.as_dict())
@@ -496,6 +528,8 @@ def version() -> None:
 
 
 live.register(app, user_errors, read_passphrase, print_json, stdout_may_close, ReportConsole)
+# the transparency commands (prove, check-proof, witness) register themselves on ``app``
+from cardsim.cli import transparency  # noqa: E402,F401  (after the helpers it uses)
 
 
 def main() -> None:

@@ -83,7 +83,7 @@ class _SignedLog:
         self.batches.add_rows(chained)
         closed = self.batches.close(chained[-1][_TIME]) if chained else []
         uploads, tcerts = self.terminals.sign(closed)
-        writer.write(chained, certs + tcerts, self.chain.take(), uploads)
+        writer.write(chained, certs + tcerts, self.chain.take(), uploads, self.chain.take_blocks())
 
     def end(self, blacklist: list, end_time: float) -> tuple:
         """(final checkpoints, uploads, terminal certificates, loss-report signatures, totals):
@@ -126,18 +126,22 @@ def _finish_payload(control, writer: LogWriter) -> tuple | None:
 
 def _write_log(control, parts: list, writer: LogWriter, spec: SignSpec | None, genesis: bytes,
                every: int) -> None:
-    signed = _SignedLog(spec, genesis, every) if spec is not None else None
+    signed = None
+    if spec is not None:
+        signed = _SignedLog(spec, genesis, every)
+        # a log that follows another: its terminals number their uploads on from there
+        signed.terminals.start = dict(writer.db.conn.execute("SELECT * FROM upload_start"))
     if signed is not None and not _signed_batches(control, parts, writer, signed):
         return
     payload = _finish_payload(control, writer)
     if payload is None:
         return
-    summary, wall, blacklist, end_time, metrics = payload
+    summary, wall, blacklist, end_time, metrics, card_state = payload
     final, uploads, tcerts, lists, totals = [], [], [], [], []
     if signed is not None:
         final, uploads, tcerts, lists, totals = signed.end(blacklist, end_time)
     writer.write_blacklist(blacklist, lists)
-    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals)
+    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals, card_state)
     control.send(("ok", writer.written))
 
 
@@ -172,7 +176,9 @@ class LogSink:
     """Callable sink for :class:`cardsim.model.simulation.Simulation` writing a (signed) log."""
 
     def __init__(self, path: str | Path, scenario, force: bool = False,
-                 spec: SignSpec | None = None, workers: int = 1):
+                 spec: SignSpec | None = None, workers: int = 1, carried=None):
+        """``carried``: the :class:`cardsim.log.days.CarriedState` of a log that follows another
+        (its genesis commits to the previous log's final signed tree head)."""
         self.path = Path(path)
         self.spec = spec
         algorithm = None
@@ -181,12 +187,16 @@ class LogSink:
                                 names=[n for n in all_names() if n.startswith(("issuer-", HUB))])
             algorithm = ring.algorithm.name
         LogWriter.create(self.path, scenario, force=force, algorithm=algorithm,
-                         x509=x509_rows(spec.keys_dir, algorithm) if spec else ()).close()
+                         x509=x509_rows(spec.keys_dir, algorithm) if spec else (),
+                         predecessor=carried.predecessor if carried else None,
+                         card_start=carried.rows() if carried else (),
+                         upload_start=sorted(carried.uploads.items()) if carried else ()).close()
         self.pool = None
         if spec is not None:      # signing workers, their results forwarded to the writer
             self.pool = ShardedPool(partial(_Signing, spec), workers, _CARD, forward=True)
         self._control, control_child = context().Pipe()
-        genesis = genesis_hash(scenario.config_json(), scenario.seed)
+        genesis = genesis_hash(scenario.config_json(), scenario.seed,
+                               carried.previous if carried else None)
         every = scenario.config["simulation"]["checkpoint_every"]
         self._writer = spawn(_writer_main, control_child, self.pool.outputs if self.pool else [],
                              str(self.path), spec, genesis, every)
@@ -218,13 +228,14 @@ class LogSink:
         raise CardsimError(f"{self.path}: writing the log failed: {reason}")
 
     def finish(self, summary: dict, wall_seconds: float, blacklist: list, end_time: float,
-               metrics: list = ()) -> int:
-        """Flush the workers, write the final checkpoint and metrics, mark the run complete."""
+               metrics: list = (), card_state: list = ()) -> int:
+        """Flush the workers, write the final checkpoint, metrics and the cards' final state,
+        mark the run complete."""
         try:
             if self.pool is not None:
                 self.pool.close()
             self._control.send_bytes(_DUMP(("finish", (summary, wall_seconds, blacklist, end_time,
-                                                       list(metrics))), _PROTO))
+                                                       list(metrics), list(card_state))), _PROTO))
             msg = self._control.recv()
         except (BrokenPipeError, ConnectionResetError, EOFError):
             self._fail()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cardsim.config.scenario import Scenario
+from cardsim.log.days import CarriedState, card_state_rows, seed_simulation
 from cardsim.log.pipeline import LogSink
 from cardsim.model.card import population_keys
 from cardsim.model.demand import DemandSource
@@ -52,29 +53,36 @@ def simulate(scenario: Scenario, demand: DemandSource | None = None,
              passphrase: bytes | None = None, workers: int = 1,
              progress: Callable[[float], None] | None = None, sign: bool = True,
              notify: Callable[[str], None] | None = None,
-             hooks: Hooks = NO_HOOKS) -> tuple[dict, Simulation]:
+             hooks: Hooks = NO_HOOKS,
+             carried: CarriedState | None = None) -> tuple[dict, Simulation]:
     """Run ``scenario`` with arrivals from ``demand`` (default: the scenario's own); returns the
     summary and the finished simulation.
 
     With ``out`` the records go to a new log there (refusing to replace a file without
     ``force``); with ``sign`` they are signed by ``workers`` processes with the keys in
     ``keys_dir`` (created on first use). The log's ``runs.completed`` becomes 1 only when the run
-    ends normally; on any error the log is abandoned and the workers are stopped.
+    ends normally; on any error the log is abandoned and the workers are stopped. ``carried``:
+    the run follows a log (``log.days``): it starts from that log's final state, and its log
+    commits to that log's final signed tree head.
     """
     sink = None
     if out is not None:
         spec = None
         if sign:
             ensure_keys(keys_dir, passphrase, notify)
-            spec = SignSpec(str(keys_dir), passphrase, population_keys(scenario.seed), scenario.epoch,
+            population = carried.population_seed if carried else scenario.seed
+            spec = SignSpec(str(keys_dir), passphrase, population_keys(population), scenario.epoch,
                             hooks.attack_signer)
-        sink = LogSink(out, scenario, force=force, spec=spec, workers=workers)
+        sink = LogSink(out, scenario, force=force, spec=spec, workers=workers, carried=carried)
     try:
         sim = Simulation(scenario, sink=sink, progress=progress, demand=demand)
+        if carried is not None:
+            seed_simulation(sim, carried)
         attacker = hooks.attacker(sim) if hooks.attacker else None
         summary = sim.run(attacker=attacker)
         if sink is not None:
-            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics())
+            sink.finish(summary, sim.wall_seconds, sim.lost, sim.duration, sim.metrics(),
+                        card_state_rows(sim))
             sink = None
             if hooks.finished:
                 hooks.finished(Path(out), scenario, sim, attacker)

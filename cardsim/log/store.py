@@ -45,17 +45,35 @@ CERT_COLUMNS = {"subject": str, "kind": str, "issuer": str, "algorithm": str, "b
 #: One row per province: its issuer's signature over the province's loss reports in ``blacklist``.
 BLACKLIST_SIGNATURE_COLUMNS = {"province": str, "issuer": str, "count": int, "reports_digest": bytes,
                                "signature": bytes}
-CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "sim_time": float,
+CHECKPOINT_COLUMNS = {"checkpoint": int, "count": int, "head": bytes, "root": bytes, "sim_time": float,
                       "final": int, "signer": str, "signature": bytes}
 
 
 METRIC_COLUMNS = {"hour": int, "metric": str, "key": str, "value": float}
+#: The root of each block of 1,024 records' hashes (``chain.BLOCK``): block k covers leaves
+#: [1024 k, 1024 k + 1024). What proofs are computed from, instead of every record hash.
+TREE_BLOCK_COLUMNS = {"block": int, "root": bytes}
+#: Each card's state when the run ended (what a log that follows this one starts from).
+CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int}
+#: For a log that follows another (linked days): per terminal, the last upload number it reached
+#: before this log (its uploads here go on from there).
+UPLOAD_START_COLUMNS = {"terminal_id": str, "number": int}
+#: For a log that follows another (linked days): the state its cards started from (the previous
+#: log's ``card_state``), for replay.
+CARD_START_COLUMNS = CARD_STATE_COLUMNS
+#: For a log that follows another (linked days): the previous log's id and final signed tree head,
+#: and the seed its card population comes from (one row; none in a log that follows nothing).
+PREDECESSOR_COLUMNS = {"log_id": bytes, "count": int, "head": bytes, "root": bytes,
+                       "sim_time": float, "final": int, "signer": str, "signature": bytes,
+                       "population_seed": int}
 
 #: The INSERT statement of each table written alongside the transactions.
 _INSERT = {table: f"INSERT INTO {table} VALUES ({','.join('?' * len(cols))})"
            for table, cols in (("certificates", CERT_COLUMNS), ("checkpoints", CHECKPOINT_COLUMNS),
                                ("uploads", UPLOAD_COLUMNS), ("metrics", METRIC_COLUMNS),
                                ("merchant_totals", MERCHANT_TOTALS_COLUMNS),
+                               ("card_state", CARD_STATE_COLUMNS),
+                               ("tree_blocks", TREE_BLOCK_COLUMNS),
                                ("blacklist_signatures", BLACKLIST_SIGNATURE_COLUMNS))}
 
 
@@ -88,6 +106,11 @@ def create_tables(conn: sqlite3.Connection,
     db["merchant_totals"].create(MERCHANT_TOTALS_COLUMNS, pk="merchant_id")
     db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
     db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
+    db["card_state"].create(CARD_STATE_COLUMNS, pk="card_id")
+    db["tree_blocks"].create(TREE_BLOCK_COLUMNS, pk="block")
+    db["predecessor"].create(PREDECESSOR_COLUMNS, pk="log_id")
+    db["card_start"].create(CARD_START_COLUMNS, pk="card_id")
+    db["upload_start"].create(UPLOAD_START_COLUMNS, pk="terminal_id")
 
 
 def _optional_tables() -> dict[str, tuple]:
@@ -148,11 +171,14 @@ class LogWriter:
     @classmethod
     def create(cls, path: str | Path, scenario, force: bool = False,
                algorithm: str | None = None,
-               x509: list[tuple] = ()) -> "LogWriter":
+               x509: list[tuple] = (), predecessor: tuple | None = None,
+               card_start: list[tuple] = (), upload_start: list[tuple] = ()) -> "LogWriter":
         """Create a new log with its tables and an incomplete ``runs`` row.
 
         ``algorithm`` names the signature algorithm (None: an unsigned log); ``x509`` rows are
-        the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it.
+        the CA-layer certificates (subject, kind, issuer, algorithm, DER, None) stored with it;
+        ``predecessor`` the ``predecessor`` row of a log that follows another, ``card_start``
+        the state its cards start from and ``upload_start`` its terminals' upload numbers.
         """
         path = Path(path)
         _prepare_new(path, force)
@@ -164,6 +190,11 @@ class LogWriter:
             create_tables(db.conn, columns)
             if x509:
                 db["certificates"].insert_all([dict(zip(CERT_COLUMNS, r)) for r in x509])
+            if predecessor is not None:
+                db["predecessor"].insert(dict(zip(PREDECESSOR_COLUMNS, predecessor)))
+                with db.conn:
+                    db.conn.executemany("INSERT INTO card_start VALUES (?,?,?,?)", card_start)
+                    db.conn.executemany("INSERT INTO upload_start VALUES (?,?)", upload_start)
             db["runs"].insert({
                 "run_id": 1, "cardsim_version": __version__, "scenario_name": scenario.name,
                 "scenario_source": scenario.source, "scenario_text": scenario.text,
@@ -188,13 +219,14 @@ class LogWriter:
         return cls(path, db, columns, written)
 
     def write(self, rows: list[tuple], certs: list[tuple] = (), checkpoints: list[tuple] = (),
-              uploads: list[tuple] = ()) -> None:
-        """Append a batch of rows, with the certificates, checkpoints and terminal uploads it
-        brings, in one transaction: a batch is in the log whole or not at all."""
+              uploads: list[tuple] = (), tree_blocks: list[tuple] = ()) -> None:
+        """Append a batch of rows, with the certificates, checkpoints, terminal uploads and tree
+        blocks it brings, in one transaction: a batch is in the log whole or not at all."""
         conn = self.db.conn
         with conn:
             conn.executemany(self._insert, rows)
-            _insert(conn, certificates=certs, checkpoints=checkpoints, uploads=uploads)
+            _insert(conn, certificates=certs, checkpoints=checkpoints, uploads=uploads,
+                    tree_blocks=tree_blocks)
         self.written += len(rows)
 
     def write_blacklist(self, rows: list[tuple[str, str, float]], signatures: list[tuple] = ()) -> None:
@@ -206,13 +238,14 @@ class LogWriter:
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
                metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = (),
-               merchant_totals: list[tuple] = ()) -> None:
+               merchant_totals: list[tuple] = (), card_state: list[tuple] = ()) -> None:
         """Mark the run complete, in the same commit as its summary, metrics, the terminals' last
-        uploads and the final checkpoint."""
+        uploads, the cards' final state and the final checkpoint."""
         conn = self.db.conn
         with conn:
             _insert(conn, certificates=certs, uploads=uploads, metrics=metrics,
-                    merchant_totals=merchant_totals, checkpoints=checkpoints)
+                    merchant_totals=merchant_totals, checkpoints=checkpoints,
+                    card_state=card_state)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
                          "summary_json=? WHERE run_id=1",
                          (_now_iso(), self.written, wall_seconds, json.dumps(summary, sort_keys=True)))
@@ -316,7 +349,10 @@ class Log:
 
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
                                                        "checkpoints", "uploads", "merchant_totals",
-                                                       "blacklist_signatures", "metrics")) -> str:
+                                                       "blacklist_signatures", "metrics",
+                                                       "card_state", "predecessor",
+                                                       "card_start", "upload_start",
+                                                       "tree_blocks")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.
 
     Two runs of the same scenario and seed give the same digest; only ``runs`` holds wall-clock

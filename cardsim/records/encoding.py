@@ -30,6 +30,7 @@ import hashlib
 import struct
 from typing import Callable, NamedTuple, Sequence
 
+from cardsim.merkle import LEAF_PREFIX
 from cardsim.records.record import COLUMNS
 
 MAGIC = b"CSIM"
@@ -39,8 +40,8 @@ VERSION = 2
 # Roles (domain-separation tags)
 CARD_TX = 1          # signed by the card: the transaction and what it means (TC/AAC-like)
 AUTH_RESPONSE = 2    # signed by the issuer (or the hub in stand-in): its answer to the card's request
-RECORD = 3           # hashed: a log record's content, every column but the chain's two
-CHECKPOINT = 4       # signed by the log owner (the hub): count and chain head
+RECORD = 3           # hashed (as a Merkle leaf): a log record's content, every column but the chain's two
+CHECKPOINT = 4       # signed by the log owner (the hub): a signed tree head (count, chain head, tree root)
 CARD_CERT = 5        # signed by the issuer: a card's public key certificate
 TERMINAL_CERT = 6    # signed by the merchant: a terminal's public key certificate
 GENESIS = 7          # hashed: the run a log belongs to (the chain's first head)
@@ -246,13 +247,14 @@ LAYOUTS: dict[int, tuple[Field, ...]] = {
     RECORD: tuple(Field(name, _SQL_TYPE[sql], name not in _UNIQUE_COLUMNS)
                   for name, sql, _ in COLUMNS if name not in ("prev_hash", "record_hash")),
     CHECKPOINT: (Field("log_id", bytes), Field("count", int), Field("head", bytes),
-                 Field("sim_time", float), Field("final", int)),
+                 Field("root", bytes), Field("sim_time", float), Field("final", int)),
     CARD_CERT: (Field("card_id", str, False), Field("province", str), Field("algorithm", str),
                 Field("public_key", bytes), Field("not_before", int), Field("not_after", int),
                 Field("issuer_id", str)),
     TERMINAL_CERT: (Field("terminal_id", str), Field("merchant_id", str), Field("algorithm", str),
                     Field("public_key", bytes), Field("not_before", int), Field("not_after", int)),
-    GENESIS: (Field("format", str), Field("config_json", str, False), Field("seed", int)),
+    GENESIS: (Field("format", str), Field("config_json", str, False), Field("seed", int),
+              Field("previous", bytes)),
     UPLOAD: (Field("log_id", bytes), Field("terminal_id", str), Field("merchant_id", str),
              Field("number", int), Field("uploaded_at", float), Field("count", int),
              Field("records_digest", bytes)),
@@ -317,8 +319,14 @@ def auth_response_message(signer, outcome, reason, authoriser, decided_at,
 
 def record_message(values) -> bytes:
     """A record's content: every column but ``prev_hash`` and ``record_hash``, in table order
-    (``seq`` included). Its SHA-256 is the ``record_hash``."""
+    (``seq`` included): the record's leaf in the log's Merkle tree."""
     return _record(values)
+
+
+def record_hash(values) -> bytes:
+    """A record's ``record_hash``: its Merkle leaf hash, SHA-256(0x00 || record message)
+    (``cardsim.merkle.leaf_hash`` of :func:`record_message`)."""
+    return hashlib.sha256(LEAF_PREFIX + _record(values)).digest()
 
 
 # Performance shortcut: a link message is encode(LINK, (head, record_hash)) with two 32-byte blobs,
@@ -334,8 +342,12 @@ def link(head: bytes, record_hash: bytes) -> bytes:
     return hashlib.sha256(_LINK_HEAD + head + _LINK_MID + record_hash).digest()
 
 
-def checkpoint_message(log_id: bytes, count: int, head: bytes, sim_time: float, final: int) -> bytes:
-    return _checkpoint((log_id, count, head, sim_time, final))
+def checkpoint_message(log_id: bytes, count: int, head: bytes, root: bytes, sim_time: float,
+                       final: int) -> bytes:
+    """A signed tree head: the log ``log_id`` holds ``count`` records, its hash chain's head after
+    them is ``head`` and the Merkle tree of their record hashes has ``root``, at simulated second
+    ``sim_time``; ``final`` (1) when the run ended there."""
+    return _checkpoint((log_id, count, head, root, sim_time, final))
 
 
 def card_cert_body(card_id, province, algorithm, public_key, not_before, not_after, issuer_id) -> bytes:
@@ -390,10 +402,14 @@ def blacklist_message(log_id: bytes, period_end: float, issuer_id, province, cou
 
 
 #: Version of the log format, part of the genesis message (2: terminal uploads, signed
-#: blacklists; 3: every signature bound to its log and period, the card signs the outcome).
-LOG_FORMAT = "cardsim-log/3"
+#: blacklists; 3: every signature bound to its log and period, the card signs the outcome;
+#: 4: record hashes are Merkle leaf hashes, checkpoints are signed tree heads, a log may follow
+#: another).
+LOG_FORMAT = "cardsim-log/4"
 
 
-def genesis_hash(config_json: str, seed: int) -> bytes:
-    """The ``prev_hash`` of record 1 and the log's id: binds the chain to the run's scenario."""
-    return sha256(_genesis((LOG_FORMAT, config_json, seed)))
+def genesis_hash(config_json: str, seed: int, previous: bytes | None = None) -> bytes:
+    """The ``prev_hash`` of record 1 and the log's id: binds the chain to the run's scenario and,
+    for a log that follows another (linked days), to ``previous``: the SHA-256 of the previous
+    log's final signed tree head (its checkpoint message)."""
+    return sha256(_genesis((LOG_FORMAT, config_json, seed, previous)))

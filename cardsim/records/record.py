@@ -46,7 +46,7 @@ SIGNED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("card_sig", "BLOB", "the card's signature over the card_tx message (null in --no-sign logs)"),
     ("issuer_sig", "BLOB", "online: the issuer's (stand-in: the hub's) signature over its auth_response; null offline"),
     ("prev_hash", "BLOB", "the chain head before this record (record 1: the log's genesis hash)"),
-    ("record_hash", "BLOB", "SHA-256 of the record message: every column but prev_hash and record_hash"),
+    ("record_hash", "BLOB", "Merkle leaf hash of the record message (every column but prev_hash and record_hash): SHA-256(0x00 || message)"),
 )
 COLUMNS = COLUMNS + SIGNED_COLUMNS
 COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)

@@ -120,6 +120,8 @@ class TerminalSigner:
         self.certified: set[str] = set()
         self.count = 0
         self.totals: dict[str, list] = {}          # terminal -> [merchant, uploads, records]
+        #: terminal -> its last upload number before this log (linked days; 0 when none)
+        self.start: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"TerminalSigner({self.alg.name})"
@@ -153,10 +155,11 @@ class TerminalSigner:
             total[1] += 1
             total[2] += len(hashes)
             digest = E.records_digest(hashes)
-            msg = E.upload_message(self.log_id, terminal_id, merchant_id, total[1], uploaded_at,
+            number = self.start.get(terminal_id, 0) + total[1]
+            msg = E.upload_message(self.log_id, terminal_id, merchant_id, number, uploaded_at,
                                    len(hashes), digest)
             self.count += 1
-            uploads.append((self.count, terminal_id, merchant_id, total[1], uploaded_at,
+            uploads.append((self.count, terminal_id, merchant_id, number, uploaded_at,
                             len(hashes), digest, sign(key, msg)))
         return uploads, certs
 

@@ -156,7 +156,9 @@ class Collusion:
             con.executemany(f"INSERT INTO transactions VALUES ({','.join('?' * len(COLUMN_NAMES))})",
                             chained)
             con.execute("DELETE FROM checkpoints")
-            con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoints)
+            con.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?,?)", checkpoints)
+            con.execute("DELETE FROM tree_blocks")          # the tree's stored block roots too
+            con.executemany("INSERT INTO tree_blocks VALUES (?,?)", chain.take_blocks())
             self._uploads(con, chained, log_id)
         con.close()
 

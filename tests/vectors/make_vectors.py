@@ -9,6 +9,7 @@ Run from the repository root: python tests/vectors/make_vectors.py
 import json
 from pathlib import Path
 
+from cardsim import merkle as M
 from cardsim.records import encoding as E
 from cardsim.signing.crypto import ALGORITHMS
 
@@ -44,16 +45,29 @@ def build() -> dict:
            "seeds_hex": {k: v.hex() for k, v in SEEDS.items()}, "vectors": []}
     genesis = E.genesis_hash('{"example":true}', 20210817)
     out["genesis"] = {"config_json": '{"example":true}', "seed": 20210817, "hash_hex": genesis.hex()}
+    previous = E.sha256(E.checkpoint_message(genesis, 10000, bytes(range(32)), bytes(range(32, 64)),
+                                             86400.0, 1))
+    out["genesis_after"] = {"config_json": '{"example":true}', "seed": 20210818,
+                            "previous_hex": previous.hex(),
+                            "hash_hex": E.genesis_hash('{"example":true}', 20210818, previous).hex()}
     out["card_request"] = {"values": _jsonable(request),
                            "encoding_hex": E.card_request_message(*request).hex(),
                            "request_hash_hex": request_hash.hex()}
     rec = E.record_message(record_values)
+    rh = E.sha256(b"\x00" + rec)                  # the Merkle leaf hash of the record message
     out["record"] = {"values": _jsonable(record_values), "encoding_hex": rec.hex(),
-                     "record_hash_hex": E.sha256(rec).hex()}
-    link = E.encode(E.LINK, (genesis, E.sha256(rec)))
-    out["link"] = {"head_before_hex": genesis.hex(), "record_hash_hex": E.sha256(rec).hex(),
+                     "record_hash_hex": rh.hex()}
+    link = E.encode(E.LINK, (genesis, rh))
+    out["link"] = {"head_before_hex": genesis.hex(), "record_hash_hex": rh.hex(),
                    "encoding_hex": link.hex(), "head_after_hex": E.sha256(link).hex()}
-    hashes = [E.sha256(rec), bytes(range(32))]
+    hashes = [rh, bytes(range(32))]
+    leaves = [rh] + [E.sha256(bytes([0, i])) for i in range(1, 7)]      # a 7-leaf tree
+    out["merkle"] = {"leaf_hashes_hex": [h.hex() for h in leaves],
+                     "root_hex": M.root(leaves).hex(),
+                     "inclusion": {"index": 0, "tree_size": 7,
+                                   "proof_hex": [p.hex() for p in M.inclusion_proof(leaves, 0)]},
+                     "consistency": {"size1": 3, "size2": 7, "root1_hex": M.root(leaves[:3]).hex(),
+                                     "proof_hex": [p.hex() for p in M.consistency_proof(leaves, 3)]}}
     out["loss_reports_digest"] = {"reports": [list(r) for r in REPORTS],
                                   "encodings_hex": [E.encode(E.LOSS_REPORT, r).hex() for r in sorted(REPORTS)],
                                   "digest_hex": E.loss_reports_digest(REPORTS).hex()}
@@ -72,11 +86,11 @@ def build() -> dict:
         auth = E.auth_response_message(*response)
         cert = E.card_cert_body("510000000042", "sichuan", alg, cpub, 1500000000, 1815360000,
                                 "issuer-sichuan")
-        cp = E.checkpoint_message(genesis, 10000, bytes(range(32)), 86400.0, 1)
+        cp = E.checkpoint_message(genesis, 10000, bytes(range(32)), bytes(range(32, 64)), 86400.0, 1)
         mk, mpub = key(alg, "merchant")
         tk, tpub = key(alg, "terminal")
         tcert = ["SC-MET-003-05", "sichuan-metro", alg, tpub, 1577836800, 2208988800]
-        digest = E.records_digest([E.sha256(rec), bytes(range(32))])
+        digest = E.records_digest([rh, bytes(range(32))])
         upload = [genesis, "SC-MET-003-05", "sichuan-metro", 33, 29700.0, 2, digest]
         totals = [genesis, 86400.0, "sichuan-metro", 2, 40, 1234,
                   E.terminals_digest([("SC-MET-003-05", 33, 600), ("SC-MET-001-01", 7, 634)])]
@@ -86,7 +100,7 @@ def build() -> dict:
                 ("card_tx", ck, cpub, card_tx, msg),
                 ("auth_response", ik, ipub, response, auth),
                 ("card_cert", ik, ipub, ["510000000042", "sichuan", alg, cpub, 1500000000, 1815360000, "issuer-sichuan"], cert),
-                ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), 86400.0, 1], cp),
+                ("checkpoint", hk, hpub, [genesis, 10000, bytes(range(32)), bytes(range(32, 64)), 86400.0, 1], cp),
                 ("terminal_cert", mk, mpub, tcert, E.terminal_cert_body(*tcert)),
                 ("upload", tk, tpub, upload, E.upload_message(*upload)),
                 ("blacklist", ik, ipub, blacklist, E.blacklist_message(*blacklist)),

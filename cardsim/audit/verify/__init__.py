@@ -10,7 +10,8 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
 ``sequence``       ``seq`` is 1, 2, 3 … without gaps
 ``chain``          ``record_hash`` is the SHA-256 of the record's content and ``prev_hash`` is the
                    chain head before the record (record 1: the genesis hash; ``chain`` module)
-``checkpoints``    per checkpoint: hub signature, count and head match the chain; the final
+``checkpoints``    per checkpoint (signed tree head): hub signature, count and head match the
+                   chain, root matches the Merkle tree of the record hashes; the final
                    checkpoint covers every record
 ``certificates``   per CA certificate in the log: issued by the trusted root, the right subject,
                    valid over the run
@@ -40,6 +41,10 @@ Checks (each counted per record, or per checkpoint / certificate where noted):
                    match the records the log holds for that terminal and upload time; per record:
                    a failure when no upload holds it (``upload`` module: the batch rule); per
                    terminal, its upload numbers run 1, 2, ... without a gap
+``witness``        with ``--witness STATE``: per head a witness countersigned for this log, the
+                   log's tree at that size has that root (a log cut or rewritten since, or
+                   another log shown under the same id, fails); a state that never saw this log
+                   is one failure (``audit.witness``)
 =================  =============================================================================
 
 Records stream in ``seq`` order; memory grows with the number of cards (their last ATC and

@@ -1,5 +1,5 @@
 """Trust anchors: the log's CA layer checked to the trusted root, the hub's signed checkpoints
-over the hash chain, and each issuer's signature over its province's loss reports."""
+(signed tree heads) over the hash chain and the Merkle tree, and each issuer's signature over its province's loss reports."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cardsim.signing.crypto import Algorithm
 from cardsim.signing.keys import HUB, ROOT, all_names, issuer_name, role_problem
 
 #: One row of the ``checkpoints`` table.
-Checkpoint = namedtuple("Checkpoint", "checkpoint count head sim_time final signer signature")
+Checkpoint = namedtuple("Checkpoint", "checkpoint count head root sim_time final signer signature")
 
 
 def record_context(conn, path: str, alg: Algorithm, scenario: Scenario, root: x509.Certificate,
@@ -95,14 +95,13 @@ def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes
     """Checkpoints whose signature verifies (others are findings), in checkpoint order."""
     hub = serialization.load_der_public_key(hub_der) if hub_der else None
     good = []
-    for row in conn.execute("SELECT checkpoint, count, head, sim_time, final, signer, signature "
-                            "FROM checkpoints ORDER BY checkpoint"):
+    for row in conn.execute("SELECT checkpoint, count, head, root, sim_time, final, signer, "
+                            "signature FROM checkpoints ORDER BY checkpoint"):
         cp = Checkpoint._make(row)
-        if not (isinstance(cp.count, int) and isinstance(cp.head, bytes)
-                and isinstance(cp.sim_time, float) and cp.final in (0, 1)):
+        if not _well_formed(cp):
             t.fail("checkpoints", f"malformed:{cp.checkpoint}")
             continue
-        msg = E.checkpoint_message(genesis, cp.count, cp.head, cp.sim_time, cp.final)
+        msg = E.checkpoint_message(genesis, cp.count, cp.head, cp.root, cp.sim_time, cp.final)
         if cp.signer != HUB or hub is None or not alg.verify(hub, cp.signature, msg):
             t.fail("checkpoints", f"bad_signature:{cp.checkpoint}")
             continue
@@ -110,14 +109,52 @@ def read_checkpoints(conn, hub_der: bytes | None, alg: Algorithm, genesis: bytes
     return good
 
 
+def check_predecessor(conn, hub_der: bytes | None, alg: Algorithm, t: Tally) -> None:
+    """A log that follows another (linked days) holds that log's final signed tree head: it must
+    carry the hub's signature (the new log's id commits to it; a series verify checks it is the
+    previous log's final head). Nothing to check in a log that follows none."""
+    rows = conn.execute("SELECT log_id, count, head, root, sim_time, final, signer, signature "
+                        "FROM predecessor").fetchall()
+    if len(rows) > 1:
+        t.fail("checkpoints", "several_predecessors")
+        return
+    hub = serialization.load_der_public_key(hub_der) if hub_der else None
+    for row in rows:
+        reason = _predecessor_problem(row, hub, alg)
+        if reason is None:
+            t.ok("checkpoints")
+        else:
+            t.fail("checkpoints", reason)
+
+
+def _predecessor_problem(row: tuple, hub, alg: Algorithm) -> str | None:
+    log_id, count, head, root, sim_time, final, signer, sig = row
+    if not (isinstance(log_id, bytes) and isinstance(count, int) and isinstance(head, bytes)
+            and isinstance(root, bytes) and isinstance(sim_time, float) and final == 1):
+        return "predecessor_malformed"
+    msg = E.checkpoint_message(log_id, count, head, root, sim_time, final)
+    if signer != HUB or hub is None or not alg.verify(hub, sig, msg):
+        return "predecessor_bad_signature"
+    return None
+
+
+def _well_formed(cp: Checkpoint) -> bool:
+    return (isinstance(cp.count, int) and isinstance(cp.head, bytes) and isinstance(cp.root, bytes)
+            and isinstance(cp.sim_time, float) and cp.final in (0, 1))
+
+
 def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: Tally) -> None:
-    """Each signed checkpoint against the chain head after its count of records; the final one
-    must cover all ``n`` records."""
+    """Each signed checkpoint (tree head) against the chain head and the Merkle tree root after
+    its count of records (``heads_at``: count -> (head, root)); the final one must cover all
+    ``n`` records."""
     for cp in checkpoints:
+        head, root = heads_at.get(cp.count, (None, None))
         if cp.count > n:
             t.fail("checkpoints", f"count_beyond_log:{cp.checkpoint}")
-        elif heads_at.get(cp.count) != cp.head:
+        elif head != cp.head:
             t.fail("checkpoints", f"head_mismatch:{cp.checkpoint}")
+        elif root != cp.root:
+            t.fail("checkpoints", f"root_mismatch:{cp.checkpoint}")
         else:
             t.ok("checkpoints")
     finals = [cp for cp in checkpoints if cp.final == 1]
@@ -125,6 +162,21 @@ def check_checkpoints(checkpoints: list[Checkpoint], heads_at: dict, n: int, t: 
         t.fail("checkpoints", "no_final_checkpoint")
     elif finals[-1].count != n:
         t.fail("checkpoints", "final_count_differs")
+
+
+def check_tree_blocks(conn, computed: list[bytes], t: Tally) -> None:
+    """The stored block roots (``tree_blocks``, what proofs are made from) against the roots of
+    the log's own blocks of record hashes: one finding per block that differs, is missing or
+    lies beyond the log."""
+    stored = dict(conn.execute("SELECT block, root FROM tree_blocks"))
+    for k, root in enumerate(computed):
+        got = stored.pop(k, None)
+        if got is None:
+            t.fail("checkpoints", f"tree_block_missing:{k}")
+        elif got != root:
+            t.fail("checkpoints", f"tree_block_mismatch:{k}")
+    for k in sorted(stored, key=repr)[:100]:
+        t.fail("checkpoints", f"tree_block_beyond_log:{k}")
 
 
 def check_blacklist(conn, reports: dict[str, list], ca: dict, alg: Algorithm,

@@ -12,16 +12,21 @@ from typing import Callable
 
 from cryptography import x509
 
-from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, read_checkpoints,
-                                          record_context, wrong_root)
+from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, check_predecessor,
+                                          check_tree_blocks, read_checkpoints, record_context,
+                                          wrong_root)
 from cardsim.audit.verify.findings import Report, Tally
 from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
 from cardsim.audit.verify.uploads import UploadCheck
+from cardsim.audit.witness import heads_of, judge, witnessed_heads
 from cardsim.config.scenario import Scenario, from_config_json
 from cardsim.domain import PROVINCES
 from cardsim.errors import CardsimError, one_line
+from cardsim.log.chain import BLOCK
+from cardsim.log.days import log_id_of
 from cardsim.log.store import open_log, read_run
+from cardsim.merkle import Tree
 from cardsim.records import encoding as E
 from cardsim.records.record import COLUMN_NAMES, INDEX
 from cardsim.signing.crypto import ALGORITHMS
@@ -47,17 +52,19 @@ def _pair_card(item: tuple) -> str:
 
 
 def verify(path: str | Path, keys_dir: str | Path = "keys", workers: int = 1,
-           progress: Callable[[int], None] | None = None) -> Report:
+           progress: Callable[[int], None] | None = None, witnesses=()) -> Report:
     """Verify the log at ``path`` against the root certificate in ``keys_dir``; the report is the
-    same for any number of ``workers``."""
+    same for any number of ``workers``. ``witnesses``: witness state files whose countersigned
+    heads of this log its tree must hold (``audit.witness``)."""
     root = load_trust_anchor(keys_dir)
+    witnessed = witnessed_heads(witnesses)
     for text_factory in (str, read_text):
         conn = open_log(path)
         # Performance shortcut: SQLite's own UTF-8 decoding; only a log holding undecodable text
         # is read again with a Python decoder that turns such values into findings.
         conn.text_factory = text_factory
         try:
-            return _verify(conn, str(path), root, max(1, workers), progress)
+            return _verify(conn, str(path), root, max(1, workers), progress, witnessed)
         except sqlite3.OperationalError as e:
             if text_factory is str and "decode" in str(e):
                 continue
@@ -79,7 +86,8 @@ def _scenario(run: dict, path: str) -> Scenario | None:
         return None
 
 
-def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> Report:
+def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
+            witnessed: list = ()) -> Report:
     run = read_run(conn, path)
     t = Tally()
     algorithm = run.get("algorithm")
@@ -97,9 +105,12 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
     if wrong_root(t, ctx.ca_keys):
         n = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
         return Report.of(path, n, t, True, algorithm, _headline(WRONG_ROOT, incomplete), True)
-    genesis = E.genesis_hash(run["config_json"], run["seed"])
+    genesis = log_id_of(conn, run)        # a log that follows another commits to its final head
+    check_predecessor(conn, ctx.ca_keys.get(HUB), alg, t)
     checkpoints = read_checkpoints(conn, ctx.ca_keys.get(HUB), alg, genesis, t)
-    walk = ChainWalk(genesis, {cp.count for cp in checkpoints}, t)
+    seen = _witnessed(witnessed, genesis, t)
+    walk = ChainWalk(genesis, {cp.count for cp in checkpoints}
+                     | {s.head["tree_size"] for _, s, _ in seen}, t)
     period = (genesis, float(scenario.duration_s))     # the log id and the run's end
     uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, period, t)
     reports = read_loss_reports(conn, t)
@@ -114,9 +125,28 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress) -> 
         raise
     uploads.close(None)
     check_checkpoints(checkpoints, walk.heads_at, walk.n, t)
+    check_tree_blocks(conn, walk.blocks, t)
+    _judge_witnessed(seen, walk, t)
     for other in tallies:
         t.merge(other)
     return Report.of(path, walk.n, t, True, algorithm, incomplete)
+
+
+def _witnessed(states: list, log_id: bytes, t: Tally) -> list:
+    """The heads witness states hold of this log; none at all is a finding when states were
+    given (``--witness``: the witness never saw this log)."""
+    seen = heads_of(states, log_id)
+    if states and not seen:
+        t.fail("witness", "not_witnessed")
+    return seen
+
+
+def _judge_witnessed(seen: list, walk: "ChainWalk", t: Tally) -> None:
+    for reason in judge(seen, walk.heads_at, walk.n):
+        if reason is None:
+            t.ok("witness")
+        else:
+            t.fail("witness", reason)
 
 
 def _headline(*parts: str | None) -> str | None:
@@ -145,12 +175,18 @@ def read_loss_reports(conn, t: Tally) -> dict[str, list[tuple[str, float]]]:
 class ChainWalk:
     """What only the log's order shows: ``seq`` runs 1, 2, 3 … and each record's ``prev_hash``
     is the chain head before it. The stored prev_hash carries the chain on, so a deleted or
-    inserted record is one finding, not one per record after it."""
+    inserted record is one finding, not one per record after it. The stored record hashes are
+    also the leaves of the Merkle tree the signed tree heads commit to (a record whose hash does
+    not match its content is the workers' ``chain`` finding)."""
 
     def __init__(self, genesis: bytes, wanted: set, t: Tally):
         self.head, self.expected, self.n, self.t = genesis, 1, 0, t
+        self.tree = Tree()
+        self.block = Tree()                     # the current block of BLOCK leaves
+        self.blocks: list[bytes] = []           # the root of each whole block so far
         self.wanted = wanted                    # the checkpoints' record counts
-        self.heads_at: dict[int, bytes] = {}    # count -> chain head after that many records
+        #: count -> (chain head, tree root) after that many records
+        self.heads_at: dict[int, tuple[bytes, bytes]] = {}
 
     def step(self, row: tuple) -> bool | None:
         """The next record: whether it links to the chain, or None when it is too malformed to
@@ -170,15 +206,26 @@ class ChainWalk:
         prev = row[-2]
         linked = prev == self.head
         self.head = E.link(prev if isinstance(prev, bytes) else self.head, stored)
-        if seq in self.wanted:
-            self.heads_at[seq] = self.head
+        self._leaf(stored)
         return linked
+
+    def _leaf(self, stored) -> None:
+        """The record's leaf (an unusable hash still takes its place: the roots then differ)."""
+        leaf = stored if isinstance(stored, bytes) else b""
+        self.tree.append(leaf)
+        self.block.append(leaf)
+        if self.block.size == BLOCK:
+            self.blocks.append(self.block.root())
+            self.block = Tree()
+        if self.n in self.wanted:
+            self.heads_at[self.n] = (self.head, self.tree.root())
 
     def _malformed(self, row: tuple) -> None:
         seq, stored = row[0], row[-1]
         self.t.fail("format", "bad_value_type", seq, row[1] if len(row) > 1 else None)
         if isinstance(stored, bytes) and len(row) >= 2 and isinstance(row[-2], bytes):
             self.head = E.link(row[-2], stored)
+        self._leaf(stored)
         self.expected = seq + 1 if isinstance(seq, int) else self.expected + 1
 
 

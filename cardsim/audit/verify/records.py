@@ -180,7 +180,7 @@ class RecordChecker:
             t.fail("format", "bad_value_type", row[0], row[1])
             return None
         try:
-            hashed = E.sha256(E.record_message(row[:-2])) == row[-1]
+            hashed = E.record_hash(row[:-2]) == row[-1]
         except (ValueError, E.EncodingError):   # e.g. text that is not UTF-8
             t.fail("format", "unusable_values", row[0], row[1])
             return None

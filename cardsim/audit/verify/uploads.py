@@ -64,9 +64,11 @@ class UploadCheck:
 
     def _expect(self, rows: list[tuple]) -> None:
         """Well-formed, distinct uploads in table order; each terminal numbers its uploads 1, 2,
-        ... in time order, which is the table's order: a gap is an upload left out of the log."""
+        ... in time order, which is the table's order: a gap is an upload left out of the log. In
+        a log that follows another, a terminal's numbers go on from its ``upload_start`` number
+        (a series verify checks that number against the log before)."""
         t = self.t
-        last: dict[str, int] = {}       # terminal -> its last upload number seen
+        last: dict[str, int] = self._start()     # terminal -> its last upload number seen
         for row in rows:
             if len(row) != len(_UPLOAD_TYPES) or not all(
                     isinstance(v, ty) for v, ty in zip(row, _UPLOAD_TYPES)):
@@ -82,6 +84,16 @@ class UploadCheck:
             if up.number != want:
                 t.fail("uploads", f"number_gap:{up.terminal_id}#{want}")
             last[up.terminal_id] = max(up.number, last.get(up.terminal_id, 0))
+
+    def _start(self) -> dict[str, int]:
+        try:
+            rows = self.conn.execute("SELECT terminal_id, number FROM upload_start").fetchall()
+        except sqlite3.Error:
+            rows = []
+        good = {tid: n for tid, n in rows if type(tid) is str and type(n) is int and n >= 0}
+        if len(good) != len(rows):
+            self.t.fail("uploads", "malformed_upload_start")
+        return good
 
     def add(self, row: tuple) -> None:
         """A record in seq order (a terminal id or upload time of the wrong type is the workers'

@@ -1,0 +1,166 @@
+"""Logs linked day to day: a run --after a log commits to its final signed tree head and starts from
+its final state; a series verifies; a day missing, swapped or replaced, and a counter moved back
+across days, are caught."""
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from cardsim import api
+from cardsim.cli.app import app
+from cardsim.config.scenario import load
+from cardsim.log import days as days_mod
+from cardsim.records import encoding as E
+
+from adversarial.support import assert_bad_input, edit, one
+from conftest import ROOT
+
+runner = CliRunner()
+SETS = ["simulation.duration_hours=2", "simulation.start_hour=8", "provinces.sichuan.lost_per_day=3000"]
+
+
+def scenario(**kw):
+    return load(ROOT / "scenarios" / "weekday.toml", scale=0.02, sets=SETS, **kw)
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory, keys_dir):
+    d = tmp_path_factory.mktemp("days")
+    results = api.run_days(scenario(), 3, d, keys_dir=keys_dir, workers=1)
+    return [r.log for r in results]
+
+
+def rows(path, sql):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_each_day_follows_the_final_head_of_the_day_before(series, keys_dir):
+    for prev, day in zip(series, series[1:]):
+        (pred,) = rows(day, "SELECT * FROM predecessor")
+        final = one(prev, "SELECT count, head, root, sim_time, final, signer, signature FROM "
+                          "checkpoints WHERE final = 1")
+        run = one(prev, "SELECT config_json, seed FROM runs")
+        prev_id = (E.genesis_hash(*run) if prev == series[0] else pred[0])
+        assert pred[0] == prev_id and tuple(pred[1:8]) == final
+        day_run = one(day, "SELECT config_json, seed FROM runs")
+        assert E.genesis_hash(*day_run, days_mod.head_digest(pred)) == one(
+            day, "SELECT prev_hash FROM transactions WHERE seq = 1")[0]
+    dates = [json.loads(one(p, "SELECT config_json FROM runs")[0])["simulation"]["start_date"]
+             for p in series]
+    assert dates == ["2026-11-02", "2026-11-03", "2026-11-04"]
+    base = scenario().seed
+    assert [one(p, "SELECT seed FROM runs")[0] for p in series] == [base, base + 1, base + 2]
+    assert api.verify_series(series, keys_dir).ok
+
+
+def test_cards_carry_their_counters_balances_and_loss_reports(series):
+    day1, day2 = series[0], series[1]
+    last = dict(rows(day1, "SELECT card_id, max(atc) FROM transactions GROUP BY card_id"))
+    first = dict(rows(day2, "SELECT card_id, min(atc) FROM transactions GROUP BY card_id"))
+    both = set(last) & set(first)
+    assert len(both) > 20
+    assert all(first[c] > last[c] for c in both)
+    state = {r[0]: r[1:] for r in rows(day1, "SELECT * FROM card_state")}
+    assert set(last) <= set(state) and all(state[c][0] == last[c] for c in last)
+    # an offline debit on day 2 starts from the balance day 1 ended with
+    for card, atc, bal, amount, outcome in rows(
+            day2, "SELECT card_id, atc, balance_fen, amount_fen, outcome FROM transactions WHERE "
+                  "mode = 'offline' ORDER BY seq"):
+        if card in state and first.get(card) == atc and outcome == "approved" and bal is not None:
+            assert bal == state[card][1] - amount
+            break
+    else:
+        pytest.fail("no offline approval of a carried card")
+    lost1 = rows(day1, "SELECT card_id, reported_at FROM blacklist")
+    lost2 = dict(rows(day2, "SELECT card_id, reported_at FROM blacklist"))
+    assert lost1 and all(c in lost2 and lost2[c] < 0 for c, _ in lost1)
+
+
+@pytest.mark.parametrize("order, reason", [((0, 2), "follows_another_log"),
+                                           ((2, 1), "follows_another_log"),
+                                           ((1, 2, 0), "follows_no_log")])
+def test_a_day_missing_swapped_or_replaced_is_caught(series, keys_dir, order, reason):
+    got = api.verify_series([series[i] for i in order], keys_dir)
+    assert not got.ok and reason in [f["reason"] for f in got.findings]
+    assert all(r.ok for r in got.reports)                 # each log on its own is fine
+
+
+def test_a_counter_moved_back_across_days_is_caught(series, tmp_path, keys_dir, monkeypatch):
+    """A clone of the cards as they were issued, used the next day: the day's log verifies on its
+    own, the series does not."""
+    real = days_mod.carried_state
+    monkeypatch.setattr(days_mod, "carried_state",
+                        lambda path, sc: real(path, sc).__class__(
+                            **{**real(path, sc).__dict__, "cards": {}}))
+    clone = tmp_path / "clone.db"
+    api.run(days_mod.day_scenario(scenario(), None, 1), clone, keys_dir=keys_dir, workers=1,
+            after=series[0])
+    got = api.verify_series([series[0], clone], keys_dir)
+    assert got.reports[1].ok
+    assert {f["check"] for f in got.findings} == {"atc"}
+    assert all(f["reason"].startswith("not_above_previous_day:") for f in got.findings)
+
+
+def test_an_edited_predecessor_fails_verify(series, tmp_path, keys_dir):
+    p = tmp_path / "d2.db"
+    p.write_bytes(series[1].read_bytes())
+    edit(p, "UPDATE predecessor SET root = ?", bytes(32))
+    reasons = {f.reason for f in api.verify(p, keys_dir).report.findings}
+    assert "predecessor_bad_signature" in reasons
+
+
+def test_cli_days_and_series(tmp_path, keys_dir, series):
+    r = runner.invoke(app, ["verify", *map(str, series), "--keys", str(keys_dir), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["series"]["failures"] == 0
+    r = runner.invoke(app, ["verify", str(series[0]), str(series[2]), "--keys", str(keys_dir)])
+    assert r.exit_code == 1 and "follows_another_log" in r.stdout
+    sc = str(ROOT / "scenarios" / "weekday.toml")
+    r = runner.invoke(app, ["run", sc, "--scale", "0.01", "--set", SETS[0], "--set", SETS[1],
+                            "--days", "2", "--out-dir", str(tmp_path), "--keys", str(keys_dir),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    assert [d["log"] for d in json.loads(r.stdout)["days"]] == [str(tmp_path / "day1.db"),
+                                                                 str(tmp_path / "day2.db")]
+    r = runner.invoke(app, ["run", sc, "--out", str(tmp_path / "x.db"), "--after",
+                            str(tmp_path / "missing.db"), "--keys", str(keys_dir)])
+    assert_bad_input(r, "missing.db")
+    assert_bad_input(runner.invoke(app, ["run", sc, "--days", "2", "--keys", str(keys_dir)]),
+                     "--out-dir")
+
+
+def test_terminals_number_their_uploads_on_from_the_day_before(series, tmp_path, keys_dir):
+    day1, day2 = series[0], series[1]
+    last = dict(rows(day1, "SELECT terminal_id, max(number) FROM uploads GROUP BY terminal_id"))
+    start = dict(rows(day2, "SELECT * FROM upload_start"))
+    first = dict(rows(day2, "SELECT terminal_id, min(number) FROM uploads GROUP BY terminal_id"))
+    assert start and all(start[t] == n for t, n in last.items())
+    assert all(first[t] == start.get(t, 0) + 1 for t in first)
+    p = tmp_path / "d2.db"
+    p.write_bytes(day2.read_bytes())
+    edit(p, "UPDATE upload_start SET number = number + 1 WHERE terminal_id = ?", sorted(start)[0])
+    got = api.verify_series([day1, p], keys_dir)
+    assert ("uploads", f"numbering_not_continued:{sorted(start)[0]}") in [
+        (f["check"], f["reason"]) for f in got.findings]
+    assert any(f.reason.startswith("number_gap:") for f in got.reports[1].findings)
+
+
+def test_a_following_day_replays_without_divergence(series, keys_dir):
+    got = api.replay(series[1], keys_dir=keys_dir, workers=1)
+    assert got.replayed > 1000 and got.diverged == 0
+
+
+def test_a_week_uses_the_weekend_scenario_on_saturday_and_sunday():
+    weekday = scenario()
+    weekend = load(ROOT / "scenarios" / "golden-week.toml", scale=0.02, sets=SETS)
+    week = [days_mod.day_scenario(weekday, weekend, i) for i in range(7)]
+    dates = [s.config["simulation"]["start_date"] for s in week]
+    assert dates[0] == weekday.config["simulation"]["start_date"] == "2026-11-02"   # a Monday
+    assert [s.name for s in week] == ["weekday"] * 5 + ["golden-week"] * 2
+    assert [s.seed for s in week] == [weekday.seed + i for i in range(7)]
+    assert dates[-1] == "2026-11-08"
