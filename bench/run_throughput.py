@@ -5,7 +5,7 @@ Prints one JSON object. Each figure is measured on the whole command in a fresh 
 throughput = transactions / wall time of the process (log written, signing not involved);
 peak memory = the largest resident set of any process of the run (the simulation or its writer).
 
-    python bench/run_throughput.py [--scenario scenarios/weekday.toml] [--big-scale 10]
+    python bench/run_throughput.py [--scenario scenarios/weekday.toml] [--big-scale 3]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def simpy_event_rate(n: int = 400_000) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="scenarios/weekday.toml")
-    ap.add_argument("--big-scale", type=float, default=10.0)
+    ap.add_argument("--big-scale", type=float, default=3.0)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = ["run", a.scenario, "--quiet", "--json", "--force"]
