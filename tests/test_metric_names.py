@@ -1,10 +1,12 @@
 import pytest
 
+from conftest import ROOT
+
 from cardsim.config.metric_names import parse_scoped, scoped_names, window_minutes
 from cardsim.config.metrics import (METRICS, check_metric, is_window, metric_range, metric_unit,
                                     split_threshold)
 from cardsim.config.points import NAME_PATTERN, point_name, point_names
-from cardsim.config.scenario import loads
+from cardsim.config.scenario import load, loads
 from cardsim.errors import ScenarioError
 
 
@@ -35,9 +37,12 @@ def test_near_misses_say_what_is_wrong(name, says):
 
 def test_points_are_checked_against_the_scenario():
     cfg = loads("").config
-    assert check_metric("wait.chongqing.scenic_gate.site-004.p95", cfg) is None
-    assert "no point site-005 of chongqing.scenic_gate" in check_metric(
-        "wait.chongqing.scenic_gate.site-005.p95", cfg)
+    assert check_metric("wait.chongqing.scenic_gate.point-4.p95", cfg) is None
+    assert "no point point-5 of chongqing.scenic_gate" in check_metric(
+        "wait.chongqing.scenic_gate.point-5.p95", cfg)
+    named = load(ROOT / "scenarios" / "golden-week.toml").config
+    assert check_metric("wait.chongqing.scenic_gate.hongyadong.p95", named) is None
+    assert "wait.chongqing.scenic_gate.hongyadong.p95" in scoped_names(named)
     assert len(set(scoped_names(cfg))) == len(scoped_names(cfg))
     assert set(scoped_names()) <= METRICS
 
@@ -47,7 +52,10 @@ def test_point_names_are_metric_name_parts_and_match_terminal_ids():
     names = point_names(cfg, "sichuan", "bus")
     assert len(set(names)) == len(names) == cfg["provinces"]["sichuan"]["bus"]["points"]
     assert all(NAME_PATTERN.match(n) and "." not in n for n in names)
-    assert point_name(cfg, "chongqing", "scenic_gate", 1) == "site-002"
+    assert point_name(cfg, "chongqing", "scenic_gate", 1) == "point-2"
+    named = load(ROOT / "scenarios" / "golden-week.toml").config
+    assert point_names(named, "chongqing", "scenic_gate") == [
+        "ciqikou", "dazu_rock_carvings", "hongyadong", "wulong_karst"]      # by name
 
 
 def test_windows_units_and_ranges():
@@ -63,15 +71,15 @@ def test_windows_units_and_ranges():
 def test_command_line_thresholds_join_the_scenario():
     assert split_threshold("wait.metro.p95<=20") == ("wait.metro.p95", "<=20")
     sc = loads('[thresholds]\n"wait.metro.p95" = "< 99"\n',
-               thresholds=["wait.metro.p95 < 20", "wait.chongqing.scenic_gate.site-001.peak.p95<60"])
+               thresholds=["wait.metro.p95 < 20", "wait.chongqing.scenic_gate.point-1.peak.p95<60"])
     assert sc.config["thresholds"] == {"wait.metro.p95": "< 20",
-                                       "wait.chongqing.scenic_gate.site-001.peak.p95": "<60"}
+                                       "wait.chongqing.scenic_gate.point-1.peak.p95": "<60"}
     with pytest.raises(ScenarioError, match=r"--threshold wait.metro.p95: expected METRIC<OP>NUMBER"):
         loads("", thresholds=["wait.metro.p95"])
-    with pytest.raises(ScenarioError, match=r"no point site-009"):
-        loads("", thresholds=["wait.chongqing.scenic_gate.site-009.p95<1"])
-    with pytest.raises(ScenarioError, match=r"x.toml \(with --set\): thresholds.wait.chongqing.scenic_gate.site-004.p95: no point"):
-        loads('[thresholds]\n"wait.chongqing.scenic_gate.site-004.p95" = "< 1"\n', source="x.toml",
+    with pytest.raises(ScenarioError, match=r"no point point-9"):
+        loads("", thresholds=["wait.chongqing.scenic_gate.point-9.p95<1"])
+    with pytest.raises(ScenarioError, match=r"x.toml \(with --set\): thresholds.wait.chongqing.scenic_gate.point-4.p95: no point"):
+        loads('[thresholds]\n"wait.chongqing.scenic_gate.point-4.p95" = "< 1"\n', source="x.toml",
               sets=["provinces.chongqing.scenic_gate.points=3"])
 
 
@@ -100,7 +108,7 @@ def test_command_line_errors_are_one_line(weekday_path):
 def test_every_metric_name_in_the_docs_is_a_metric():
     import re
     from conftest import ROOT
-    cfg = loads("").config
+    cfg = load(ROOT / "scenarios" / "golden-week.toml").config    # the docs' named sites
     names = set()
     for doc in ("README.md", "docs/summary.md", "docs/planning.md", "docs/replay.md"):
         text = (ROOT / doc).read_text(encoding="utf-8")

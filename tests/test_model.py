@@ -76,7 +76,7 @@ def test_lazy_population_memory_follows_active_cards(quick_scenario):
     sim = Simulation(quick_scenario)
     sim.run()
     for p, pop in sim.population.items():
-        assert 0 < len(pop) < pop.size / 100        # only the travelling holders' cards exist
+        assert 0 < len(pop) < pop.size / 20         # only the travelling holders' cards exist
 
 
 def test_outage_scenario_uses_standin():

@@ -27,6 +27,7 @@ def outage_log(tmp_path_factory, keys_dir):
     sc = load(ROOT / "scenarios" / "issuer-outage.toml",
               sets=["simulation.duration_hours=6", "simulation.start_hour=6",
                     "provinces.sichuan.issuer.outages=[[1.5, 3.0]]",
+                    "provinces.sichuan.issuer.standin_limit_fen=6000",   # some tickets above it
                     "provinces.sichuan.lost_per_day=2000", "provinces.chongqing.lost_per_day=2000"],
               scale=0.06)
     api.run(sc, out=d / "o.db", keys_dir=keys_dir, workers=2)

@@ -39,7 +39,7 @@ def test_the_log_own_scenario_reproduces_the_run(weekday_log):
 
 def test_less_capacity_longer_waits_and_a_signed_log(weekday_log, keys_dir, tmp_path):
     path, original = weekday_log
-    half = retime(path, log_scenario(path, ["provinces.sichuan.gov_window.terminals=3",
+    half = retime(path, log_scenario(path, ["provinces.sichuan.gov_window.terminals=8",
                                             "provinces.sichuan.issuer.servers=2"]),
                   out=tmp_path / "w2.db", keys_dir=keys_dir, workers=2)
     u0, u1 = original["utilisation"], half["utilisation"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cardsim.config.points import point_names
+from cardsim.config.points import named_points, point_names
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.domain import PROVINCES
 
@@ -115,11 +115,13 @@ def _scope_rest(family: str, stype: str, province: str | None, rest: list[str],
 
 def scoped_names(cfg: dict | None = None) -> list[str]:
     """The scoped names for every type and province.type, day and peak (and, given a scenario's
-    ``cfg``, every named point); windows are not listed (any ``HH:MM-HH:MM`` is valid)."""
+    ``cfg``, every point it names); windows are not listed (any ``HH:MM-HH:MM`` is valid), nor
+    the unnamed points (``point-7``, valid in a threshold, measured when one names it: a city's
+    12,000 bus stops are not listed one by one)."""
     scopes = list(SERVICE_TYPES) + [f"{p}.{t}" for p in PROVINCES for t in SERVICE_TYPES]
     if cfg is not None:
         scopes += [f"{p}.{t}.{n}" for p in PROVINCES for t in SERVICE_TYPES
-                   for n in point_names(cfg, p, t)]
+                   for n, _f in named_points(cfg["provinces"][p][t])]
     out = []
     for scope in scopes:
         for period in ("", ".peak"):

@@ -108,7 +108,7 @@ _k(P + "senior_share", "float", {"sichuan": 0.17, "chongqing": 0.19}, "share",
    min=0, max=1)
 _k(P + "student_share", "float", 0.12, "share", "Share of issued cards held by students.",
    min=0, max=1)
-_k(P + "balance_min_fen", "int", 500, "fen", "Lowest initial stored-value balance.",
+_k(P + "balance_min_fen", "int", 0, "fen", "Lowest initial stored-value balance.",
    min=0, max=100_000)
 _k(P + "balance_max_fen", "int", 20_000, "fen", "Highest initial stored-value balance (stored "
    "value is capped at about 1,000 yuan = 100,000 fen).", min=0, max=100_000)
