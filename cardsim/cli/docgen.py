@@ -107,7 +107,7 @@ def scenarios_md() -> str:
             "", "Service point metrics, per type, province and named point, for the day, the "
             "peak hour or a clock window: `<family>.<scope>[.<period>][.<stat>]`, e.g. "
             "`wait.chongqing.scenic_gate.p95`, `wait.chongqing.scenic_gate.peak.p95`, "
-            "`utilisation.sichuan.metro.station-001.max_hour`, "
+            "`utilisation.sichuan.metro.chunxi_road.max_hour`, "
             "`throughput.bus.07:00-09:00` (the grammar and the units: "
             "[summary.md](summary.md#metric-names)).",
             "", "The other metric names (units: seconds for latencies, per hour for throughput, "

@@ -7,14 +7,14 @@
   none), ``queue_length`` (time-weighted mean customers waiting), ``balked`` (customers who left
   without a transaction), ``throughput`` (customers reaching a terminal, per hour);
 - scope: a service point type (``scenic_gate``: both provinces), a province and a type
-  (``chongqing.scenic_gate``) or one named point (``chongqing.scenic_gate.site-002``, names from
+  (``chongqing.scenic_gate``) or one named point (``chongqing.scenic_gate.hongyadong``, names from
   :func:`cardsim.config.points.point_name`);
 - period: none (the day: the whole run after warm-up), ``peak`` (the scope's busiest clock hour
   by arrivals, after warm-up) or a clock window ``HH:MM-HH:MM`` (the simulated hours that start
   in it, after warm-up; ``22:00-02:00`` wraps midnight).
 
 E.g. ``wait.chongqing.scenic_gate.p95``, ``wait.chongqing.scenic_gate.peak.p95``,
-``utilisation.sichuan.metro.station-001.max_hour``, ``throughput.bus.07:00-09:00``.
+``utilisation.sichuan.metro.chunxi_road.max_hour``, ``throughput.bus.07:00-09:00``.
 """
 
 from __future__ import annotations

@@ -192,10 +192,11 @@ def local_counts(cfg: dict, prov: str, visiting_journeys: float) -> dict[str, in
     journeys visitors and tourists make there."""
     holders = cfg["demand"]["holders"]
     local = max(0.0, card_journeys(cfg, prov) - visiting_journeys)
+    total = sum(holders[h]["journey_share"] for h in HOLDER_TYPES)
     out = {}
     for h in HOLDER_TYPES:
         m = mean_journeys(holders[h]["journeys_pmf"], True)
-        out[h] = round(local * holders[h]["journey_share"] / m) if m > 0 else 0
+        out[h] = round(local * holders[h]["journey_share"] / total / m) if m > 0 else 0
     return out
 
 

@@ -142,7 +142,7 @@ class GateBank(_Busy):
                 return
             bg.refill()
 
-    def finish(self, end: float) -> None:
+    def finish(self, end: float, unit: tuple | None = None) -> None:
         """At the end of a run: admit the other payers still due, and book their hourly busy
         time. At a point no card holder used, nothing was queued and no wait was logged: the
         other payers' load is booked at its expected value instead of drawn (performance
@@ -154,7 +154,11 @@ class GateBank(_Busy):
             self.absorb(end)
             self._fold()
             return
-        busy, hourly = bg.expected_busy(self.lo, self.hi, len(self.hourly.sums) - 1)
+        if unit is not None:      # the type's load shape, worked out once: scaled to this point's
+            k = float(bg.rates.sum()) / unit[2]
+            busy, hourly = unit[0] * k, [v * k for v in unit[1]]
+        else:
+            busy, hourly = bg.expected_busy(self.lo, self.hi, len(self.hourly.sums) - 1)
         self.busy += busy
         self.background_busy += busy
         for h, v in enumerate(hourly):

@@ -138,9 +138,17 @@ class ServicePoints:
 
     def finish(self, end: float) -> None:
         """Admit the other payers still due before ``end`` (their load counts in utilisation)."""
-        if not self.online:
-            for bank in self.banks:
-                bank.finish(end)
+        if self.online:
+            return
+        unit = None
+        for bank in self.banks:
+            bg = bank.background
+            if unit is None and bg is not None and not bg.started:
+                # every point of the type has the same shape of other payers' load: one
+                # expected load, scaled per point (21,000 bus stops on a small run)
+                busy, hourly = bg.expected_busy(bank.lo, bank.hi, len(bank.hourly.sums) - 1)
+                unit = (busy, hourly, float(bg.rates.sum()))
+            bank.finish(end, unit)
 
 
 class Simulation:
