@@ -30,6 +30,13 @@ NOT_RUN = {
     ".venv/bin/pip install -e '.[dask]'": "installs into the environment the suite runs in",
     ".venv/bin/dask scheduler --port 8786": "a cluster's scheduler, on another machine",
     ".venv/bin/dask worker tcp://SCHEDULER_HOST:8786 --nworkers auto --nthreads 1": "a cluster's worker",
+    '.venv/bin/cardsim serve issuer --province sichuan --log runs/weekday.db': 'a live node: it serves until stopped (tests/test_net_*.py start nodes)',
+    '.venv/bin/cardsim replay runs/weekday.db --target issuer-sichuan=127.0.0.1:PORT': 'needs the live node above and its port',
+    "cardsim serve issuer --province sichuan --log run.db --keys keys --listen 127.0.0.1:9101 '&'": "the live-node example (tests/test_net_*.py run it with real processes)",
+    "cardsim serve issuer --province chongqing --log run.db --keys keys --listen 127.0.0.1:9102 '&'": "the live-node example (tests/test_net_*.py run it with real processes)",
+    "cardsim serve hub --log run.db --keys keys --listen 127.0.0.1:9100 --route sichuan=127.0.0.1:9101 --route chongqing=127.0.0.1:9102 '&'": "the live-node example (tests/test_net_*.py run it with real processes)",
+    'cardsim replay run.db --keys keys --target hub=127.0.0.1:9100 --concurrency 16 --json': "the live-node example (tests/test_net_*.py run it with real processes)",
+    'kill %1 %2 %3': "the live-node example (tests/test_net_*.py run it with real processes)",
 }
 QUICK = ["--scale", "0.05", "--set", "simulation.duration_hours=2", "--set", "simulation.start_hour=8"]
 
