@@ -21,8 +21,9 @@ demo: $(STAMP)
 	$(BIN)/cardsim replay $(RUNS)/weekday.db
 	$(BIN)/cardsim report $(RUNS)/weekday.db -o $(RUNS)/weekday.html
 
+# the tests run on every core (pytest-xdist); `$(BIN)/python -m pytest` runs them on one
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_throughput.py

@@ -187,18 +187,18 @@ class ScenarioDemand:
         tour_clock = times + self.planner.start_s - day * 86400.0 if g.tours else None
         in_tours = sum(g.tours)
         order = np.argsort(times, kind="stable")
+        order = order[(times[order] >= 0) & (times[order] < sim.duration)]
         for lo in range(0, len(order), DISPATCH_BLOCK):
             idxs = order[lo:lo + DISPATCH_BLOCK]
-            # performance shortcut: the holders' first draws for a block, in one numpy pass
+            # Performance shortcut: a block of holders starts together, when its first holder
+            # departs: each plan is drawn from its holder's own stream and each first step is
+            # scheduled at its own time (never before it), so only the events are fewer (one a
+            # block, not one a holder); their first draws come in one numpy pass.
+            t = float(times[idxs[0]])
+            if t > env.now:
+                yield env.timeout(t - env.now)
             blocks = uniforms(keys[idxs], BLOCK_DRAWS).tolist()
             for idx, block in zip(idxs.tolist(), blocks):
-                t = float(times[idx])
-                if t >= sim.duration:
-                    return
-                if t < 0:
-                    continue
-                if t > env.now:
-                    yield env.timeout(t - env.now)
                 clock = float(tour_clock[idx]) if tour_clock is not None and idx < in_tours else None
                 self._begin(g, idx, BlockStream(int(keys[idx]), block), day, clock)
 
@@ -215,14 +215,17 @@ class ScenarioDemand:
         else:
             steps = planner.local(g.htype, g.host, s, day)
         start = CITY[g.host if g.htype != "visitor" else g.card_province]
-        s.block = ()     # the plan is drawn: the holder's few later draws need no block (memory)
-        Traveller(self, card, steps, start, s).advance()
+        # the plan is drawn: the holder's few later draws go on from the same stream, without
+        # the block (memory) or its length check (speed)
+        later = HashStream(s.key)
+        later.n = s.n
+        Traveller(self, card, steps, start, later).advance()
 
 
 class Traveller:
     """One holder on their way through the day's plan (see module doc)."""
 
-    __slots__ = ("demand", "_card", "steps", "i", "place", "free_at", "stream", "leg")
+    __slots__ = ("demand", "_card", "steps", "i", "place", "free_at", "stream", "leg", "sp")
 
     def __init__(self, demand: ScenarioDemand, card: tuple, steps: list[Step], place: str, stream):
         self.demand, self._card, self.steps, self.stream = demand, card, steps, stream
@@ -275,24 +278,23 @@ class Traveller:
         sim = self.demand.sim
         st = self.steps[self.i]
         leg = st.legs[self.leg]
-        pt = sim.point_table[st.province][leg.mode][leg.point]
-        sp = sim.points[st.province][leg.mode]
-        t = ready + (sp.ride_s(leg.km) if leg.mode == "metro" else 0.0)
-        t = wave_after(t, sp.headway, sp.phases[pt.index]) + sp.spread * self.stream.u()
-        sim.env.timeout(max(0.0, t - sim.env.now)).callbacks.append(self._tap)
+        self.sp = sp = sim.points[st.province][leg.mode]
+        t = ready + sp.ride_s(leg.km) if leg.mode == "metro" else ready
+        t = wave_after(t, sp.headway, sp.phases[leg.point]) + sp.spread * self.stream.u()
+        env = sim.env
+        dt = t - env.now
+        env.timeout(dt if dt > 0.0 else 0.0).callbacks.append(self._tap)
 
     def _tap(self, _event) -> None:
-        st = self.steps[self.i]
-        leg = st.legs[self.leg]
-        self.demand.sim.arrive_transit(st.province, leg.mode, self.card, point=leg.point,
-                                       km=leg.km, then=self.tapped)
+        leg = self.steps[self.i].legs[self.leg]
+        self.demand.sim.arrive_at(self.sp, leg.point, self.card, leg.km, self.tapped)
 
     def tapped(self, approved: bool, now: float) -> None:
         """After a tap (or a balk): the next leg, or the journey's end."""
-        sim, planner = self.demand.sim, self.demand.planner
+        planner = self.demand.planner
         st = self.steps[self.i]
         leg = st.legs[self.leg]
-        end = now + (sim.points[st.province]["bus"].ride_s(leg.km) if leg.mode == "bus" else 0.0)
+        end = now + self.sp.ride_s(leg.km) if leg.mode == "bus" else now
         self.leg += 1
         if approved and self.leg < len(st.legs):
             self._leg_at(end + planner.draw("transfer", self.stream))

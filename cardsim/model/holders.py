@@ -132,7 +132,8 @@ class Profile:
     def after(self, clock: float, u: float, v: float) -> float:
         """A clock second drawn from the profile beyond ``clock`` (the last open slot when none
         is left)."""
-        return self.clock(self.cdf(clock) + u * (1.0 - self.cdf(clock)), v)
+        c = self.cdf(clock)
+        return self.clock(c + u * (1.0 - c), v)
 
 
 class Leg(NamedTuple):
@@ -223,6 +224,7 @@ class Planner:
         # index (a lognormal's exact quantile costs ~3 us in Python; a table read ~0.1 us)
         self.tables = {name: [dist.quantile((i + 0.5) / QUANTILES) for i in range(QUANTILES)]
                        for name, dist in self.dist.items()}
+        self.km_tables = {(p, m): self.tables[f"km/{p}/{m}"] for p in points for m in ("metro", "bus")}
         self.items = list(accumulate(1.0 / (j + 1) for j in range(d["government"]["items"])))
 
     def draw(self, name: str, s: HashStream) -> float:
@@ -243,9 +245,13 @@ class Planner:
         kind = min(bisect_left(c, u * c[-1]), 3)
         modes = (("metro",), ("bus",), ("metro", "bus") if s.u() < 0.5 else ("bus", "metro"),
                  ("bus", "bus"))[kind]
-        legs = tuple(Leg(m, self.pick(prov, m, s.u()), max(0.5, self.draw(f"km/{prov}/{m}", s)))
-                     for m in modes)
-        return Step(JOURNEY, at, prov, legs)
+        legs = []
+        for m in modes:
+            cum = self.cum[(prov, m)]
+            point = min(bisect_left(cum, s.u() * cum[-1]), len(cum) - 1)
+            km = self.km_tables[(prov, m)][int(s.u() * QUANTILES)]
+            legs.append(Leg(m, point, km if km > 0.5 else 0.5))
+        return Step(JOURNEY, at, prov, tuple(legs))
 
     def _sim(self, clock: float, day: int) -> float:
         return day * 86400.0 + clock - self.start_s

@@ -23,6 +23,7 @@ Records are emitted in decision order, so ``seq`` follows ``sim_time``.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Callable
 
@@ -61,6 +62,21 @@ class _LazySamplers(dict):
         return s
 
 
+class _LazyTerminalIds(dict):
+    """``terminal_ids[k][i]``: the id of terminal i of point k, made when first asked for (a
+    city's 12,000 bus stops need no ids until a card taps there)."""
+
+    def __init__(self, sp: "ServicePoints"):
+        super().__init__()
+        self.sp = sp
+
+    def __missing__(self, k: int):
+        sp = self.sp
+        ids = self[k] = [terminal_id(sp.province, sp.stype, k, i)
+                         for i in range(sp.points[k].terminals)]
+        return ids
+
+
 class ServicePoints:
     """All service points of one type in one province (:mod:`cardsim.model.places`), their
     queues, the other payers at gate banks (:mod:`cardsim.model.background`) and the merchant."""
@@ -94,8 +110,7 @@ class ServicePoints:
         hours = int(hi // 3600.0) + 1
         self.stats = [PointStats(hours) for _ in points]   # per point (cardsim.model.scopes)
         self.unplaced = PointStats(hours)     # balks where the type has no point to go to
-        self.terminal_ids = [[terminal_id(province, stype, k, i) for i in range(pt.terminals)]
-                             for k, pt in enumerate(points)]
+        self.terminal_ids = _LazyTerminalIds(self)   # [point][terminal] -> the terminal's id
         # service times: one stream per point, so one point's capacity leaves the others' alone;
         # made on a point's first customer (most of 20,000 bus stops see few card holders)
         self._streams = streams
@@ -297,16 +312,21 @@ class Simulation:
         ``km`` is the metro trip length (default: drawn from the scenario's ``trip_km``);
         ``then(approved, time)`` is called once the tap is decided (or the holder balked).
         """
-        now = self.env.now
         sp = self.points[prov][mode]
+        if km is None and mode == "metro":
+            km = self.trip_km[prov]()
+        self.arrive_at(sp, point, card, km, then)
+
+    def arrive_at(self, sp: ServicePoints, point: int, card: Card, km: float | None,
+                  then: Callable[[bool, float], None] | None) -> None:
+        """:meth:`arrive_transit` at point ``point`` of ``sp`` (the demand's fast path)."""
+        now = self.env.now
         start, i = sp.banks[point].admit(now, sp.services[point](), sp.patience)
         if i < 0:
             sp.balk(now, self.warmup, point)
             if then is not None:
                 then(False, now)
             return
-        if km is None and mode == "metro":
-            km = self.trip_km[prov]()
         job = (sp, point, i, card, now, sp.merchant.base_fare(km), then, km)
         if start <= now:
             self._tap(job)
@@ -330,10 +350,11 @@ class Simulation:
             # the back office clears the record; honest cards never fail it, so the answer is
             # not needed here (replay uses it)
             self.issuers[card.province].clear_offline(card, card.atc)
-            self._settle(card, prov, amount, now)
+            if card.lost_at is not None or card.province != prov:
+                self._settle(card, prov, amount, now)
         else:
             outcome = DECLINED
-        sp.wait(arrival, now, self.warmup, k)
+        sp.stats[k].wait(arrival, now, self.warmup)
         self._emit((now, arrival, now - arrival, "transit", mode, card.card_id, card.province,
                     card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
                     ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
@@ -415,7 +436,17 @@ class Simulation:
             env.process(self._ticker(self.duration / 200.0))
         if attacker is not None:
             env.process(attacker.process(env))
-        env.run(until=self.duration)
+        # Performance shortcut: no cyclic garbage collection during the event loop. A day holds
+        # millions of live objects (plans, cards, events) and makes almost no cycles, so the
+        # collector's full passes were a fifth of a run's CPU, freeing nothing (memory measured
+        # the same with it off; docs/performance.md). Restored afterwards.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            env.run(until=self.duration)
+        finally:
+            if enabled:
+                gc.enable()
         for by_type in self.points.values():
             for sp in by_type.values():
                 sp.finish(self.duration)
