@@ -19,7 +19,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def signed_log(tmp: str, records: int) -> tuple[str, str]:
     """A signed weekday log of about ``records`` records; returns (keys dir, log path)."""
     keys, log = os.path.join(tmp, "keys"), os.path.join(tmp, "run.db")
-    scale = records / 490_874          # the weekday scenario's size at scale 1
+    scale = records / 404_431          # the weekday scenario's size at scale 1
     p = cli("run", "scenarios/weekday.toml", "--scale", f"{scale:.4f}", "--out", log, "--keys",
             keys, "--quiet", "--json")
     if p.returncode:

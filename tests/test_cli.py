@@ -100,6 +100,18 @@ def test_bad_input_is_one_line_exit_2(tmp_path, weekday_path, args, message):
     assert "Traceback" not in r.output
     assert existing.read_bytes() == b"keep me"
 
+def test_a_refused_log_path_creates_no_keys(tmp_path, weekday_path):
+    """Bad input writes nothing: a log path refused (exists, no --force; no such directory)
+    leaves a keys directory that did not exist uncreated."""
+    existing = tmp_path / "existing.db"
+    existing.write_bytes(b"keep me")
+    for out in (existing, tmp_path / "missing" / "run.db"):
+        keys = tmp_path / "fresh-keys"
+        r = invoke("run", weekday_path, "--out", out, "--keys", keys, "--quiet")
+        assert r.exit_code == 2, r.output
+        assert not keys.exists()
+    assert existing.read_bytes() == b"keep me"
+
 
 def test_version():
     r = invoke("version")

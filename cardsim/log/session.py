@@ -13,6 +13,7 @@ from typing import Any, Callable
 from cardsim.config.scenario import Scenario
 from cardsim.log.days import CarriedState, card_state_rows, seed_simulation
 from cardsim.log.pipeline import LogSink
+from cardsim.log.store import check_new
 from cardsim.model.card import population_keys
 from cardsim.model.demand import DemandSource
 from cardsim.model.simulation import Simulation
@@ -68,6 +69,7 @@ def simulate(scenario: Scenario, demand: DemandSource | None = None,
     sink = None
     if out is not None:
         spec = None
+        check_new(out, force)        # a refused log path creates no keys
         if sign:
             ensure_keys(keys_dir, passphrase, notify)
             population = carried.population_seed if carried else scenario.seed

@@ -124,9 +124,11 @@ def _now_iso() -> str:
 _COMPANIONS = ("-wal", "-shm", "-journal")
 
 
-def _prepare_new(path: Path, force: bool) -> None:
-    """Make way for a new log at ``path``: a symbolic link at its name or a companion's is
-    refused (never followed, never removed), an existing log needs ``force``."""
+def check_new(path: str | Path, force: bool) -> None:
+    """Refuse a new log at ``path`` before anything is written (keys included): a symbolic
+    link at its name or a companion's, an existing file without ``force``, a directory, a
+    missing parent directory. Changes nothing."""
+    path = Path(path)
     for name in [path] + [Path(f"{path}{s}") for s in _COMPANIONS]:
         refuse_link(name, "log file")
     if path.exists():
@@ -134,9 +136,15 @@ def _prepare_new(path: Path, force: bool) -> None:
             raise CardsimError(f"{path}: already exists; pass --force to replace it")
         if path.is_dir():
             raise CardsimError(f"{path}: is a directory, expected a log file path")
-        remove_db(path)
     if not path.parent.exists():
         raise CardsimError(f"{path}: directory {path.parent} does not exist")
+
+
+def _prepare_new(path: Path, force: bool) -> None:
+    """Make way for a new log at ``path`` (:func:`check_new`, then an existing log is removed)."""
+    check_new(path, force)
+    if path.exists():
+        remove_db(path)
     for name in [Path(f"{path}{s}") for s in _COMPANIONS]:
         name.unlink(missing_ok=True)     # a stale companion would be read as the new log's
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Benchmark: CPU per card transaction of `cardsim run` (simulation only), here and, with
+`--before DIR`, in another checkout of cardsim (an earlier commit), alternated in one run.
+
+Prints one JSON object. Each figure is the user+system CPU time of a fresh process running
+`cardsim run SCENARIO --json --quiet` (no log written), divided by the transactions it made.
+The ratio of the two checkouts' CPU per transaction is what to quote: both are measured on the
+same machine, minutes apart, alternated, so the host's noise falls on both. A same-run reference
+(bare SimPy timeouts per CPU second) turns the figures into "SimPy events per transaction".
+
+    python bench/model_cost.py [--scenario scenarios/weekday.toml] [--before ../old] [--runs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def measure(checkout: Path, scenario: str, scale: float) -> dict:
+    """One run of ``checkout``'s cardsim in a fresh process: CPU seconds, peak RSS, summary."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run([sys.executable, "-m", "cardsim", "run", scenario, "--json", "--quiet",
+                        "--scale", str(scale)], capture_output=True, text=True, cwd=checkout,
+                       env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode:
+        raise SystemExit(f"cardsim run failed in {checkout}: {p.stderr.strip()[-500:]}")
+    s = json.loads(p.stdout)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    other = s.get("other_payers") or {}
+    return {"cpu": cpu, "rss_mb": after.ru_maxrss / 1024, "transactions": s["transactions"],
+            "other_payers": sum(other.values()) if isinstance(other, dict) else 0}
+
+
+def simpy_cpu_per_event(n: int = 400_000) -> float:
+    """Reference measured in the same run: CPU seconds per bare SimPy timeout."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def proc():
+        for _ in range(n):
+            yield env.timeout(1.0)
+
+    env.process(proc())
+    t = time.process_time()
+    env.run()
+    return (time.process_time() - t) / n
+
+
+def summarise(runs: list[dict], event_cpu: float) -> dict:
+    cpu = statistics.median(r["cpu"] for r in runs)
+    tx = runs[0]["transactions"]
+    return {"transactions": tx, "other_payers": runs[0]["other_payers"],
+            "cpu_seconds": [round(r["cpu"], 2) for r in runs],
+            "cpu_us_per_transaction": round(cpu / tx * 1e6, 1),
+            "simpy_events_per_transaction": round(cpu / tx / event_cpu, 1),
+            "peak_rss_mb": round(max(r["rss_mb"] for r in runs), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="scenarios/weekday.toml")
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--before", type=Path, help="another cardsim checkout to compare with")
+    ap.add_argument("--runs", type=int, default=2)
+    a = ap.parse_args()
+    checkouts = {"this": ROOT} | ({"before": a.before.resolve()} if a.before else {})
+    runs: dict[str, list[dict]] = {k: [] for k in checkouts}
+    refs = [simpy_cpu_per_event()]
+    for _ in range(a.runs):
+        for name, path in checkouts.items():       # alternated: the host's noise hits both
+            runs[name].append(measure(path, a.scenario, a.scale))
+        refs.append(simpy_cpu_per_event())
+    event_cpu = statistics.median(refs)
+    out = {"benchmark": "model_cost", "scenario": a.scenario, "scale": a.scale,
+           "simpy_timeouts_per_cpu_second": round(1.0 / event_cpu),
+           **{name: summarise(r, event_cpu) for name, r in runs.items()}}
+    if a.before:
+        out["ratio_cpu_per_transaction_this_over_before"] = round(
+            out["this"]["cpu_us_per_transaction"] / out["before"]["cpu_us_per_transaction"], 2)
+    out["measured_at"] = time.strftime("%Y-%m-%d")
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
