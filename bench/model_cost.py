@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,20 +25,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Run in a process of its own, so that its children's usage is that one run's (peak RSS is a
+# maximum over a process's children: measured from the benchmark itself it would never fall).
+_MEASURE = r"""
+import json, resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+if p.returncode:
+    sys.exit(p.stderr[-500:])
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"cpu": u.ru_utime + u.ru_stime, "maxrss_kb": u.ru_maxrss,
+                  "summary": json.loads(p.stdout)}))
+"""
+
+
 def measure(checkout: Path, scenario: str, scale: float) -> dict:
     """One run of ``checkout``'s cardsim in a fresh process: CPU seconds, peak RSS, summary."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run([sys.executable, "-m", "cardsim", "run", scenario, "--json", "--quiet",
-                        "--scale", str(scale)], capture_output=True, text=True, cwd=checkout,
-                       env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cmd = [sys.executable, "-m", "cardsim", "run", scenario, "--json", "--quiet", "--scale",
+           str(scale)]
+    p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
+                       cwd=checkout, env=env)
     if p.returncode:
         raise SystemExit(f"cardsim run failed in {checkout}: {p.stderr.strip()[-500:]}")
-    s = json.loads(p.stdout)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    m = json.loads(p.stdout)
+    s = m["summary"]
     other = s.get("other_payers") or {}
-    return {"cpu": cpu, "rss_mb": after.ru_maxrss / 1024, "transactions": s["transactions"],
+    return {"cpu": m["cpu"], "rss_mb": m["maxrss_kb"] / 1024, "transactions": s["transactions"],
             "other_payers": sum(other.values()) if isinstance(other, dict) else 0}
 
 
