@@ -63,3 +63,20 @@ def timed_against_raw(args: list[str], raw) -> tuple[float, float, float, subpro
     p = cli(*args)
     wall = time.perf_counter() - t0
     return wall, before, raw(), p
+
+
+def simpy_seconds_per_timeout(n: int = 400_000, clock=time.perf_counter) -> float:
+    """Same-run reference of the simulation benchmarks: ``clock`` seconds (wall by default, or
+    ``time.process_time`` for CPU) per bare SimPy timeout on one core."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def proc():
+        for _ in range(n):
+            yield env.timeout(1.0)
+
+    env.process(proc())
+    t = clock()
+    env.run()
+    return (clock() - t) / n

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, simpy_seconds_per_timeout
 
 
 # Run in a process of its own, so that its children's usage is that one run's (peak RSS is a
@@ -54,22 +54,6 @@ def measure(checkout: Path, scenario: str, scale: float) -> dict:
             "other_payers": sum(other.values()) if isinstance(other, dict) else 0}
 
 
-def simpy_cpu_per_event(n: int = 400_000) -> float:
-    """Reference measured in the same run: CPU seconds per bare SimPy timeout."""
-    import simpy
-
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1.0)
-
-    env.process(proc())
-    t = time.process_time()
-    env.run()
-    return (time.process_time() - t) / n
-
-
 def summarise(runs: list[dict], event_cpu: float) -> dict:
     cpu = statistics.median(r["cpu"] for r in runs)
     tx = runs[0]["transactions"]
@@ -89,11 +73,11 @@ def main() -> None:
     a = ap.parse_args()
     checkouts = {"this": ROOT} | ({"before": a.before.resolve()} if a.before else {})
     runs: dict[str, list[dict]] = {k: [] for k in checkouts}
-    refs = [simpy_cpu_per_event()]
+    refs = [simpy_seconds_per_timeout(clock=time.process_time)]
     for _ in range(a.runs):
         for name, path in checkouts.items():       # alternated: the host's noise hits both
             runs[name].append(measure(path, a.scenario, a.scale))
-        refs.append(simpy_cpu_per_event())
+        refs.append(simpy_seconds_per_timeout(clock=time.process_time))
     event_cpu = statistics.median(refs)
     out = {"benchmark": "model_cost", "scenario": a.scenario, "scale": a.scale,
            "simpy_timeouts_per_cpu_second": round(1.0 / event_cpu),

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, simpy_seconds_per_timeout
 
 _MEASURE = r"""
 import json, resource, subprocess, sys, time
@@ -42,20 +42,9 @@ def measure(args: list[str]) -> dict:
     return json.loads(out.stdout)
 
 
-def simpy_event_rate(n: int = 400_000) -> float:
+def simpy_event_rate() -> float:
     """Reference measured in the same run: bare SimPy timeouts per second on one core."""
-    import simpy
-
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1.0)
-
-    env.process(proc())
-    t = time.perf_counter()
-    env.run()
-    return n / (time.perf_counter() - t)
+    return 1.0 / simpy_seconds_per_timeout()
 
 
 def main() -> None:
