@@ -247,8 +247,7 @@ class Planner:
                  ("bus", "bus"))[kind]
         legs = []
         for m in modes:
-            cum = self.cum[(prov, m)]
-            point = min(bisect_left(cum, s.u() * cum[-1]), len(cum) - 1)
+            point = self.pick(prov, m, s.u())
             km = self.km_tables[(prov, m)][int(s.u() * QUANTILES)]
             legs.append(Leg(m, point, km if km > 0.5 else 0.5))
         return Step(JOURNEY, at, prov, tuple(legs))

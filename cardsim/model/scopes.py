@@ -20,7 +20,7 @@ from cardsim.config.metrics import scoped_value
 from cardsim.config.points import named_points, point_names
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.domain import PROVINCES
-from cardsim.model.stats import Histogram, HourIntegral
+from cardsim.model.stats import Histogram, integral
 
 
 @dataclass(frozen=True)
@@ -117,20 +117,13 @@ def _period(waits: Histogram, balked: int, seconds: float, busy: float, queued: 
             "queue_length": round(queued / seconds, 6) if seconds else 0.0}
 
 
-def _integral(sums: list[float], lo: float, hi: float) -> float:
-    """:meth:`HourIntegral.total` of summed hourly figures."""
-    h = HourIntegral(0)
-    h.sums = sums
-    return h.total(lo, hi)
-
-
 def day(sim, scope: Scope, hours: list[tuple[int, float]]) -> dict:
     """The run after warm-up."""
     waits = Histogram()
     for st in scope.stats:
         waits.merge(st.waits)
     span = sim.duration - sim.warmup
-    queued = _integral(scope.hour_queued, sim.warmup, sim.duration)
+    queued = integral(scope.hour_queued, sim.warmup, sim.duration)
     max_hour = max((_hour_util(scope, h) for h, _ in hours), default=0.0)
     return _period(waits, sum(st.balked for st in scope.stats), span,
                    sum(b.busy for b in scope.banks), queued, scope.terminals, max_hour)

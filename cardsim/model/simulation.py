@@ -50,31 +50,17 @@ ISSUER_TIMEOUT = "issuer_timeout"
 ISSUER_ID = {p: issuer_id_for(p) for p in PROVINCES}
 
 
-class _LazySamplers(dict):
-    """``services[k]``: point k's service-time sampler, made when first asked for."""
+class _PerPoint(dict):
+    """``d[k]``: something of point k made by ``make(k)`` when first asked for (most of a city's
+    12,000 bus stops see few card holders, or none)."""
 
-    def __init__(self, sp: "ServicePoints"):
+    def __init__(self, make: Callable[[int], object]):
         super().__init__()
-        self.sp = sp
+        self.make = make
 
     def __missing__(self, k: int):
-        s = self[k] = self.sp.service_sampler(k)
-        return s
-
-
-class _LazyTerminalIds(dict):
-    """``terminal_ids[k][i]``: the id of terminal i of point k, made when first asked for (a
-    city's 12,000 bus stops need no ids until a card taps there)."""
-
-    def __init__(self, sp: "ServicePoints"):
-        super().__init__()
-        self.sp = sp
-
-    def __missing__(self, k: int):
-        sp = self.sp
-        ids = self[k] = [terminal_id(sp.province, sp.stype, k, i)
-                         for i in range(sp.points[k].terminals)]
-        return ids
+        v = self[k] = self.make(k)
+        return v
 
 
 class ServicePoints:
@@ -110,11 +96,11 @@ class ServicePoints:
         hours = int(hi // 3600.0) + 1
         self.stats = [PointStats(hours) for _ in points]   # per point (cardsim.model.scopes)
         self.unplaced = PointStats(hours)     # balks where the type has no point to go to
-        self.terminal_ids = _LazyTerminalIds(self)   # [point][terminal] -> the terminal's id
+        self.terminal_ids = _PerPoint(self._terminal_ids)   # [point][terminal] -> its id
         # service times: one stream per point, so one point's capacity leaves the others' alone;
         # made on a point's first customer (most of 20,000 bus stops see few card holders)
         self._streams = streams
-        self.services = _LazySamplers(self)
+        self.services = _PerPoint(self.service_sampler)
         self.merchant = merchant
         self.terminals = sum(pt.terminals for pt in points)
 
@@ -128,6 +114,9 @@ class ServicePoints:
         return Background(lambda: streams.rng(name), shape * (per_day / 900.0),
                           self.headway, self.phases[pt.index], self.spread, self._service_dist,
                           cfg["simulation"]["start_hour"] * 3600.0, end)
+
+    def _terminal_ids(self, k: int) -> list[str]:
+        return [terminal_id(self.province, self.stype, k, i) for i in range(self.points[k].terminals)]
 
     def service_sampler(self, k: int):
         """Point ``k``'s service-time sampler (its own stream, small first blocks)."""

