@@ -264,7 +264,7 @@ class Traveller:
                 self.leg = 0
                 self._leg_at(ready + planner.draw("access", self.stream))
             else:
-                sim.env.timeout(ready - now).callbacks.append(self._online)
+                sim.env.call_at(ready, self._online)
             return
 
     def _place_of(self, st: Step) -> str:
@@ -281,11 +281,9 @@ class Traveller:
         self.sp = sp = sim.points[st.province][leg.mode]
         t = ready + sp.ride_s(leg.km) if leg.mode == "metro" else ready
         t = wave_after(t, sp.headway, sp.phases[leg.point]) + sp.spread * self.stream.u()
-        env = sim.env
-        dt = t - env.now
-        env.timeout(dt if dt > 0.0 else 0.0).callbacks.append(self._tap)
+        sim.env.call_at(t, self._tap)
 
-    def _tap(self, _event) -> None:
+    def _tap(self, _arg) -> None:
         leg = self.steps[self.i].legs[self.leg]
         self.demand.sim.arrive_at(self.sp, leg.point, self.card, leg.km, self.tapped)
 
@@ -303,7 +301,7 @@ class Traveller:
         self.i += 1
         self.advance()
 
-    def _online(self, _event) -> None:
+    def _online(self, _arg) -> None:
         sim = self.demand.sim
         st = self.steps[self.i]
         stype = "scenic_gate" if st.kind == SCENIC else "gov_window"

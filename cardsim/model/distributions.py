@@ -1,7 +1,8 @@
 """Random variates as objects (service times, trip lengths, latencies).
 
 Each distribution is a frozen record that knows its mean, how to draw a block of variates from a
-numpy ``Generator`` and its quantile function (for draws from a holder's own hash stream). :func:`sampler` turns one into a zero-argument callable for hot loops.
+numpy ``Generator``, its quantile function (for draws from a holder's own hash stream) and its
+``params`` (a code and two numbers, for the compiled draws of :mod:`cardsim.model.variates`). :func:`sampler` turns one into a zero-argument callable for hot loops.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class Deterministic:
     def quantile(self, u: float) -> float:
         return self.value
 
+    @property
+    def params(self) -> tuple[int, float, float]:
+        return 0, float(self.value), 0.0
+
 
 @dataclass(frozen=True)
 class Exponential:
@@ -43,6 +48,10 @@ class Exponential:
 
     def quantile(self, u: float) -> float:
         return -self.mean * math.log1p(-u)
+
+    @property
+    def params(self) -> tuple[int, float, float]:
+        return 1, float(self.mean), 0.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class Lognormal:
         s2 = math.log1p(self.cv * self.cv)
         return math.exp(math.log(self.mean) - s2 / 2.0 + math.sqrt(s2) * _z(u))
 
+    @property
+    def params(self) -> tuple[int, float, float]:
+        s2 = math.log1p(self.cv * self.cv)
+        return 2, math.log(self.mean) - s2 / 2.0, math.sqrt(s2)
+
 
 @dataclass(frozen=True)
 class Gamma:
@@ -76,6 +90,11 @@ class Gamma:
         c = 1.0 / (9.0 * k)
         return self.mean * max(0.0, 1.0 - c + _z(u) * math.sqrt(c)) ** 3
 
+    @property
+    def params(self) -> tuple[int, float, float]:
+        k = 1.0 / (self.cv * self.cv)
+        return 3, k, self.mean / k
+
 
 @dataclass(frozen=True)
 class Uniform:
@@ -91,6 +110,10 @@ class Uniform:
 
     def quantile(self, u: float) -> float:
         return self.low + (self.high - self.low) * u
+
+    @property
+    def params(self) -> tuple[int, float, float]:
+        return 4, float(self.low), float(self.high)
 
 
 _Z = NormalDist()

@@ -16,11 +16,18 @@ Both keep busy time clipped to the measured span [warm-up, end] for utilisation.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import simpy
 from numba import njit
 
+from cardsim.model.background import (
+    BG_BUSY, BUSY, COUNT, FREE, HEAD, HEADWAY, HI, KIND, LO, NEXT, NEXT_S, PA, PB, SCALE, SKEY,
+    SN, STARTED, TAIL, U_SIZE, draw_arrival, draw_wave,
+)
 from cardsim.model.stats import HourIntegral
+from cardsim.model.variates import variate
 
 
 class _Busy:
@@ -43,133 +50,208 @@ class _Busy:
         self.hourly.add(start, end)
 
 
+# the gate kernels keep their state in two vectors (float64 f, uint64 u) laid out in background.py
+TURN = U_SIZE           # u[TURN]: the terminal the next card holder is logged at (in turn)
+
+
 @njit(cache=True)
-def _admit(free, now, service, patience):  # pragma: no cover - compiled (tested through GateBank)
-    """Start of service of a customer arriving at ``now`` (-1 when they would wait longer than
-    ``patience`` > 0), booking the earliest free terminal of ``free`` (its next free time)."""
-    k = 0
-    m = free[0]
-    for q in range(1, free.shape[0]):
-        if free[q] < m:
-            m = free[q]
+def _earliest(f):  # pragma: no cover - compiled
+    """(index in f, time) of the terminal free first."""
+    k = FREE
+    m = f[FREE]
+    for q in range(FREE + 1, f.shape[0]):
+        if f[q] < m:
+            m = f[q]
             k = q
+    return k, m
+
+
+@njit(cache=True)
+def _book_other(f, t, s, sums, last):  # pragma: no cover - compiled
+    """Serve an other payer arriving at ``t`` for ``s`` seconds: busy time inside [lo, hi) and per
+    hour, to the hour service starts in."""
+    k, m = _earliest(f)
+    st = m if m > t else t
+    f[k] = st + s
+    if f[LO] <= st < f[HI]:
+        f[BUSY] += s
+        f[BG_BUSY] += s
+    h = int(st // 3600.0)
+    sums[h if h < last else last] += s
+
+
+@njit(cache=True)
+def _absorb(f, u, buf, rates, sums, until):  # pragma: no cover - compiled
+    """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow."""
+    last = sums.shape[0] - 1
+    if u[STARTED] == 0:
+        u[STARTED] = 1
+        if f[HEADWAY] <= 0.0 and f[SCALE] > 0.0:
+            draw_arrival(f, u, rates)
+    if f[HEADWAY] <= 0.0:
+        while f[NEXT] <= until:
+            _book_other(f, f[NEXT], f[NEXT_S], sums, last)
+            draw_arrival(f, u, rates)
+        return True
+    while True:
+        head, tail = np.int64(u[HEAD]), np.int64(u[TAIL])
+        nxt = f[NEXT]
+        limit = until if until < nxt else nxt     # a wave not drawn yet arrives at nxt or later
+        while head < tail and buf[0, head] <= limit:
+            _book_other(f, buf[0, head], buf[1, head], sums, last)
+            head += 1
+        u[HEAD] = np.uint64(head)
+        if nxt > until:
+            return True
+        if not draw_wave(f, u, buf, rates):
+            return False
+
+
+@njit(cache=True)
+def _gate(f, u, buf, rates, sums, now, service, patience):  # pragma: no cover - compiled
+    """Admit a card holder arriving at ``now`` after the other payers who came before; returns
+    (start of service, terminal index), (-1, -1) when they would wait longer than ``patience`` > 0
+    and balk, (-2, -1) when ``buf`` must grow (call again). ``service`` < 0: draw it from the
+    point's stream. Busy time is clipped to [lo, hi] and split over the hours."""
+    if not _absorb(f, u, buf, rates, sums, now):
+        return -2.0, -1
+    if service < 0.0:
+        service, sn = variate(int(f[KIND]), f[PA], f[PB], u[SKEY], u[SN])
+        u[SN] = sn
+    k, m = _earliest(f)
     start = m if m > now else now
     if patience > 0.0 and start - now > patience:
-        return -1.0
-    free[k] = start + service
-    return start
-
-
-@njit(cache=True)
-def _absorb(free, ts, ss, j, until, sums, lo, hi):  # pragma: no cover - compiled
-    """Admit customers ``ts[j:]`` (arrival times, in order; ``ss`` their service times) arriving
-    at or before ``until``; returns (the next j, busy seconds inside [lo, hi)). Busy time is also
-    booked per hour in ``sums``, to the hour service starts in."""
-    n = ts.shape[0]
-    c = free.shape[0]
+        return -1.0, -1
+    end = start + service
+    f[k] = end
+    a = start if start > f[LO] else f[LO]
+    b = end if end < f[HI] else f[HI]
+    if b > a:
+        f[BUSY] += b - a
     last = sums.shape[0] - 1
-    busy = 0.0
-    while j < n:
-        t = ts[j]
-        if t > until:
+    a = start
+    while a < end:              # HourIntegral.add
+        h = int(a // 3600.0)
+        if h >= last:
+            sums[last] += end - a
             break
-        k = 0
-        m = free[0]
-        for q in range(1, c):
-            if free[q] < m:
-                m = free[q]
-                k = q
-        st = m if m > t else t
-        s = ss[j]
-        free[k] = st + s
-        if lo <= st < hi:
-            busy += s
-        h = int(st // 3600.0)
-        sums[h if h < last else last] += s
-        j += 1
-    return j, busy
+        e = (h + 1) * 3600.0
+        e = e if e < end else end
+        sums[h] += e - a
+        a = e
+    i = np.int64(u[TURN])
+    u[TURN] = np.uint64(i + 1 if i + 1 < f.shape[0] - FREE else 0)
+    return start, i
 
 
-class GateBank(_Busy):
+_NO_RATES = np.zeros(96)
+
+
+class GateBank:
     """``count`` terminals with one FCFS queue, solved without events (see module doc), shared with
-    the other payers of ``background`` (:mod:`cardsim.model.background`), if any.
+    the other payers of ``background`` (:mod:`cardsim.model.background`), if any. ``service``
+    (a distribution) and ``service_key`` (a stream key) are where :meth:`admit` draws a card
+    holder's service time when it is not given.
 
-    Performance shortcut: the queue's state is a numpy array of the terminals' next free times,
-    updated by two compiled kernels (numba): :func:`_admit` for a card holder and :func:`_absorb`
-    for the other payers, of whom there are some thirty per card tap (a pure Python heap took
-    0.7 us a passenger, the kernel about 0.03 us).
+    Performance shortcut: the queue's state (the terminals' next free times, the other payers
+    still to come) is two numpy vectors updated by one compiled kernel (numba) per card holder,
+    which also serves the other payers before them, some thirty per card tap (a pure Python heap
+    took 0.7 us a passenger, the kernel about 0.03 us). Busy time is kept in the vectors and
+    folded into ``hourly`` by :meth:`finish`.
     """
 
-    __slots__ = ("count", "_free", "_next", "background", "background_busy", "_bg_hourly")
+    __slots__ = ("count", "lo", "hi", "f", "u", "buf", "rates", "sums", "hourly", "background")
 
-    def __init__(self, count: int, lo: float = 0.0, hi: float = float("inf"), background=None):
-        super().__init__(lo, hi)
-        self.count = count
-        self._free = np.zeros(count)    # the terminals' next free times (they are identical)
-        self._next = 0                  # the terminal the next customer is logged at (in turn)
+    def __init__(self, count: int, lo: float = 0.0, hi: float = float("inf"), background=None,
+                 service=None, service_key: int = 0):
+        self.count, self.lo, self.hi = count, lo, hi
+        hours = int(hi // 3600.0) + 1 if hi != float("inf") else 24
+        self.hourly = HourIntegral(hours)
+        self.sums = np.zeros(hours + 1)
+        self.f = f = np.zeros(FREE + count)
+        self.u = u = np.zeros(U_SIZE + 1, dtype=np.uint64)
+        f[NEXT], f[LO], f[HI] = math.inf, lo, hi
         self.background = background
-        self.background_busy = 0.0
-        self._bg_hourly = np.zeros(len(self.hourly.sums))
+        self.rates = _NO_RATES
+        wave = 0.0
+        if background is not None:
+            background.fill(f, u)
+            self.rates = background.rates
+            if background.headway > 0:
+                wave = float(background.rates.max()) * background.scale * background.headway
+                wave = (wave + 6.0 * math.sqrt(wave) + 16.0) * (
+                    1.0 + math.ceil(background.spread / background.headway))
+        self.buf = np.zeros((2, int(wave) + 1))
+        if service is not None:
+            f[KIND], f[PA], f[PB] = service.params
+            u[SKEY] = service_key
 
-    def admit(self, now: float, service_time: float, patience: float = 0.0) -> tuple[float, int]:
+    @property
+    def busy(self) -> float:
+        """Busy terminal-seconds inside [lo, hi] (card holders and other payers)."""
+        return float(self.f[BUSY])
+
+    @property
+    def background_busy(self) -> float:
+        """The other payers' part of :attr:`busy`."""
+        return float(self.f[BG_BUSY])
+
+    @property
+    def started(self) -> bool:
+        """True once a card holder came (the other payers were drawn up to then)."""
+        return bool(self.u[STARTED])
+
+    def admit(self, now: float, service_time: float | None = None,
+              patience: float = 0.0) -> tuple[float, int]:
         """Admit a customer arriving at ``now``; returns (start of service, terminal index).
 
-        Other payers who arrived before ``now`` are admitted first. With ``patience`` > 0, a
-        customer whose wait would exceed it balks: returns (-1.0, -1) and the terminals stay as
-        they were. Terminals are identical, so which one serves whom changes no outcome: the
-        terminal a record names is taken in turn.
+        Other payers who arrived before ``now`` are admitted first. ``service_time`` None: drawn
+        from the bank's service stream. With ``patience`` > 0, a customer whose wait would
+        exceed it balks: returns (-1.0, -1) and the terminals stay as they were. Terminals are
+        identical, so which one serves whom changes no outcome: the terminal a record names is
+        taken in turn.
         """
-        bg = self.background
-        if bg is not None and bg.next_t <= now:
-            self.absorb(now)
-        start = _admit(self._free, now, service_time, patience)
-        if start < 0.0:
-            return -1.0, -1
-        self.add(start, start + service_time)
-        i = self._next
-        self._next = i + 1 if i + 1 < self.count else 0
-        return start, i
+        s = -1.0 if service_time is None else service_time
+        while True:
+            start, i = _gate(self.f, self.u, self.buf, self.rates, self.sums, now, s, patience)
+            if start != -2.0:
+                return start, i
+            self._grow()
 
-    def absorb(self, until: float) -> None:
-        """Admit every other payer arriving at or before ``until``."""
-        bg = self.background
-        while bg.next_t <= until:
-            j, busy = _absorb(self._free, bg.ts, bg.ss, bg.j, until, self._bg_hourly, self.lo, self.hi)
-            self.busy += busy
-            self.background_busy += busy
-            if j < len(bg.ts):
-                bg.j, bg.next_t = j, float(bg.ts[j])
-                return
-            bg.refill()
+    def _grow(self) -> None:
+        buf = np.zeros((2, 2 * self.buf.shape[1]))
+        buf[:, :self.buf.shape[1]] = self.buf
+        self.buf = buf
+
+    def other_payers(self) -> int:
+        """Other payers drawn, or (never started: no card holder came) expected, over the run."""
+        if self.background is None:
+            return 0
+        return int(self.u[COUNT]) if self.started else self.background.expected_passengers()
 
     def finish(self, end: float, unit: tuple | None = None) -> None:
-        """At the end of a run: admit the other payers still due, and book their hourly busy
-        time. At a point no card holder used, nothing was queued and no wait was logged: the
-        other payers' load is booked at its expected value instead of drawn (performance
-        shortcut: most bus stops of a city see no card holder on a small run)."""
+        """At the end of a run: admit the other payers still due and fold the busy time into
+        ``hourly``. At a point no card holder used, nothing was queued and no wait was logged:
+        the other payers' load is booked at its expected value instead of drawn (performance
+        shortcut: most bus stops of a city see no card holder on a small run); ``unit`` is the
+        type's expected load (busy, per hour, summed rates) when already worked out."""
         bg = self.background
-        if bg is None:
-            return
-        if bg.started:
-            self.absorb(end)
-            self._fold()
-            return
-        if unit is not None:      # the type's load shape, worked out once: scaled to this point's
-            k = float(bg.rates.sum()) / unit[2]
-            busy, hourly = unit[0] * k, [v * k for v in unit[1]]
-        else:
-            busy, hourly = bg.expected_busy(self.lo, self.hi, len(self.hourly.sums) - 1)
-        self.busy += busy
-        self.background_busy += busy
-        for h, v in enumerate(hourly):
-            self.hourly.sums[h] += v
-
-    def _fold(self) -> None:
-        """Add the other payers' hourly busy time into ``hourly``."""
+        if bg is not None and not self.started:
+            if unit is not None:    # the type's load shape, worked out once: scaled to this point
+                k = float(bg.rates.sum()) * bg.scale / unit[2]
+                busy, hourly = unit[0] * k, [v * k for v in unit[1]]
+            else:
+                busy, hourly = bg.expected_busy(self.lo, self.hi, len(self.hourly.sums) - 1)
+            self.f[BUSY] += busy
+            self.f[BG_BUSY] += busy
+            self.sums += np.asarray(hourly)
+        elif bg is not None:
+            while not _absorb(self.f, self.u, self.buf, self.rates, self.sums, end):
+                self._grow()
         sums = self.hourly.sums
-        for h, v in enumerate(self._bg_hourly.tolist()):
+        for h, v in enumerate(self.sums.tolist()):
             sums[h] += v
-        self._bg_hourly[:] = 0.0
+        self.sums[:] = 0.0
 
 
 class WindowBank(_Busy):

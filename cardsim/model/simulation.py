@@ -32,6 +32,7 @@ import simpy
 
 from cardsim.domain import PROVINCES
 from cardsim.model.background import Background, phase_of
+from cardsim.model.calendar import Calendar
 from cardsim.model.card import CardPopulation, Card, parse_card_id, population_key
 from cardsim.model.demand import DemandSource, ScenarioDemand
 from cardsim.model.distributions import from_spec, sampler
@@ -44,7 +45,7 @@ from cardsim.config.schema import SERVICE_CHANNEL, SERVICE_TYPES
 from cardsim.model.point_stats import PointStats
 from cardsim.model.service_point import GateBank, WindowBank
 from cardsim.model.stats import Histogram
-from cardsim.model.streams import Streams, mix64
+from cardsim.model.streams import Streams, derive, mix64
 
 ISSUER_TIMEOUT = "issuer_timeout"
 ISSUER_ID = {p: issuer_id_for(p) for p in PROVINCES}
@@ -88,32 +89,34 @@ class ServicePoints:
         else:
             per_day, shape = daily_demand(cfg, province, stype)
             per_day *= 1.0 - pcfg["transit_card_share"]
-            shape = np.asarray(shape, dtype=float)
+            rates = np.asarray(shape, dtype=float) * (per_day / 900.0)  # per second, per slot
+            # each point's own streams, for its other payers and its card holders' service times
+            bg_key = streams.key(f"background/{province}/{stype}")
+            sv_key = streams.key(f"service/{province}/{stype}")
+            start_s = cfg["simulation"]["start_hour"] * 3600.0
             self.banks = [GateBank(pt.terminals, lo, hi,
-                                   self._background(cfg, pt, per_day, shape, streams, hi))
+                                   self._background(pt, rates, derive(bg_key, pt.name), start_s, hi),
+                                   self._service_dist, derive(sv_key, pt.name))
                           for pt in points]
         self.patience = scfg["patience_s"]
         hours = int(hi // 3600.0) + 1
         self.stats = [PointStats(hours) for _ in points]   # per point (cardsim.model.scopes)
         self.unplaced = PointStats(hours)     # balks where the type has no point to go to
         self.terminal_ids = _PerPoint(self._terminal_ids)   # [point][terminal] -> its id
-        # service times: one stream per point, so one point's capacity leaves the others' alone;
-        # made on a point's first customer (most of 20,000 bus stops see few card holders)
+        # online service times: one stream per point, so one point's capacity leaves the others'
+        # alone (a gate bank draws its own: GateBank.admit); made on a point's first customer
         self._streams = streams
         self.services = _PerPoint(self.service_sampler)
         self.merchant = merchant
         self.terminals = sum(pt.terminals for pt in points)
 
-    def _background(self, cfg: dict, pt: Point, per_day: float, shape: np.ndarray,
-                    streams: Streams, end: float) -> Background | None:
+    def _background(self, pt: Point, rates: np.ndarray, key: int, start_s: float,
+                    end: float) -> Background | None:
         """The other payers at a transit point: its share of the city's other payers' journeys."""
-        per_day *= pt.share
-        if per_day <= 0:
+        if pt.share <= 0 or not rates.any():
             return None
-        name = f"background/{self.province}/{self.stype}/{pt.name}"
-        return Background(lambda: streams.rng(name), shape * (per_day / 900.0),
-                          self.headway, self.phases[pt.index], self.spread, self._service_dist,
-                          cfg["simulation"]["start_hour"] * 3600.0, end)
+        return Background(rates, pt.share, self.headway, self.phases[pt.index], self.spread,
+                          self._service_dist, start_s, end, key)
 
     def _terminal_ids(self, k: int) -> list[str]:
         return [terminal_id(self.province, self.stype, k, i) for i in range(self.points[k].terminals)]
@@ -147,11 +150,11 @@ class ServicePoints:
         unit = None
         for bank in self.banks:
             bg = bank.background
-            if unit is None and bg is not None and not bg.started:
+            if unit is None and bg is not None and not bank.started:
                 # every point of the type has the same shape of other payers' load: one
                 # expected load, scaled per point (21,000 bus stops on a small run)
                 busy, hourly = bg.expected_busy(bank.lo, bank.hi, len(bank.hourly.sums) - 1)
-                unit = (busy, hourly, float(bg.rates.sum()))
+                unit = (busy, hourly, float(bg.rates.sum()) * bg.scale)
             bank.finish(end, unit)
 
 
@@ -166,7 +169,7 @@ class Simulation:
         cfg = scenario.config
         self.scenario = scenario
         self.cfg = cfg
-        self.env = env = simpy.Environment()
+        self.env = env = Calendar()
         sim = cfg["simulation"]
         self.duration = sim["duration_hours"] * 3600.0
         self.warmup = min(sim["warmup_hours"] * 3600.0, self.duration)
@@ -310,7 +313,7 @@ class Simulation:
                   then: Callable[[bool, float], None] | None) -> None:
         """:meth:`arrive_transit` at point ``point`` of ``sp`` (the demand's fast path)."""
         now = self.env.now
-        start, i = sp.banks[point].admit(now, sp.services[point](), sp.patience)
+        start, i = sp.banks[point].admit(now, None, sp.patience)
         if i < 0:
             sp.balk(now, self.warmup, point)
             if then is not None:
@@ -320,11 +323,8 @@ class Simulation:
         if start <= now:
             self._tap(job)
         else:
-            # one event per queued customer; no process (see service_point.GateBank)
-            self.env.timeout(start - now, job).callbacks.append(self._tap_event)
-
-    def _tap_event(self, event) -> None:
-        self._tap(event._value)
+            # one call per queued customer; no process (see service_point.GateBank)
+            self.env.call_at(start, self._tap, job)
 
     def _tap(self, job: tuple) -> None:
         # the hottest function of a run: locals over attribute lookups, deliberately

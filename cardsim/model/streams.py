@@ -31,6 +31,13 @@ class Streams:
         return _state64(self.seedseq, name)
 
 
+def derive(key: int, name: str) -> int:
+    """The key of ``name`` under stream key ``key`` (a point's stream under its type's): like
+    :meth:`Streams.key`, for thousands of names (0.5 us each instead of 6)."""
+    h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+    return mix64(key ^ h)
+
+
 def _state64(ss: np.random.SeedSequence, name: str) -> int:
     words = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (_name_key(name),)
                                    ).generate_state(2, np.uint32)

@@ -128,8 +128,7 @@ def build_summary(sim) -> dict:
 
 def _other_payers(sim) -> dict:
     """Passengers of other means of payment who used the gate banks, per ``province.type``."""
-    return {f"{p}.{t}": sum(b.background.passengers() for b in sim.points[p][t].banks
-                            if b.background is not None)
+    return {f"{p}.{t}": sum(b.other_payers() for b in sim.points[p][t].banks)
             for p in PROVINCES for t in ("metro", "bus")}
 
 

@@ -1,0 +1,95 @@
+"""Other payers at a gate bank (cardsim.model.background): drawn where the queue reaches them,
+the same whenever it is asked, at the rates and in the waves the scenario gives."""
+
+import numpy as np
+import pytest
+
+from cardsim.model import background as B
+from cardsim.model.background import Background
+from cardsim.model.distributions import Deterministic, Lognormal
+from cardsim.model.service_point import GateBank
+
+DAY = 86400.0
+
+
+def bank(headway=240.0, spread=60.0, per_day=50_000.0, gates=4, rates=None, key=7):
+    rates = np.full(96, per_day / DAY) if rates is None else rates
+    svc = Lognormal(2.7, 0.3)
+    return GateBank(gates, 3600.0, DAY, Background(rates, 1.0, headway, 11.0, spread, svc, 0.0,
+                                                   DAY, key), svc, 99)
+
+
+@pytest.mark.parametrize("headway,spread", [(240.0, 60.0), (0.0, 0.0), (60.0, 300.0)])
+def test_other_payers_do_not_depend_on_when_the_queue_is_asked(headway, spread):
+    """A card holder who takes no time changes no one's service: asked once or a thousand times,
+    with a buffer that had to grow, the other payers and their load are the same, bit for bit."""
+    once, often, grown = bank(headway, spread), bank(headway, spread), bank(headway, spread)
+    grown.buf = np.zeros((2, 1))
+    once.admit(0.0, 0.0)
+    for t in np.arange(0.0, DAY, 86.4):
+        often.admit(float(t), 0.0)
+        grown.admit(float(t), 0.0)
+    for b in (once, often, grown):
+        b.finish(DAY)
+    assert once.other_payers() == often.other_payers() == grown.other_payers() > 40_000
+    assert once.background_busy == often.background_busy == grown.background_busy
+    assert once.hourly.sums == often.hourly.sums == grown.hourly.sums
+    assert grown.buf.shape[1] > 1 or not headway     # waves only: one by one needs none
+
+
+def test_a_point_s_other_payers_are_its_own_stream():
+    a, b = bank(key=7), bank(key=8)
+    for x in (a, b):
+        x.admit(0.0, 0.0)
+        x.finish(DAY)
+    assert a.other_payers() != b.other_payers()
+    assert a.other_payers() == pytest.approx(b.other_payers(), rel=0.03)
+
+
+@pytest.mark.parametrize("headway", [240.0, 0.0])
+def test_arrivals_follow_the_slot_rates(headway):
+    """Rates that are zero half the day: nobody arrives then, and the day's count is the
+    expected one."""
+    rates = np.zeros(96)
+    rates[32:80] = 2.0          # 08:00-20:00, two a second
+    b = bank(headway, 30.0, rates=rates, gates=8)
+    b.admit(0.0, 0.0)
+    b.finish(DAY)
+    expected = b.background.expected_passengers()
+    assert expected == pytest.approx(2.0 * 12 * 3600, rel=1e-9)
+    assert b.other_payers() == pytest.approx(expected, rel=0.01)
+    sums = b.hourly.sums
+    assert sum(sums[:8]) == 0.0 and sum(sums[21:]) == 0.0 and min(sums[9:19]) > 0.0
+
+
+@pytest.mark.parametrize("spread", [10.0, 60.0, 1000.0])
+def test_pending_passengers_stay_in_arrival_order_when_waves_overlap(spread):
+    """draw_wave merges a wave into the passengers still pending (spread > headway: waves
+    overlap); the queue serves them in the order of the buffer, which must be arrival order."""
+    b = bank(headway=120.0, spread=spread, per_day=200_000.0)
+    f, u, buf = b.f, b.u, b.buf
+    waves = 0
+    while f[B.NEXT] < 40_000.0:
+        assert B.draw_wave(f, u, buf, b.rates)
+        waves += 1
+        pending = buf[0, int(u[B.HEAD]):int(u[B.TAIL])]
+        assert (np.diff(pending) >= 0).all()
+        if int(u[B.TAIL]) - int(u[B.HEAD]) > buf.shape[1] // 2:
+            u[B.HEAD] = u[B.TAIL] - np.uint64(1)      # as if the queue had served them
+    assert waves == int(np.ceil((40_000.0 - 11.0) / 120.0))
+
+
+def test_an_unused_point_books_its_expected_load():
+    b = bank(per_day=10_000.0, gates=2)
+    b.finish(DAY)
+    assert not b.started and b.other_payers() == 10_000
+    assert b.busy == pytest.approx(10_000 * 2.7 * (DAY - 3600.0) / DAY, rel=1e-6)
+
+
+def test_a_bank_without_other_payers_serves_only_card_holders():
+    b = GateBank(2, 0.0, DAY, None, Deterministic(3.0), 5)
+    assert b.admit(10.0) == (10.0, 0)
+    assert b.admit(10.0) == (10.0, 1)
+    assert b.admit(10.0) == (13.0, 0)
+    b.finish(DAY)
+    assert b.other_payers() == 0 and b.busy == pytest.approx(9.0)

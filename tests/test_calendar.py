@@ -1,0 +1,59 @@
+"""The simulation clock (cardsim.model.calendar): plain calls and SimPy events on one clock."""
+
+import pytest
+import simpy
+
+from cardsim.model.calendar import WINDOW, Calendar
+
+
+def test_calls_run_at_their_times_in_order_and_in_turn_at_equal_times():
+    env = Calendar()
+    seen = []
+    times = [5.0, 3 * WINDOW + 1.0, 0.5, 5.0, 10 * WINDOW, 5.0, WINDOW - 1e-9, WINDOW]
+    for i, t in enumerate(times):
+        env.call_at(t, lambda arg: seen.append((env.now, arg)), i)
+    env.run()
+    assert seen == sorted(((t, i) for i, t in enumerate(times)))
+
+
+def test_a_call_can_schedule_calls_now_later_and_in_the_past():
+    env = Calendar()
+    seen = []
+
+    def hop(k):
+        seen.append((env.now, k))
+        if k < 6:
+            env.call_at(env.now + (0.0, 2.5 * WINDOW, -7.0)[k % 3], hop, k + 1)
+
+    env.call_at(1.0, hop, 0)
+    env.run()
+    assert [k for _, k in seen] == list(range(7))
+    assert [t for t, _ in seen] == sorted(t for t, _ in seen)      # the past means now
+    assert seen[-1][0] == pytest.approx(1.0 + 2 * 2.5 * WINDOW)
+
+
+def test_calls_and_simpy_events_share_one_clock_simpy_first_at_equal_times():
+    env = Calendar()
+    seen = []
+
+    def proc():
+        for t in (2.0, 4.0):
+            yield env.timeout(t - env.now)
+            seen.append(("event", env.now))
+
+    env.process(proc())
+    for t in (1.0, 2.0, 3.0, 4.0, 500.0):
+        env.call_at(t, lambda _: seen.append(("call", env.now)))
+    env.run(until=100.0)
+    assert seen == [("call", 1.0), ("event", 2.0), ("call", 2.0), ("call", 3.0),
+                    ("event", 4.0), ("call", 4.0)]
+    assert env.now == 100.0
+    env.run()
+    assert seen[-1] == ("call", 500.0) and env.peek() == float("inf")
+
+
+def test_an_empty_calendar_ends_as_simpy_does():
+    env = Calendar()
+    env.run()
+    with pytest.raises(simpy.core.EmptySchedule):
+        env.step()
