@@ -4,8 +4,8 @@ the same whenever it is asked, at the rates and in the waves the scenario gives.
 import numpy as np
 import pytest
 
-from cardsim.model import background as B
-from cardsim.model.background import Background
+from cardsim.model import kernels as B
+from cardsim.model.background import Background, Rates
 from cardsim.model.distributions import Deterministic, Lognormal
 from cardsim.model.service_point import GateBank
 
@@ -15,8 +15,8 @@ DAY = 86400.0
 def bank(headway=240.0, spread=60.0, per_day=50_000.0, gates=4, rates=None, key=7):
     rates = np.full(96, per_day / DAY) if rates is None else rates
     svc = Lognormal(2.7, 0.3)
-    return GateBank(gates, 3600.0, DAY, Background(rates, 1.0, headway, 11.0, spread, svc, 0.0,
-                                                   DAY, key), svc, 99)
+    return GateBank(gates, 3600.0, DAY, Background(Rates(rates, 0.0, DAY, svc), 1.0, headway,
+                                                   11.0, spread, key), svc, 99)
 
 
 @pytest.mark.parametrize("headway,spread", [(240.0, 60.0), (0.0, 0.0), (60.0, 300.0)])

@@ -202,7 +202,7 @@ class ScenarioDemand:
                 clock = float(tour_clock[idx]) if tour_clock is not None and idx < in_tours else None
                 self._begin(g, idx, BlockStream(int(keys[idx]), block), day, clock)
 
-    def _begin(self, g: Group, idx: int, s: HashStream, day: int, clock: float | None) -> None:
+    def _begin(self, g: Group, idx: int, s: BlockStream, day: int, clock: float | None) -> None:
         sim, planner = self.sim, self.planner
         pop = sim.population[g.card_province]
         card = (pop, pop.serial_for(g.category, g.first_index + idx))

@@ -157,8 +157,15 @@ class Step(NamedTuple):
 
 
 def pmf_draw(pmf: list[float], u: float, skip_zero: bool) -> int:
-    lo = 1 if skip_zero else 0
-    cum = list(accumulate(pmf[lo:]))
+    """The count of quantile ``u`` of ``pmf`` (over 1, 2, ... with ``skip_zero``)."""
+    return _cum_draw(_cum(pmf, skip_zero), u, 1 if skip_zero else 0)
+
+
+def _cum(pmf: list[float], skip_zero: bool) -> list[float]:
+    return list(accumulate(pmf[1 if skip_zero else 0:]))
+
+
+def _cum_draw(cum: list[float], u: float, lo: int) -> int:
     return lo + min(bisect_left(cum, u * cum[-1]), len(cum) - 1) if cum[-1] > 0 else lo
 
 
@@ -226,6 +233,16 @@ class Planner:
                        for name, dist in self.dist.items()}
         self.km_tables = {(p, m): self.tables[f"km/{p}/{m}"] for p in points for m in ("metro", "bus")}
         self.items = list(accumulate(1.0 / (j + 1) for j in range(d["government"]["items"])))
+        # each type's journeys-a-day distribution, cumulated once (not once per holder)
+        local = set(HOLDER_TYPES)
+        self._journeys = {h: (_cum(v["journeys_pmf"], h in local), 1 if h in local else 0)
+                          for h, v in d["holders"].items()}
+
+    def journeys(self, htype: str, u: float) -> int:
+        """A holder's number of journeys of the day (local types: at least one; visitors and
+        tourists: possibly none) at quantile ``u``."""
+        cum, lo = self._journeys[htype]
+        return _cum_draw(cum, u, lo)
 
     def draw(self, name: str, s: HashStream) -> float:
         """A draw of the named distribution from the holder's stream."""
@@ -269,7 +286,7 @@ class Planner:
         """A local holder's day: n journeys (commuters and students: out in the morning profile,
         back in the evening one; others: daytime)."""
         c0 = self.first_clock(htype, s)
-        n = pmf_draw(self.cfg["demand"]["holders"][htype]["journeys_pmf"], s.u(), True)
+        n = self.journeys(htype, s.u())
         twoway = htype in ("commuter", "student")
         later = (["commute_back"] if twoway else ["other"]) + ["other"] * (n - 2) if n > 1 else []
         times = [self._sim(c0, day)] + self.times_after(s, later, c0, day)
@@ -278,7 +295,7 @@ class Planner:
     def visitor(self, home: str, away: str, s: HashStream, day: int) -> list[Step]:
         """An intercity visitor: the train to ``away``, journeys there, maybe the train back."""
         c0 = self.first_clock("visitor", s)
-        n = pmf_draw(self.cfg["demand"]["holders"]["visitor"]["journeys_pmf"], s.u(), False)
+        n = self.journeys("visitor", s.u())
         steps = [Step(MOVE, self._sim(c0, day), away)]
         times = self.times_after(s, ["other"] * n, c0 + 3600.0, day)
         steps += [self.journey(s, away, t) for t in times]
@@ -296,7 +313,7 @@ class Planner:
         steps = [] if home == site.province else [Step(MOVE, self._sim(c0, day) - 1.0, site.province)]
         steps.append(Step(SCENIC, self._sim(c0, day), site.province, point=site.index,
                           service="scenic_gate"))
-        n = pmf_draw(self.cfg["demand"]["holders"]["tourist"]["journeys_pmf"], s.u(), False)
+        n = self.journeys("tourist", s.u())
         steps += [self.journey(s, site.province, t)
                   for t in self.times_after(s, ["other"] * n, c0 + 3600.0, day)]
         return steps

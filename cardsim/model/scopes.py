@@ -30,7 +30,7 @@ class Scope:
     stats: tuple
     banks: tuple
 
-    @property
+    @cached_property
     def terminals(self) -> int:
         return sum(b.count for b in self.banks)
 
@@ -40,12 +40,12 @@ class Scope:
     @cached_property
     def hour_busy(self) -> list[float]:
         """Busy terminal-seconds per simulated hour, over the scope's banks."""
-        return _column_sums([b.hourly.sums for b in self.banks])
+        return column_sums([b.hourly.sums for b in self.banks])
 
     @cached_property
     def hour_queued(self) -> list[float]:
         """Customer-seconds spent queueing per simulated hour, over the scope's points."""
-        return _column_sums([st.waiting.sums for st in self.stats])
+        return column_sums([st.waiting.sums for st in self.stats])
 
     @cached_property
     def hour_arrivals(self) -> dict[int, int]:
@@ -59,7 +59,8 @@ class Scope:
         return out
 
 
-def _column_sums(rows: list[list[float]]) -> list[float]:
+def column_sums(rows: list[list[float]]) -> list[float]:
+    """Per-hour sums added up over many points (their lists are of one length)."""
     if not rows:
         return []
     return np.asarray(rows, dtype=float).sum(axis=0).tolist()

@@ -20,14 +20,11 @@ import math
 
 import numpy as np
 import simpy
-from numba import njit
 
-from cardsim.model.background import (
-    BG_BUSY, BUSY, COUNT, FREE, HEAD, HEADWAY, HI, KIND, LO, NEXT, NEXT_S, PA, PB, SCALE, SKEY,
-    SN, STARTED, TAIL, U_SIZE, draw_arrival, draw_wave,
+from cardsim.model.kernels import (
+    BG_BUSY, BUSY, COUNT, FREE, HI, KIND, LO, NEXT, PA, PB, SKEY, STARTED, U_SIZE, absorb, gate,
 )
 from cardsim.model.stats import HourIntegral
-from cardsim.model.variates import variate
 
 
 class _Busy:
@@ -48,100 +45,6 @@ class _Busy:
         if b > a:
             self.busy += b - a
         self.hourly.add(start, end)
-
-
-# the gate kernels keep their state in two vectors (float64 f, uint64 u) laid out in background.py
-TURN = U_SIZE           # u[TURN]: the terminal the next card holder is logged at (in turn)
-
-
-@njit(cache=True)
-def _earliest(f):  # pragma: no cover - compiled
-    """(index in f, time) of the terminal free first."""
-    k = FREE
-    m = f[FREE]
-    for q in range(FREE + 1, f.shape[0]):
-        if f[q] < m:
-            m = f[q]
-            k = q
-    return k, m
-
-
-@njit(cache=True)
-def _book_other(f, t, s, sums, last):  # pragma: no cover - compiled
-    """Serve an other payer arriving at ``t`` for ``s`` seconds: busy time inside [lo, hi) and per
-    hour, to the hour service starts in."""
-    k, m = _earliest(f)
-    st = m if m > t else t
-    f[k] = st + s
-    if f[LO] <= st < f[HI]:
-        f[BUSY] += s
-        f[BG_BUSY] += s
-    h = int(st // 3600.0)
-    sums[h if h < last else last] += s
-
-
-@njit(cache=True)
-def _absorb(f, u, buf, rates, sums, until):  # pragma: no cover - compiled
-    """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow."""
-    last = sums.shape[0] - 1
-    if u[STARTED] == 0:
-        u[STARTED] = 1
-        if f[HEADWAY] <= 0.0 and f[SCALE] > 0.0:
-            draw_arrival(f, u, rates)
-    if f[HEADWAY] <= 0.0:
-        while f[NEXT] <= until:
-            _book_other(f, f[NEXT], f[NEXT_S], sums, last)
-            draw_arrival(f, u, rates)
-        return True
-    while True:
-        head, tail = np.int64(u[HEAD]), np.int64(u[TAIL])
-        nxt = f[NEXT]
-        limit = until if until < nxt else nxt     # a wave not drawn yet arrives at nxt or later
-        while head < tail and buf[0, head] <= limit:
-            _book_other(f, buf[0, head], buf[1, head], sums, last)
-            head += 1
-        u[HEAD] = np.uint64(head)
-        if nxt > until:
-            return True
-        if not draw_wave(f, u, buf, rates):
-            return False
-
-
-@njit(cache=True)
-def _gate(f, u, buf, rates, sums, now, service, patience):  # pragma: no cover - compiled
-    """Admit a card holder arriving at ``now`` after the other payers who came before; returns
-    (start of service, terminal index), (-1, -1) when they would wait longer than ``patience`` > 0
-    and balk, (-2, -1) when ``buf`` must grow (call again). ``service`` < 0: draw it from the
-    point's stream. Busy time is clipped to [lo, hi] and split over the hours."""
-    if not _absorb(f, u, buf, rates, sums, now):
-        return -2.0, -1
-    if service < 0.0:
-        service, sn = variate(int(f[KIND]), f[PA], f[PB], u[SKEY], u[SN])
-        u[SN] = sn
-    k, m = _earliest(f)
-    start = m if m > now else now
-    if patience > 0.0 and start - now > patience:
-        return -1.0, -1
-    end = start + service
-    f[k] = end
-    a = start if start > f[LO] else f[LO]
-    b = end if end < f[HI] else f[HI]
-    if b > a:
-        f[BUSY] += b - a
-    last = sums.shape[0] - 1
-    a = start
-    while a < end:              # HourIntegral.add
-        h = int(a // 3600.0)
-        if h >= last:
-            sums[last] += end - a
-            break
-        e = (h + 1) * 3600.0
-        e = e if e < end else end
-        sums[h] += e - a
-        a = e
-    i = np.int64(u[TURN])
-    u[TURN] = np.uint64(i + 1 if i + 1 < f.shape[0] - FREE else 0)
-    return start, i
 
 
 _NO_RATES = np.zeros(96)
@@ -169,16 +72,16 @@ class GateBank:
         self.hourly = HourIntegral(hours)
         self.sums = np.zeros(hours + 1)
         self.f = f = np.zeros(FREE + count)
-        self.u = u = np.zeros(U_SIZE + 1, dtype=np.uint64)
+        self.u = u = np.zeros(U_SIZE, dtype=np.uint64)
         f[NEXT], f[LO], f[HI] = math.inf, lo, hi
         self.background = background
         self.rates = _NO_RATES
         wave = 0.0
         if background is not None:
             background.fill(f, u)
-            self.rates = background.rates
-            if background.headway > 0:
-                wave = float(background.rates.max()) * background.scale * background.headway
+            self.rates = background.rates.per_slot
+            if background.headway > 0:     # room for the waves that can be pending at once
+                wave = background.max_wave()
                 wave = (wave + 6.0 * math.sqrt(wave) + 16.0) * (
                     1.0 + math.ceil(background.spread / background.headway))
         self.buf = np.zeros((2, int(wave) + 1))
@@ -213,7 +116,7 @@ class GateBank:
         """
         s = -1.0 if service_time is None else service_time
         while True:
-            start, i = _gate(self.f, self.u, self.buf, self.rates, self.sums, now, s, patience)
+            start, i = gate(self.f, self.u, self.buf, self.rates, self.sums, now, s, patience)
             if start != -2.0:
                 return start, i
             self._grow()
@@ -229,24 +132,19 @@ class GateBank:
             return 0
         return int(self.u[COUNT]) if self.started else self.background.expected_passengers()
 
-    def finish(self, end: float, unit: tuple | None = None) -> None:
+    def finish(self, end: float) -> None:
         """At the end of a run: admit the other payers still due and fold the busy time into
         ``hourly``. At a point no card holder used, nothing was queued and no wait was logged:
         the other payers' load is booked at its expected value instead of drawn (performance
-        shortcut: most bus stops of a city see no card holder on a small run); ``unit`` is the
-        type's expected load (busy, per hour, summed rates) when already worked out."""
+        shortcut: most bus stops of a city see no card holder on a small run)."""
         bg = self.background
         if bg is not None and not self.started:
-            if unit is not None:    # the type's load shape, worked out once: scaled to this point
-                k = float(bg.rates.sum()) * bg.scale / unit[2]
-                busy, hourly = unit[0] * k, [v * k for v in unit[1]]
-            else:
-                busy, hourly = bg.expected_busy(self.lo, self.hi, len(self.hourly.sums) - 1)
+            busy, hourly = bg.expected_busy(self.lo, self.hi, len(self.hourly.sums) - 1)
             self.f[BUSY] += busy
             self.f[BG_BUSY] += busy
-            self.sums += np.asarray(hourly)
+            self.sums += hourly
         elif bg is not None:
-            while not _absorb(self.f, self.u, self.buf, self.rates, self.sums, end):
+            while not absorb(self.f, self.u, self.buf, self.rates, self.sums, end):
                 self._grow()
         sums = self.hourly.sums
         for h, v in enumerate(self.sums.tolist()):

@@ -31,7 +31,7 @@ import numpy as np
 import simpy
 
 from cardsim.domain import PROVINCES
-from cardsim.model.background import Background, phase_of
+from cardsim.model.background import Background, Rates, phase_of
 from cardsim.model.calendar import Calendar
 from cardsim.model.card import CardPopulation, Card, parse_card_id, population_key
 from cardsim.model.demand import DemandSource, ScenarioDemand
@@ -89,13 +89,13 @@ class ServicePoints:
         else:
             per_day, shape = daily_demand(cfg, province, stype)
             per_day *= 1.0 - pcfg["transit_card_share"]
-            rates = np.asarray(shape, dtype=float) * (per_day / 900.0)  # per second, per slot
+            rates = Rates(np.asarray(shape, dtype=float) * (per_day / 900.0),  # per second
+                          cfg["simulation"]["start_hour"] * 3600.0, hi, self._service_dist)
             # each point's own streams, for its other payers and its card holders' service times
             bg_key = streams.key(f"background/{province}/{stype}")
             sv_key = streams.key(f"service/{province}/{stype}")
-            start_s = cfg["simulation"]["start_hour"] * 3600.0
             self.banks = [GateBank(pt.terminals, lo, hi,
-                                   self._background(pt, rates, derive(bg_key, pt.name), start_s, hi),
+                                   self._background(pt, rates, derive(bg_key, pt.name)),
                                    self._service_dist, derive(sv_key, pt.name))
                           for pt in points]
         self.patience = scfg["patience_s"]
@@ -110,13 +110,11 @@ class ServicePoints:
         self.merchant = merchant
         self.terminals = sum(pt.terminals for pt in points)
 
-    def _background(self, pt: Point, rates: np.ndarray, key: int, start_s: float,
-                    end: float) -> Background | None:
+    def _background(self, pt: Point, rates: Rates, key: int) -> Background | None:
         """The other payers at a transit point: its share of the city's other payers' journeys."""
-        if pt.share <= 0 or not rates.any():
+        if pt.share <= 0 or not rates.per_slot.any():
             return None
-        return Background(rates, pt.share, self.headway, self.phases[pt.index], self.spread,
-                          self._service_dist, start_s, end, key)
+        return Background(rates, pt.share, self.headway, self.phases[pt.index], self.spread, key)
 
     def _terminal_ids(self, k: int) -> list[str]:
         return [terminal_id(self.province, self.stype, k, i) for i in range(self.points[k].terminals)]
@@ -145,17 +143,9 @@ class ServicePoints:
 
     def finish(self, end: float) -> None:
         """Admit the other payers still due before ``end`` (their load counts in utilisation)."""
-        if self.online:
-            return
-        unit = None
-        for bank in self.banks:
-            bg = bank.background
-            if unit is None and bg is not None and not bank.started:
-                # every point of the type has the same shape of other payers' load: one
-                # expected load, scaled per point (21,000 bus stops on a small run)
-                busy, hourly = bg.expected_busy(bank.lo, bank.hi, len(bank.hourly.sums) - 1)
-                unit = (busy, hourly, float(bg.rates.sum()) * bg.scale)
-            bank.finish(end, unit)
+        if not self.online:
+            for bank in self.banks:
+                bank.finish(end)
 
 
 class Simulation:
@@ -249,19 +239,26 @@ class Simulation:
 
     # --- output -----------------------------------------------------------------------------
 
-    def _emit(self, row_tail: tuple, channel: str, tprov: str, cprov: str, outcome: str,
-              reason: str | None, amount: int) -> None:
+    def _count(self, now: float, channel: str, tprov: str, cprov: str, outcome: str,
+               reason: str | None, amount: int) -> int:
+        """Count one transaction decided at ``now`` in the summary's tally; returns its seq."""
         self.seq = seq = self.seq + 1
-        buffer = self.buffer
-        # the terminal's unpredictable number: seeded, derived from the seq (no stream to keep)
-        buffer.append((seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,))
-        key = (int(row_tail[0] // 3600.0), channel, tprov, cprov, outcome, reason)
+        key = (int(now // 3600.0), channel, tprov, cprov, outcome, reason)
         t = self.tally.get(key)
         if t is None:
             self.tally[key] = [1, amount]
         else:
             t[0] += 1
             t[1] += amount
+        return seq
+
+    def _emit(self, row_tail: tuple, channel: str, tprov: str, cprov: str, outcome: str,
+              reason: str | None, amount: int) -> None:
+        """Count one transaction and buffer its record for the sink."""
+        seq = self._count(row_tail[0], channel, tprov, cprov, outcome, reason, amount)
+        buffer = self.buffer
+        # the terminal's unpredictable number: seeded, derived from the seq (no stream to keep)
+        buffer.append((seq, tx_id_for(seq)) + row_tail + (mix64(self._un_key ^ seq) & 0xFFFFFFFF,))
         if len(buffer) >= self.batch_size:
             self.flush()
 
@@ -344,11 +341,17 @@ class Simulation:
         else:
             outcome = DECLINED
         sp.stats[k].wait(arrival, now, self.warmup)
-        self._emit((now, arrival, now - arrival, "transit", mode, card.card_id, card.province,
-                    card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
-                    ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome, reason,
-                    TERMINAL, None, card.balance_fen, merchant.upload_time(now), km, now),
-                   "transit", prov, card.province, outcome, reason, amount)
+        if self.sink is None:
+            # performance shortcut: a run with no log (a planner's summary, a sweep) makes no
+            # records, only counts them
+            self._count(now, "transit", prov, card.province, outcome, reason, amount)
+        else:
+            self._emit((now, arrival, now - arrival, "transit", mode, card.card_id, card.province,
+                        card.category, sp.terminal_ids[k][i], prov, merchant.merchant_id,
+                        ISSUER_ID[card.province], amount, conc, card.atc, OFFLINE, outcome,
+                        reason, TERMINAL, None, card.balance_fen, merchant.upload_time(now), km,
+                        now),
+                       "transit", prov, card.province, outcome, reason, amount)
         if then is not None:
             then(reason is None, now)
 

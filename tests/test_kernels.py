@@ -1,5 +1,6 @@
-"""The compiled draws of gate banks (cardsim.model.variates): the distributions they claim, and
-draws that are a function of (key, counter) alone."""
+"""The compiled random draws of the gate banks (cardsim.model.kernels): the distributions they
+claim, and draws that are a function of (key, counter) alone. The kernels that use them are
+tested through GateBank (test_background.py, test_service_point.py)."""
 
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from cardsim.model import variates as V
+from cardsim.model import kernels as V
 from cardsim.model.distributions import Deterministic, Exponential, Gamma, Lognormal, Uniform
 from cardsim.model.streams import mix64
 

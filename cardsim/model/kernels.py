@@ -1,0 +1,320 @@
+"""The compiled code of the gate banks (numba): random draws, the other payers' arrivals and the
+queue, with the layout of the state they share.
+
+Everything compiled lives in this one file on purpose: numba's on-disk cache (``cache=True``) is
+invalidated by a change to the source file of the function it compiled, not to the files of the
+functions it calls, so a kernel calling compiled code kept elsewhere could go on running that
+code's old version.
+
+**Random draws** come from counter-based streams: a stream is a 64-bit key, its n-th uniform
+SplitMix64 of (key, n), as in :class:`cardsim.model.holders.HashStream`. A draw is a function of
+(key, n) alone, so a kernel keeps no generator object: a point's other payers and service times
+come from keys of its own (common random numbers: what one point draws never depends on another),
+and a wave can be drawn again from scratch (:func:`wave_key`) if its buffer had to grow.
+Distribution codes are those of ``params`` in :mod:`cardsim.model.distributions`: 0
+deterministic, 1 exponential, 2 lognormal, 3 gamma, 4 uniform.
+
+**The other payers** (:mod:`cardsim.model.background`) are drawn as the queue reaches them:
+waves (:func:`draw_wave`) or one by one (:func:`draw_arrival`). **The queue**
+(:class:`cardsim.model.service_point.GateBank`) serves them first come, first served, with the
+card holders (:func:`gate`, :func:`absorb`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# numba keeps uint64 arithmetic in uint64 (wrapping) only when every operand is uint64
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_WAVE = np.uint64(0xD1B54A32D192ED03)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_U53 = 1.0 / 9007199254740992.0
+_TWO_PI = 2.0 * math.pi
+
+
+@njit(cache=True)
+def mix(x):  # pragma: no cover - compiled
+    """SplitMix64 of a uint64 (:func:`cardsim.model.streams.mix64`, bit for bit)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+@njit(cache=True)
+def uniform(key, n):  # pragma: no cover - compiled
+    """The ``n``-th U[0, 1) of stream ``key`` (uint64 both)."""
+    return float(mix(key + n * _GOLDEN) >> _S11) * _U53
+
+
+@njit(cache=True)
+def wave_key(key, k):  # pragma: no cover - compiled
+    """The key of wave (or arrival) ``k`` of stream ``key``: each wave's draws stand alone."""
+    return mix(key ^ (np.uint64(k) * _WAVE + _WAVE))
+
+
+@njit(cache=True)
+def normal(key, n):  # pragma: no cover - compiled
+    """A standard normal from draws n and n + 1 (Box-Muller)."""
+    u1 = uniform(key, n)
+    u2 = uniform(key, n + np.uint64(1))
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(_TWO_PI * u2)
+
+
+@njit(cache=True)
+def variate(kind, a, b, key, n):  # pragma: no cover - compiled
+    """A draw of distribution (kind, a, b) from stream ``key`` starting at draw ``n``; returns
+    (value, the next unused draw)."""
+    one = np.uint64(1)
+    if kind == 0:
+        return a, n
+    if kind == 1:
+        return -a * math.log(1.0 - uniform(key, n)), n + one
+    if kind == 2:
+        return math.exp(a + b * normal(key, n)), n + np.uint64(2)
+    if kind == 4:
+        return a + (b - a) * uniform(key, n), n + one
+    # gamma(shape a, scale b): Marsaglia and Tsang; shape < 1 boosted by U^(1/a)
+    shape = a if a >= 1.0 else a + 1.0
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        z = normal(key, n)
+        v = (1.0 + c * z) ** 3
+        u = uniform(key, n + np.uint64(2))
+        n = n + np.uint64(3)
+        if v > 0.0 and math.log(1.0 - u) < 0.5 * z * z + d - d * v + d * math.log(v):
+            x = d * v * b
+            if a < 1.0:
+                x *= (1.0 - uniform(key, n)) ** (1.0 / a)
+                n = n + one
+            return x, n
+
+
+@njit(cache=True)
+def poisson(lam, key, n):  # pragma: no cover - compiled
+    """A Poisson(``lam``) count from stream ``key`` starting at draw ``n``; returns (count, the
+    next unused draw). Inversion below 10, else Hoermann's transformed rejection (PTRS, as numpy)."""
+    one = np.uint64(1)
+    if lam <= 0.0:
+        return 0, n
+    if lam < 10.0:
+        u = uniform(key, n)
+        p = math.exp(-lam)
+        f = p
+        k = 0
+        while u > f and k < 1000:
+            k += 1
+            p *= lam / k
+            f += p
+        return k, n + one
+    slam = math.sqrt(lam)
+    loglam = math.log(lam)
+    bb = 0.931 + 2.53 * slam
+    aa = -0.059 + 0.02483 * bb
+    invalpha = 1.1239 + 1.1328 / (bb - 3.4)
+    vr = 0.9277 - 3.6224 / (bb - 2.0)
+    while True:
+        u = uniform(key, n) - 0.5
+        v = uniform(key, n + one)
+        n = n + np.uint64(2)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * aa / us + bb) * u + lam + 0.43)
+        if us >= 0.07 and v <= vr:
+            return int(k), n
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if (math.log(v) + math.log(invalpha) - math.log(aa / (us * us) + bb)
+                <= -lam + k * loglam - math.lgamma(k + 1.0)):
+            return int(k), n
+
+
+# --- the state of a gate bank: a float64 vector (``GateBank.f``) ...
+NEXT = 0        # the next wave's time (with a headway) or the next passenger's arrival (without)
+NEXT_S = 1      # without a headway: that passenger's service time
+SCALE = 2       # arrivals per second = rates[slot] * SCALE
+HEADWAY, PHASE, SPREAD, START_S, END = 3, 4, 5, 6, 7
+KIND, PA, PB = 8, 9, 10          # the service-time distribution (:func:`variate`)
+LO, HI, BUSY, BG_BUSY = 11, 12, 13, 14   # measured span; busy terminal-seconds in it (all, others')
+FREE = 16       # f[FREE:]: the terminals' next free times
+# ... and a uint64 vector of keys and counters (``GateBank.u``)
+KEY, WAVE, COUNT, HEAD, TAIL, STARTED, SKEY, SN = 0, 1, 2, 3, 4, 5, 6, 7
+TURN = 8        # the terminal the next card holder is logged at (in turn)
+U_SIZE = 9
+
+
+@njit(cache=True)
+def _rate(f, rates, t):  # pragma: no cover - compiled
+    return rates[int(((f[START_S] + t) % 86400.0) // 900.0)] * f[SCALE]
+
+
+@njit(cache=True)
+def draw_arrival(f, u, rates):  # pragma: no cover - compiled
+    """Without a headway: draw the passenger after the one at f[NEXT] (the first if none was
+    drawn yet) into f[NEXT], f[NEXT_S]; inf when none comes before the end. The gap is an
+    exponential of unit rate spent against the slots' rates (exact for a rate that changes at
+    slot boundaries)."""
+    k = u[WAVE]
+    u[WAVE] = k + np.uint64(1)
+    key = wave_key(u[KEY], k)
+    need = -math.log(1.0 - uniform(key, np.uint64(1)))
+    t = f[NEXT]
+    while t < f[END]:
+        slot_end = (math.floor((f[START_S] + t) / 900.0) + 1.0) * 900.0 - f[START_S]
+        r = _rate(f, rates, t)
+        if r > 0.0 and need <= r * (slot_end - t):
+            t += need / r
+            break
+        need -= r * (slot_end - t)
+        t = slot_end
+    if t >= f[END]:
+        f[NEXT] = math.inf
+        return
+    f[NEXT] = t
+    f[NEXT_S] = variate(int(f[KIND]), f[PA], f[PB], key, np.uint64(2))[0]
+    u[COUNT] += np.uint64(1)
+
+
+@njit(cache=True)
+def draw_wave(f, u, buf, rates):  # pragma: no cover - compiled
+    """With a headway: draw the wave at f[NEXT] into the pending passengers ``buf[:, HEAD:TAIL]``
+    (times in row 0, in order; service times in row 1) and move f[NEXT] to the next wave.
+    Returns False, changing nothing, when ``buf`` is too small for the wave (grow it, call
+    again: the wave is drawn anew from its own key)."""
+    w = f[NEXT]
+    if w >= f[END]:
+        f[NEXT] = math.inf
+        return True
+    key = wave_key(u[KEY], u[WAVE])
+    size, n = poisson(_rate(f, rates, w) * f[HEADWAY], key, np.uint64(1))
+    head, tail = np.int64(u[HEAD]), np.int64(u[TAIL])
+    if tail + size > buf.shape[1]:
+        if tail - head + size > buf.shape[1]:
+            return False
+        buf[:, :tail - head] = buf[:, head:tail].copy()      # compact: the pending to the front
+        tail -= head
+        head = 0
+    spread, end = f[SPREAD], f[END]
+    kind, pa, pb = int(f[KIND]), f[PA], f[PB]
+    # the wave's arrival times in order, without a sort: uniform order statistics as the
+    # normalised partial sums of size + 1 exponential gaps
+    total = 0.0
+    for j in range(tail, tail + size + 1):
+        total -= math.log(1.0 - uniform(key, n))
+        n = n + np.uint64(1)
+        if j < tail + size:
+            buf[0, j] = total
+    m = tail
+    scale = spread / total if size else 0.0
+    for j in range(tail, tail + size):
+        t = w + buf[0, j] * scale
+        if t >= end:
+            break
+        buf[0, j] = t
+        m += 1
+    for j in range(tail, m):
+        buf[1, j], n = variate(kind, pa, pb, key, n)
+    if tail > head and m > tail and buf[0, tail - 1] > buf[0, tail]:
+        # waves overlap (spread > headway): merge the new one into the pending ones
+        order = np.argsort(buf[0, head:m], kind="mergesort")
+        buf[:, head:m] = buf[:, head:m][:, order]
+    u[HEAD], u[TAIL] = np.uint64(head), np.uint64(m)
+    u[COUNT] += np.uint64(m - tail)
+    u[WAVE] += np.uint64(1)
+    f[NEXT] = w + f[HEADWAY]
+    return True
+
+
+@njit(cache=True)
+def _earliest(f):  # pragma: no cover - compiled
+    """(index in f, time) of the terminal free first."""
+    k = FREE
+    m = f[FREE]
+    for q in range(FREE + 1, f.shape[0]):
+        if f[q] < m:
+            m = f[q]
+            k = q
+    return k, m
+
+
+@njit(cache=True)
+def _book_other(f, t, s, sums, last):  # pragma: no cover - compiled
+    """Serve an other payer arriving at ``t`` for ``s`` seconds: busy time inside [lo, hi) and per
+    hour, to the hour service starts in."""
+    k, m = _earliest(f)
+    st = m if m > t else t
+    f[k] = st + s
+    if f[LO] <= st < f[HI]:
+        f[BUSY] += s
+        f[BG_BUSY] += s
+    h = int(st / 3600.0)        # st >= 0: truncation is the floor (cheaper than //)
+    sums[h if h < last else last] += s
+
+
+@njit(cache=True)
+def absorb(f, u, buf, rates, sums, until):  # pragma: no cover - compiled
+    """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow."""
+    last = sums.shape[0] - 1
+    if u[STARTED] == 0:
+        u[STARTED] = 1
+        if f[HEADWAY] <= 0.0 and f[SCALE] > 0.0:
+            draw_arrival(f, u, rates)
+    if f[HEADWAY] <= 0.0:
+        while f[NEXT] <= until:
+            _book_other(f, f[NEXT], f[NEXT_S], sums, last)
+            draw_arrival(f, u, rates)
+        return True
+    while True:
+        head, tail = np.int64(u[HEAD]), np.int64(u[TAIL])
+        nxt = f[NEXT]
+        limit = until if until < nxt else nxt     # a wave not drawn yet arrives at nxt or later
+        while head < tail and buf[0, head] <= limit:
+            _book_other(f, buf[0, head], buf[1, head], sums, last)
+            head += 1
+        u[HEAD] = np.uint64(head)
+        if nxt > until:
+            return True
+        if not draw_wave(f, u, buf, rates):
+            return False
+
+
+@njit(cache=True)
+def gate(f, u, buf, rates, sums, now, service, patience):  # pragma: no cover - compiled
+    """Admit a card holder arriving at ``now`` after the other payers who came before; returns
+    (start of service, terminal index), (-1, -1) when they would wait longer than ``patience`` > 0
+    and balk, (-2, -1) when ``buf`` must grow (call again). ``service`` < 0: draw it from the
+    point's stream. Busy time is clipped to [lo, hi] and split over the hours."""
+    if not absorb(f, u, buf, rates, sums, now):
+        return -2.0, -1
+    if service < 0.0:
+        service, sn = variate(int(f[KIND]), f[PA], f[PB], u[SKEY], u[SN])
+        u[SN] = sn
+    k, m = _earliest(f)
+    start = m if m > now else now
+    if patience > 0.0 and start - now > patience:
+        return -1.0, -1
+    end = start + service
+    f[k] = end
+    a = start if start > f[LO] else f[LO]
+    b = end if end < f[HI] else f[HI]
+    if b > a:
+        f[BUSY] += b - a
+    last = sums.shape[0] - 1
+    a = start
+    while a < end:              # HourIntegral.add
+        h = int(a / 3600.0)
+        if h >= last:
+            sums[last] += end - a
+            break
+        e = (h + 1) * 3600.0
+        e = e if e < end else end
+        sums[h] += e - a
+        a = e
+    i = np.int64(u[TURN])
+    u[TURN] = np.uint64(i + 1 if i + 1 < f.shape[0] - FREE else 0)
+    return start, i
