@@ -9,6 +9,10 @@ same machine, minutes apart, alternated, so the host's noise falls on both. A sa
 (bare SimPy timeouts per CPU second) turns the figures into "SimPy events per transaction".
 
     python bench/model_cost.py [--scenario scenarios/weekday.toml] [--before ../old] [--runs 2]
+                               [--log]
+
+With ``--log`` each run also writes its unsigned log (``--out ... --no-sign``), so the records are
+made and stored; without it the run only summarises (a run with no log makes no records).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,13 +44,22 @@ print(json.dumps({"cpu": u.ru_utime + u.ru_stime, "maxrss_kb": u.ru_maxrss,
 """
 
 
-def measure(checkout: Path, scenario: str, scale: float) -> dict:
-    """One run of ``checkout``'s cardsim in a fresh process: CPU seconds, peak RSS, summary."""
+def measure(checkout: Path, scenario: str, scale: float, log: bool = False) -> dict:
+    """One run of ``checkout``'s cardsim in a fresh process: CPU seconds, peak RSS, summary.
+    ``log``: the run also writes its (unsigned) log, so its records are made and stored."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     cmd = [sys.executable, "-m", "cardsim", "run", scenario, "--json", "--quiet", "--scale",
            str(scale)]
-    p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
-                       cwd=checkout, env=env)
+    if log:
+        tmp = tempfile.mkdtemp()
+        cmd += ["--out", os.path.join(tmp, "run.db"), "--no-sign", "--keys",
+                os.path.join(tmp, "keys")]
+    try:
+        p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
+                           cwd=checkout, env=env)
+    finally:
+        if log:
+            shutil.rmtree(tmp, ignore_errors=True)
     if p.returncode:
         raise SystemExit(f"cardsim run failed in {checkout}: {p.stderr.strip()[-500:]}")
     m = json.loads(p.stdout)
@@ -70,16 +85,20 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--before", type=Path, help="another cardsim checkout to compare with")
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--log", action="store_true",
+                    help="also write each run's unsigned log (records made and stored)")
     a = ap.parse_args()
     checkouts = {"this": ROOT} | ({"before": a.before.resolve()} if a.before else {})
     runs: dict[str, list[dict]] = {k: [] for k in checkouts}
+    for path in checkouts.values():     # warm-up: compiled kernels cached, files read once
+        measure(path, a.scenario, 0.01)
     refs = [simpy_seconds_per_timeout(clock=time.process_time)]
     for _ in range(a.runs):
         for name, path in checkouts.items():       # alternated: the host's noise hits both
-            runs[name].append(measure(path, a.scenario, a.scale))
+            runs[name].append(measure(path, a.scenario, a.scale, a.log))
         refs.append(simpy_seconds_per_timeout(clock=time.process_time))
     event_cpu = statistics.median(refs)
-    out = {"benchmark": "model_cost", "scenario": a.scenario, "scale": a.scale,
+    out = {"benchmark": "model_cost", "scenario": a.scenario, "scale": a.scale, "log": a.log,
            "simpy_timeouts_per_cpu_second": round(1.0 / event_cpu),
            **{name: summarise(r, event_cpu) for name, r in runs.items()}}
     if a.before:
