@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_throughput.py
 	$(BIN)/python bench/model_cost.py
+	$(BIN)/python bench/calendar_cost.py
 	$(BIN)/python bench/sign_throughput.py
 	$(BIN)/python bench/verify_throughput.py
 	$(BIN)/python bench/replay_throughput.py

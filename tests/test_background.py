@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cardsim.model import kernels as B
-from cardsim.model.background import Background, Rates
+from cardsim.model.background import Background, Rates, wave_after
 from cardsim.model.distributions import Deterministic, Lognormal
 from cardsim.model.service_point import GateBank
 
@@ -67,14 +67,15 @@ def test_pending_passengers_stay_in_arrival_order_when_waves_overlap(spread):
     """draw_wave merges a wave into the passengers still pending (spread > headway: waves
     overlap); the queue serves them in the order of the buffer, which must be arrival order."""
     b = bank(headway=120.0, spread=spread, per_day=200_000.0)
-    f, u, buf = b.f, b.u, b.buf
+    f, u = b.f, b.u
     waves = 0
     while f[B.NEXT] < 40_000.0:
-        assert B.draw_wave(f, u, buf, b.rates)
+        while not B.draw_wave(f, u, b.buf, b.rates):
+            b._grow()                                 # as GateBank.admit does
         waves += 1
-        pending = buf[0, int(u[B.HEAD]):int(u[B.TAIL])]
+        pending = b.buf[0, int(u[B.HEAD]):int(u[B.TAIL])]
         assert (np.diff(pending) >= 0).all()
-        if int(u[B.TAIL]) - int(u[B.HEAD]) > buf.shape[1] // 2:
+        if int(u[B.TAIL]) - int(u[B.HEAD]) > 200:
             u[B.HEAD] = u[B.TAIL] - np.uint64(1)      # as if the queue had served them
     assert waves == int(np.ceil((40_000.0 - 11.0) / 120.0))
 
@@ -93,3 +94,26 @@ def test_a_bank_without_other_payers_serves_only_card_holders():
     assert b.admit(10.0) == (13.0, 0)
     b.finish(DAY)
     assert b.other_payers() == 0 and b.busy == pytest.approx(9.0)
+
+
+def test_waves_come_when_card_holders_reach_them():
+    """The kernel's wave times are the holders' (background.wave_after), bit for bit: with no
+    spread a holder arriving with a wave is never an ulp before or after it."""
+    b = bank(headway=600.0 / 7.0, spread=0.0, per_day=5_000.0)
+    f, u = b.f, b.u
+    while f[B.NEXT] < DAY:
+        w = f[B.NEXT]
+        assert w == wave_after(w - 1e-3, 600.0 / 7.0, 11.0) == wave_after(w, 600.0 / 7.0, 11.0)
+        assert B.draw_wave(f, u, b.buf, b.rates)
+        u[B.HEAD] = u[B.TAIL]
+
+
+def test_card_holders_and_other_payers_share_one_service_distribution():
+    rates = Rates(np.full(96, 0.1), 0.0, DAY, Lognormal(2.7, 0.3))
+    with pytest.raises(ValueError, match="one service-time distribution"):
+        GateBank(2, 0.0, DAY, Background(rates, 1.0, 0.0, 0.0, 0.0, 1), Deterministic(2.0), 1)
+    with pytest.raises(ValueError, match="no service-time distribution"):
+        GateBank(2).admit(1.0)
+    drawn = GateBank(2, 0.0, DAY, Background(rates, 1.0, 0.0, 0.0, 0.0, 1))
+    start, _ = drawn.admit(50.0)
+    assert start >= 50.0 and drawn.busy > 0.0

@@ -36,7 +36,6 @@ from cardsim.model.kernels import (
 from cardsim.model.streams import mix64
 
 
-
 def phase_of(name: str, headway: float) -> float:
     """A point's wave phase in [0, headway): fixed by its name, so it is the same in every run."""
     h = mix64(int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "big") ^ len(name))
@@ -72,7 +71,7 @@ class Rates:
             self._busy["n"] = float(self._load()[1].sum())
         return self._busy["n"]
 
-    def expected_busy(self, lo: float, hi: float, hours: int) -> tuple[float, list[float]]:
+    def expected_busy(self, lo: float, hi: float, hours: int) -> tuple[float, np.ndarray]:
         """(busy terminal-seconds in [lo, hi), per hour) at scale 1."""
         key = (lo, hi, hours)
         if key not in self._busy:
@@ -103,12 +102,6 @@ class Background:
         the load of a point no card holder used, where no queue needs simulating."""
         busy, per_hour = self.rates.expected_busy(lo, hi, hours)
         return busy * self.scale, per_hour * self.scale
-
-    def max_wave(self) -> float:
-        """The largest expected wave (passengers), 0 without a headway."""
-        if self.headway <= 0:
-            return 0.0
-        return float(self.rates.per_slot.max()) * self.scale * self.headway
 
     def fill(self, f: np.ndarray, u: np.ndarray) -> None:
         """Write the parameters into a gate bank's state vectors (laid out in

@@ -2,7 +2,8 @@
 
 Each distribution is a frozen record that knows its mean, how to draw a block of variates from a
 numpy ``Generator``, its quantile function (for draws from a holder's own hash stream) and its
-``params`` (a code and two numbers, for the compiled draws of :mod:`cardsim.model.variates`). :func:`sampler` turns one into a zero-argument callable for hot loops.
+``params`` (a code and two numbers, for the compiled draws of :mod:`cardsim.model.kernels`).
+:func:`sampler` turns one into a zero-argument callable for hot loops.
 """
 
 from __future__ import annotations

@@ -181,6 +181,32 @@ def draw_arrival(f, u, rates):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _passengers(f, buf, tail, size, w, key, n):  # pragma: no cover - compiled
+    """Write a wave of ``size`` passengers at ``w`` into ``buf[:, tail:]`` from draw ``n`` of its
+    stream ``key``: arrival times in order (those before the end), then service times; returns
+    the new tail. The times come without a sort: uniform order statistics are the normalised
+    partial sums of size + 1 exponential gaps."""
+    total = 0.0
+    for j in range(tail, tail + size + 1):
+        total -= math.log(1.0 - uniform(key, n))
+        n = n + np.uint64(1)
+        if j < tail + size:
+            buf[0, j] = total
+    m = tail
+    scale = f[SPREAD] / total if size else 0.0
+    for j in range(tail, tail + size):
+        t = w + buf[0, j] * scale
+        if t >= f[END]:
+            break
+        buf[0, j] = t
+        m += 1
+    kind, pa, pb = int(f[KIND]), f[PA], f[PB]
+    for j in range(tail, m):
+        buf[1, j], n = variate(kind, pa, pb, key, n)
+    return m
+
+
+@njit(cache=True)
 def draw_wave(f, u, buf, rates):  # pragma: no cover - compiled
     """With a headway: draw the wave at f[NEXT] into the pending passengers ``buf[:, HEAD:TAIL]``
     (times in row 0, in order; service times in row 1) and move f[NEXT] to the next wave.
@@ -199,26 +225,7 @@ def draw_wave(f, u, buf, rates):  # pragma: no cover - compiled
         buf[:, :tail - head] = buf[:, head:tail].copy()      # compact: the pending to the front
         tail -= head
         head = 0
-    spread, end = f[SPREAD], f[END]
-    kind, pa, pb = int(f[KIND]), f[PA], f[PB]
-    # the wave's arrival times in order, without a sort: uniform order statistics as the
-    # normalised partial sums of size + 1 exponential gaps
-    total = 0.0
-    for j in range(tail, tail + size + 1):
-        total -= math.log(1.0 - uniform(key, n))
-        n = n + np.uint64(1)
-        if j < tail + size:
-            buf[0, j] = total
-    m = tail
-    scale = spread / total if size else 0.0
-    for j in range(tail, tail + size):
-        t = w + buf[0, j] * scale
-        if t >= end:
-            break
-        buf[0, j] = t
-        m += 1
-    for j in range(tail, m):
-        buf[1, j], n = variate(kind, pa, pb, key, n)
+    m = _passengers(f, buf, tail, size, w, key, n)
     if tail > head and m > tail and buf[0, tail - 1] > buf[0, tail]:
         # waves overlap (spread > headway): merge the new one into the pending ones
         order = np.argsort(buf[0, head:m], kind="mergesort")
@@ -226,7 +233,9 @@ def draw_wave(f, u, buf, rates):  # pragma: no cover - compiled
     u[HEAD], u[TAIL] = np.uint64(head), np.uint64(m)
     u[COUNT] += np.uint64(m - tail)
     u[WAVE] += np.uint64(1)
-    f[NEXT] = w + f[HEADWAY]
+    # wave k at phase + k * headway, as holders reach it (background.wave_after): not a running
+    # sum, whose rounding would put some waves an ulp away from the holders'
+    f[NEXT] = f[PHASE] + float(u[WAVE]) * f[HEADWAY]
     return True
 
 

@@ -59,11 +59,12 @@ class GateBank:
     Performance shortcut: the queue's state (the terminals' next free times, the other payers
     still to come) is two numpy vectors updated by one compiled kernel (numba) per card holder,
     which also serves the other payers before them, some thirty per card tap (a pure Python heap
-    took 0.7 us a passenger, the kernel about 0.03 us). Busy time is kept in the vectors and
-    folded into ``hourly`` by :meth:`finish`.
+    took 0.7 us a passenger, the kernel about 0.1 us). Busy time is kept in the vectors:
+    :attr:`busy` is live, ``hourly`` is complete once :meth:`finish` has folded it in.
     """
 
-    __slots__ = ("count", "lo", "hi", "f", "u", "buf", "rates", "sums", "hourly", "background")
+    __slots__ = ("count", "lo", "hi", "f", "u", "buf", "rates", "sums", "hourly", "background",
+                 "draws")
 
     def __init__(self, count: int, lo: float = 0.0, hi: float = float("inf"), background=None,
                  service=None, service_key: int = 0):
@@ -76,15 +77,17 @@ class GateBank:
         f[NEXT], f[LO], f[HI] = math.inf, lo, hi
         self.background = background
         self.rates = _NO_RATES
-        wave = 0.0
+        # the pending other payers: small at first (most bus stops never start), doubled when
+        # a wave does not fit (it is then drawn again, the same: kernels.draw_wave)
+        self.buf = np.zeros((2, 16))
         if background is not None:
+            if service is not None and service != background.rates.service:
+                raise ValueError("a gate bank's card holders and other payers share one "
+                                 "service-time distribution")
             background.fill(f, u)
             self.rates = background.rates.per_slot
-            if background.headway > 0:     # room for the waves that can be pending at once
-                wave = background.max_wave()
-                wave = (wave + 6.0 * math.sqrt(wave) + 16.0) * (
-                    1.0 + math.ceil(background.spread / background.headway))
-        self.buf = np.zeros((2, int(wave) + 1))
+            service = background.rates.service
+        self.draws = service is not None     # admit() may draw service times
         if service is not None:
             f[KIND], f[PA], f[PB] = service.params
             u[SKEY] = service_key
@@ -114,7 +117,12 @@ class GateBank:
         identical, so which one serves whom changes no outcome: the terminal a record names is
         taken in turn.
         """
-        s = -1.0 if service_time is None else service_time
+        if service_time is None:
+            if not self.draws:
+                raise ValueError("this gate bank has no service-time distribution to draw from")
+            s = -1.0
+        else:
+            s = service_time
         while True:
             start, i = gate(self.f, self.u, self.buf, self.rates, self.sums, now, s, patience)
             if start != -2.0:
