@@ -181,10 +181,13 @@ def _service_type_metrics(sim, service_type: str, hours: int, rows: dict) -> Non
                 mine.setdefault(h, Histogram()).merge(hist)
         _wait_rows(mine, f"{p}.{service_type}", rows)
         cap = sp.terminals * 3600.0
+        # each hour summed over the points at once (21,000 bus stops), not point by point per hour
+        busy = column_sums([b.hourly.sums for b in sp.banks])
+        queued = column_sums([st.waiting.sums for st in stats])
         for h in range(hours):
             if cap:
-                rows[(h, "utilisation", f"{p}.{service_type}")] += round(sum(b.hourly.sums[h] for b in sp.banks) / cap, 6)
-            rows[(h, "queue_length", f"{p}.{service_type}")] += round(sum(st.waiting.sums[h] for st in stats) / 3600.0, 6)
+                rows[(h, "utilisation", f"{p}.{service_type}")] += round(busy[h] / cap, 6)
+            rows[(h, "queue_length", f"{p}.{service_type}")] += round(queued[h] / 3600.0, 6)
     _wait_rows(merged, service_type, rows)
 
 
