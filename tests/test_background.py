@@ -8,6 +8,7 @@ from cardsim.model import kernels as B
 from cardsim.model.background import Background, Rates, wave_after
 from cardsim.model.distributions import Deterministic, Lognormal
 from cardsim.model.service_point import GateBank
+from cardsim.model.stats import HourIntegral
 
 DAY = 86400.0
 
@@ -117,3 +118,15 @@ def test_card_holders_and_other_payers_share_one_service_distribution():
     drawn = GateBank(2, 0.0, DAY, Background(rates, 1.0, 0.0, 0.0, 0.0, 1))
     start, _ = drawn.admit(50.0)
     assert start >= 50.0 and drawn.busy > 0.0
+
+
+def test_a_card_holder_s_busy_time_is_split_over_the_hours_as_hour_integral_does():
+    """The kernel's hour split (kernels._book_hours) against HourIntegral.add, the rule's Python
+    home, for services that cross hour boundaries and run past the last hour."""
+    b = GateBank(1, 0.0, 3 * 3600.0, None, Deterministic(5000.0), 1)
+    ref = HourIntegral(len(b.hourly.sums) - 1)
+    for t in (100.0, 3590.0, 9000.0):
+        start, _ = b.admit(t)
+        ref.add(start, start + 5000.0)
+    b.finish(3 * 3600.0)
+    assert b.hourly.sums == pytest.approx(ref.sums, abs=1e-9)

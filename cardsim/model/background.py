@@ -55,11 +55,12 @@ class Rates:
     simulated time 0; arrivals stop at ``end``. The expected load is worked out once per type
     (21,000 bus stops share it) and scaled per point."""
 
-    __slots__ = ("per_slot", "start_s", "end", "service", "_busy")
+    __slots__ = ("per_slot", "start_s", "end", "service", "_n", "_busy")
 
     def __init__(self, per_slot: np.ndarray, start_s: float, end: float, service: Distribution):
         self.per_slot, self.start_s, self.end, self.service = per_slot, start_s, end, service
-        self._busy: dict = {}
+        self._n: float | None = None
+        self._busy: dict = {}        # (lo, hi, hours) -> expected_busy
 
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
         t = np.arange(0.0, self.end, 900.0)
@@ -67,9 +68,9 @@ class Rates:
 
     def expected_passengers(self) -> float:
         """Passengers expected over the run at scale 1."""
-        if "n" not in self._busy:
-            self._busy["n"] = float(self._load()[1].sum())
-        return self._busy["n"]
+        if self._n is None:
+            self._n = float(self._load()[1].sum())
+        return self._n
 
     def expected_busy(self, lo: float, hi: float, hours: int) -> tuple[float, np.ndarray]:
         """(busy terminal-seconds in [lo, hi), per hour) at scale 1."""

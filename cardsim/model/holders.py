@@ -156,16 +156,12 @@ class Step(NamedTuple):
     service: str = ""
 
 
-def pmf_draw(pmf: list[float], u: float, skip_zero: bool) -> int:
-    """The count of quantile ``u`` of ``pmf`` (over 1, 2, ... with ``skip_zero``)."""
-    return _cum_draw(_cum(pmf, skip_zero), u, 1 if skip_zero else 0)
-
-
 def _cum(pmf: list[float], skip_zero: bool) -> list[float]:
     return list(accumulate(pmf[1 if skip_zero else 0:]))
 
 
 def _cum_draw(cum: list[float], u: float, lo: int) -> int:
+    """The count (from ``lo``) of quantile ``u`` of a cumulated pmf."""
     return lo + min(bisect_left(cum, u * cum[-1]), len(cum) - 1) if cum[-1] > 0 else lo
 
 

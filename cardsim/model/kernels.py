@@ -266,6 +266,23 @@ def _book_other(f, t, s, sums, last):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _book_hours(sums, a, b):  # pragma: no cover - compiled
+    """Book the interval [a, b) into per-hour ``sums`` split at the hours, the last one taking
+    the rest: :meth:`cardsim.model.stats.HourIntegral.add` compiled (tests/test_background.py
+    checks they agree)."""
+    last = sums.shape[0] - 1
+    while a < b:
+        h = int(a / 3600.0)     # a >= 0: truncation is the floor
+        if h >= last:
+            sums[last] += b - a
+            return
+        e = (h + 1) * 3600.0
+        e = e if e < b else b
+        sums[h] += e - a
+        a = e
+
+
+@njit(cache=True)
 def absorb(f, u, buf, rates, sums, until):  # pragma: no cover - compiled
     """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow."""
     last = sums.shape[0] - 1
@@ -313,17 +330,7 @@ def gate(f, u, buf, rates, sums, now, service, patience):  # pragma: no cover - 
     b = end if end < f[HI] else f[HI]
     if b > a:
         f[BUSY] += b - a
-    last = sums.shape[0] - 1
-    a = start
-    while a < end:              # HourIntegral.add
-        h = int(a / 3600.0)
-        if h >= last:
-            sums[last] += end - a
-            break
-        e = (h + 1) * 3600.0
-        e = e if e < end else end
-        sums[h] += e - a
-        a = e
+    _book_hours(sums, start, end)
     i = np.int64(u[TURN])
     u[TURN] = np.uint64(i + 1 if i + 1 < f.shape[0] - FREE else 0)
     return start, i
