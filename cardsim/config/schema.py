@@ -413,7 +413,9 @@ def cross_checks(cfg: dict) -> list[tuple[str, str]]:
             errs.append((f"demand.profiles.{purpose}", "must have at least one slot > 0"))
     t = cfg["demand"]["transit"]
     if t["transfer_share"] + t["bus_bus_share"] > 1.0:
-        errs.append(("demand.transit.bus_bus_share", "transfer_share + bus_bus_share must be <= 1"))
+        errs.append(("demand.transit.bus_bus_share", "transfer_share + bus_bus_share must be <= 1 "
+                     "(demand.transit.transfer_share and demand.transit.bus_bus_share), got "
+                     f"{t['transfer_share']:g} + {t['bus_bus_share']:g}"))
     return errs
 
 
@@ -421,11 +423,13 @@ def _province_checks(p: str, pc: dict) -> list[tuple[str, str]]:
     errs = []
     if pc["senior_share"] + pc["student_share"] > 1.0:
         errs.append((f"provinces.{p}.student_share",
-                     f"senior_share + student_share must be <= 1, got "
+                     f"senior_share + student_share must be <= 1 (provinces.{p}.senior_share and "
+                     f"provinces.{p}.student_share), got "
                      f"{pc['senior_share']:g} + {pc['student_share']:g}"))
     if pc["balance_min_fen"] > pc["balance_max_fen"]:
         errs.append((f"provinces.{p}.balance_min_fen",
-                     f"must be <= balance_max_fen ({pc['balance_max_fen']}), got {pc['balance_min_fen']}"))
+                     f"must be <= provinces.{p}.balance_max_fen ({pc['balance_max_fen']}), "
+                     f"got {pc['balance_min_fen']}"))
     bands = pc["metro"]["band_km"]
     if any(b >= c for b, c in zip(bands, bands[1:])):
         errs.append((f"provinces.{p}.metro.band_km", f"must be strictly increasing, got {bands}"))
