@@ -6,9 +6,10 @@ import pytest
 
 from cardsim.config.scenario import load, loads
 from cardsim.model.demand import build_groups
+from cardsim.model import kernels
 from cardsim.model.holders import (
-    GOVERNMENT_ITEMS, BlockStream, HashStream, Profile, card_journeys, first_uniforms,
-    government_item, holder_keys, mode_shares, uniforms,
+    GOVERNMENT_ITEMS, JOURNEY, MOVE, SCENIC, HashStream, Planner, Profile, card_journeys,
+    government_item, holder_keys, mode_shares,
 )
 from cardsim.model.places import all_points
 from cardsim.model.streams import Streams
@@ -21,16 +22,15 @@ def test_government_items():
     assert government_item(30) == "item_031"
 
 
-def test_vectorised_first_draws_are_the_holders_own_stream_bit_for_bit():
+def test_compiled_draws_are_the_holders_own_stream_bit_for_bit():
     keys = holder_keys(987654321, 50, day=2)
-    u1, u2 = first_uniforms(keys)
-    block = uniforms(keys, 6)
+    p = Profile([1.0] * 96)
+    first = p.first_clocks(keys)
     for i in (0, 17, 49):
         s = HashStream(int(keys[i]))
         draws = [s.u() for _ in range(8)]
-        assert draws[:2] == [u1[i], u2[i]] and draws[:6] == block[i].tolist()
-        b = BlockStream(int(keys[i]), block[i].tolist())
-        assert [b.u() for _ in range(8)] == draws       # past the block: computed one by one
+        assert [kernels.uniform(keys[i], np.uint64(n)) for n in range(1, 9)] == draws
+        assert first[i] == p.clock(draws[0], draws[1])
     assert len(set(keys.tolist())) == 50 and (holder_keys(987654321, 50, day=3) != keys).all()
 
 
@@ -39,10 +39,76 @@ def test_a_profile_draws_clock_times_in_proportion():
     weights[32], weights[33] = 3.0, 1.0               # 08:00-08:15 three times 08:15-08:30
     p = Profile(weights)
     rng = np.random.default_rng(1)
-    t = p.clock_np(rng.random(40_000), rng.random(40_000))
+    t = np.array([p.clock(u, v) for u, v in rng.random((40_000, 2)).tolist()])
     assert t.min() >= 8 * 3600 and t.max() < 8.5 * 3600
     assert np.mean(t < 8.25 * 3600) == pytest.approx(0.75, abs=0.01)
     assert p.after(8.2 * 3600, 0.0, 0.0) >= 8.2 * 3600 - 900      # from the slot it is in on
+    later = [p.after(8.2 * 3600, u, v) for u, v in rng.random((4_000, 2)).tolist()]
+    assert min(later) >= 8 * 3600 and max(later) < 8.5 * 3600
+
+
+@pytest.fixture(scope="module")
+def planner():
+    cfg = load(ROOT / "scenarios" / "weekday.toml").config
+    return Planner(cfg, all_points(cfg), cfg["simulation"]["start_hour"] * 3600.0), cfg
+
+
+def _plans(planner, htype, home="sichuan", host="sichuan", site=0, n=2000, day=0):
+    pl, _cfg = planner
+    keys = holder_keys(4242, n, day)
+    return keys, pl.plans(htype, home, host, site, keys, pl.first_clocks(htype, keys), day)
+
+
+def test_a_plan_is_a_function_of_the_holders_key_alone(planner):
+    keys, plans = _plans(planner, "commuter")
+    pl, _cfg = planner
+    again = pl.plans("commuter", "sichuan", "sichuan", 0, keys[::-1].copy(),
+                     pl.first_clocks("commuter", keys[::-1].copy()), 0)
+    assert again[::-1] == plans              # the same days, whatever the order or the block
+
+
+def test_local_plans_follow_their_journeys_pmf_and_go_out_before_coming_back(planner):
+    _keys, plans = _plans(planner, "commuter")
+    pmf = planner[1]["demand"]["holders"]["commuter"]["journeys_pmf"]
+    counts = np.bincount([len(p) for p in plans], minlength=len(pmf))
+    expect = np.array(pmf[1:]) / sum(pmf[1:]) * len(plans)
+    assert counts[0] == 0 and np.abs(counts[1:len(pmf)] - expect).max() < 5 * np.sqrt(expect.max())
+    for p in plans:
+        assert all(st.kind == JOURNEY and st.province == "sichuan" for st in p)
+        assert [st.at for st in p[1:]] == sorted(st.at for st in p[1:])
+        for st in p:
+            assert 1 <= len(st.legs) <= 2 and all(leg.km >= 0.5 and 0 <= leg.jitter < 1
+                                                  for leg in st.legs)
+            assert st.access > 0 and st.after > 0
+    backs = [p[1].at for p in plans if len(p) > 1]
+    assert np.median(backs) - np.median([p[0].at for p in plans]) > 6 * 3600   # out, then back
+
+
+def test_visitors_take_the_train_first_and_maybe_back(planner):
+    _keys, plans = _plans(planner, "visitor", home="chongqing", host="sichuan")
+    share = planner[1]["demand"]["intercity"]["return_share"]
+    for p in plans:
+        assert p[0].kind == MOVE and p[0].province == "sichuan" and p[0].after > 0
+        assert all(st.kind == JOURNEY and st.province == "sichuan" for st in p[1:-1])
+        assert all(st.at >= p[0].at for st in p[1:])
+    back = np.mean([p[-1].kind == MOVE and p[-1].province == "chongqing" for p in plans])
+    assert back == pytest.approx(share, abs=0.05)
+
+
+def test_tourists_from_the_other_province_move_then_visit_the_site(planner):
+    _keys, plans = _plans(planner, "tourist", home="chongqing", host="sichuan", site=3)
+    for p in plans:
+        assert [st.kind for st in p[:2]] == [MOVE, SCENIC] and p[1].point == 3
+        assert p[1].service == "scenic_gate" and p[0].at < p[1].at
+    _keys, local = _plans(planner, "tourist", home="sichuan", host="sichuan", site=1)
+    assert all(p[0].kind == SCENIC for p in local)
+
+
+def test_government_cases_spread_over_the_items_most_on_the_first(planner):
+    _keys, plans = _plans(planner, "gov", site=2, n=4000)
+    items = [p[0].service for p in plans]
+    assert all(len(p) == 1 and p[0].point == 2 for p in plans)
+    assert items.count(GOVERNMENT_ITEMS[0]) > items.count(GOVERNMENT_ITEMS[5]) > 0
 
 
 def test_mode_shares_follow_the_journeys_per_mode():

@@ -28,8 +28,7 @@ from cardsim.model.background import wave_after
 from cardsim.model.card import ADULT, SENIOR, STUDENT, Card
 from cardsim.model.distributions import Exponential, from_spec, sampler, uniform_sampler
 from cardsim.model.holders import (
-    JOURNEY, MOVE, SCENIC, FIRST_PURPOSE, BlockStream, HashStream, Planner, Step,
-    first_uniforms, holder_keys, local_counts, mean_journeys, uniforms,
+    JOURNEY, MOVE, SCENIC, HashStream, Planner, Step, holder_keys, local_counts, mean_journeys,
 )
 from cardsim.model.places import CITY, Point
 
@@ -39,8 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The card category of each local holder type.
 LOCAL_CATEGORY = {"commuter": ADULT, "occasional": ADULT, "senior": SENIOR, "student": STUDENT}
 TOUR_GAP_S = 3.0       # seconds between tour-group members reaching the gates
-DISPATCH_BLOCK = 256   # holders whose first draws are computed together
-BLOCK_DRAWS = 32       # first draws computed per holder (more are computed one by one)
+DISPATCH_BLOCK = 256   # holders whose plans are drawn together
 
 
 class DemandSource(Protocol):
@@ -170,65 +168,53 @@ class ScenarioDemand:
         for prov in PROVINCES:
             env.process(_loss_reports(sim, prov))
 
-    def _first_times(self, g: Group, keys: np.ndarray, day: int) -> np.ndarray:
-        u1, u2 = first_uniforms(keys)
-        clocks = self.planner.profiles[FIRST_PURPOSE[g.htype]].clock_np(u1, u2)
+    def _first_clocks(self, g: Group, keys: np.ndarray) -> np.ndarray:
+        """The holders' first departures (clock seconds); a tour's members reach the site
+        together, one after another."""
+        clocks = self.planner.first_clocks(g.htype, keys)
         i = 0
-        for size in g.tours:    # a tour's members reach the site together, one after another
+        for size in g.tours:
             clocks[i:i + size] = clocks[i] + TOUR_GAP_S * np.arange(size)
             i += size
-        return day * 86400.0 + clocks - self.planner.start_s
+        return clocks
 
     def _dispatch(self, g: Group, key: int, day: int):
         """SimPy process: start the group's holders at their first departures, in time order."""
-        env, sim = self.sim.env, self.sim
+        env, sim, planner = self.sim.env, self.sim, self.planner
         keys = holder_keys(key, g.n, day)
-        times = self._first_times(g, keys, day)
-        tour_clock = times + self.planner.start_s - day * 86400.0 if g.tours else None
-        in_tours = sum(g.tours)
+        clocks = self._first_clocks(g, keys)
+        times = day * 86400.0 + clocks - planner.start_s
         order = np.argsort(times, kind="stable")
         order = order[(times[order] >= 0) & (times[order] < sim.duration)]
+        site = g.point.index if g.point is not None else 0
         for lo in range(0, len(order), DISPATCH_BLOCK):
             idxs = order[lo:lo + DISPATCH_BLOCK]
             # Performance shortcut: a block of holders starts together, when its first holder
             # departs: each plan is drawn from its holder's own stream and each first step is
             # scheduled at its own time (never before it), so only the events are fewer (one a
-            # block, not one a holder); their first draws come in one numpy pass.
+            # block, not one a holder); the plans are drawn in one compiled call.
             t = float(times[idxs[0]])
             if t > env.now:
                 yield env.timeout(t - env.now)
-            blocks = uniforms(keys[idxs], BLOCK_DRAWS).tolist()
-            for idx, block in zip(idxs.tolist(), blocks):
-                clock = float(tour_clock[idx]) if tour_clock is not None and idx < in_tours else None
-                self._begin(g, idx, BlockStream(int(keys[idx]), block), day, clock)
+            plans = planner.plans(g.htype, g.card_province, g.host, site, keys[idxs],
+                                  clocks[idxs], day)
+            for idx, steps in zip(idxs.tolist(), plans):
+                self._begin(g, idx, steps)
 
-    def _begin(self, g: Group, idx: int, s: BlockStream, day: int, clock: float | None) -> None:
-        sim, planner = self.sim, self.planner
-        pop = sim.population[g.card_province]
+    def _begin(self, g: Group, idx: int, steps: list[Step]) -> None:
+        pop = self.sim.population[g.card_province]
         card = (pop, pop.serial_for(g.category, g.first_index + idx))
-        if g.htype == "visitor":
-            steps = planner.visitor(g.card_province, g.host, s, day)
-        elif g.htype == "tourist":
-            steps = planner.tourist(g.card_province, g.point, s, day, clock)
-        elif g.htype == "gov":
-            steps = planner.gov(g.host, g.point.index, s, day)
-        else:
-            steps = planner.local(g.htype, g.host, s, day)
         start = CITY[g.host if g.htype != "visitor" else g.card_province]
-        # the plan is drawn: the holder's few later draws go on from the same stream, without
-        # the block (memory) or its length check (speed)
-        later = HashStream(s.key)
-        later.n = s.n
-        Traveller(self, card, steps, start, later).advance()
+        Traveller(self, card, steps, start).advance()
 
 
 class Traveller:
     """One holder on their way through the day's plan (see module doc)."""
 
-    __slots__ = ("demand", "_card", "steps", "i", "place", "free_at", "stream", "leg", "sp")
+    __slots__ = ("demand", "_card", "steps", "i", "place", "free_at", "leg", "sp")
 
-    def __init__(self, demand: ScenarioDemand, card: tuple, steps: list[Step], place: str, stream):
-        self.demand, self._card, self.steps, self.stream = demand, card, steps, stream
+    def __init__(self, demand: ScenarioDemand, card: tuple, steps: list[Step], place: str):
+        self.demand, self._card, self.steps = demand, card, steps
         self.i = 0
         self.leg = 0
         self.place = place
@@ -246,14 +232,13 @@ class Traveller:
 
     def advance(self) -> None:
         """Start the next step when it can start (moves between cities are taken at once)."""
-        d = self.demand
-        sim, planner = d.sim, d.planner
+        sim = self.demand.sim
         now = sim.env.now
         while self.i < len(self.steps):
             st = self.steps[self.i]
             if st.kind == MOVE:
                 dep = max(st.at, self.free_at, now)
-                self.free_at = dep + max(sim.places.intercity_s, planner.draw("intercity", self.stream))
+                self.free_at = dep + max(sim.places.intercity_s, st.after)
                 self.place = CITY[st.province]
                 self.i += 1
                 continue
@@ -262,7 +247,7 @@ class Traveller:
             self.place = target
             if st.kind == JOURNEY:
                 self.leg = 0
-                self._leg_at(ready + planner.draw("access", self.stream))
+                self._leg_at(ready + st.access)
             else:
                 sim.env.call_at(ready, self._online)
             return
@@ -280,7 +265,7 @@ class Traveller:
         leg = st.legs[self.leg]
         self.sp = sp = sim.points[st.province][leg.mode]
         t = ready + sp.ride_s(leg.km) if leg.mode == "metro" else ready
-        t = wave_after(t, sp.headway, sp.phases[leg.point]) + sp.spread * self.stream.u()
+        t = wave_after(t, sp.headway, sp.phases[leg.point]) + sp.spread * leg.jitter
         sim.env.call_at(t, self._tap)
 
     def _tap(self, _arg) -> None:
@@ -289,15 +274,14 @@ class Traveller:
 
     def tapped(self, approved: bool, now: float) -> None:
         """After a tap (or a balk): the next leg, or the journey's end."""
-        planner = self.demand.planner
         st = self.steps[self.i]
         leg = st.legs[self.leg]
         end = now + self.sp.ride_s(leg.km) if leg.mode == "bus" else now
         self.leg += 1
         if approved and self.leg < len(st.legs):
-            self._leg_at(end + planner.draw("transfer", self.stream))
+            self._leg_at(end + st.transfer)
             return
-        self.free_at = end + planner.draw("gap", self.stream)
+        self.free_at = end + st.after
         self.i += 1
         self.advance()
 
@@ -312,8 +296,7 @@ class Traveller:
         sim.arrive_online(st.province, channel, self.card, st.point, st.service, then=self.done_online)
 
     def done_online(self, _approved: bool, now: float) -> None:
-        st = self.steps[self.i]
-        self.free_at = now + self.demand.planner.draw("visit" if st.kind == SCENIC else "gap", self.stream)
+        self.free_at = now + self.steps[self.i].after
         self.i += 1
         self.advance()
 
