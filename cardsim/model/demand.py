@@ -242,8 +242,9 @@ class Traveller:
                 self.place = CITY[st.province]
                 self.i += 1
                 continue
-            target = self._place_of(st)
-            ready = max(st.at, self.free_at + sim.places.travel_s(self.place, target), now)
+            target = CITY[st.province] if st.kind == JOURNEY else self._place_of(st)
+            travel = sim.places.travel_s(self.place, target) if target != self.place else 0.0
+            ready = max(st.at, self.free_at + travel, now)
             self.place = target
             if st.kind == JOURNEY:
                 self.leg = 0
@@ -264,19 +265,21 @@ class Traveller:
         st = self.steps[self.i]
         leg = st.legs[self.leg]
         self.sp = sp = sim.points[st.province][leg.mode]
-        t = ready + sp.ride_s(leg.km) if leg.mode == "metro" else ready
+        t = ready + leg.ride if leg.mode == "metro" else ready
         t = wave_after(t, sp.headway, sp.phases[leg.point]) + sp.spread * leg.jitter
-        sim.env.call_at(t, self._tap)
+        sim.env.call_at(t, self._tap, leg)
 
-    def _tap(self, _arg) -> None:
-        leg = self.steps[self.i].legs[self.leg]
-        self.demand.sim.arrive_at(self.sp, leg.point, self.card, leg.km, self.tapped)
+    def _tap(self, leg) -> None:
+        card = self._card
+        if type(card) is tuple:
+            card = self.card
+        self.demand.sim.arrive_at(self.sp, leg.point, card, leg.km, self.tapped)
 
     def tapped(self, approved: bool, now: float) -> None:
         """After a tap (or a balk): the next leg, or the journey's end."""
         st = self.steps[self.i]
         leg = st.legs[self.leg]
-        end = now + self.sp.ride_s(leg.km) if leg.mode == "bus" else now
+        end = now + leg.ride if leg.mode == "bus" else now
         self.leg += 1
         if approved and self.leg < len(st.legs):
             self._leg_at(end + st.transfer)

@@ -104,11 +104,13 @@ class Profile:
 
 class Leg(NamedTuple):
     """One tap of a journey: metro (at the destination station's exit gates) or bus (boarding);
-    ``jitter`` in [0, 1) places the holder in the wave of passengers they come with."""
+    ``ride`` its riding seconds (``km`` at the mode's ``speed_kmh``); ``jitter`` in [0, 1) places
+    the holder in the wave of passengers they come with."""
 
     mode: str
     point: int
     km: float
+    ride: float = 0.0
     jitter: float = 0.0
 
 
@@ -135,9 +137,9 @@ def _step(r: list[float]) -> Step:
     prov = PROVINCES[int(r[K.S_PROV])]
     if kind is JOURNEY:
         o1, o2 = K.S_LEG, K.S_LEG + K.LEG_W
-        legs = (Leg(_MODES[int(r[o1])], int(r[o1 + 1]), r[o1 + 2], r[o1 + 3]),)
+        legs = (Leg(_MODES[int(r[o1])], int(r[o1 + 1]), r[o1 + 2], r[o1 + 3], r[o1 + 4]),)
         if r[K.S_LEGS] > 1:
-            legs += (Leg(_MODES[int(r[o2])], int(r[o2 + 1]), r[o2 + 2], r[o2 + 3]),)
+            legs += (Leg(_MODES[int(r[o2])], int(r[o2 + 1]), r[o2 + 2], r[o2 + 3], r[o2 + 4]),)
         return Step(kind, r[K.S_AT], prov, legs, access=r[K.S_ACCESS], transfer=r[K.S_TRANSFER],
                     after=r[K.S_AFTER])
     service = ("scenic_gate" if kind is SCENIC else
@@ -215,7 +217,8 @@ class Planner:
             km = [table(from_spec(pcs[p][m]["trip_km"])) for m in _MODES]
             self.place[p] = (np.vstack(walks + km), np.array(list(accumulate(mode_shares(cfg, p)))),
                              *(np.array(list(accumulate(pt.share for pt in points[p][m])), dtype=float)
-                               for m in _MODES))
+                               for m in _MODES),
+                             np.array([float(pcs[p][m]["speed_kmh"]) for m in _MODES]))
         self.items = np.array(list(accumulate(1.0 / (j + 1) for j in range(d["government"]["items"]))))
         self.return_share = np.array([d["intercity"]["return_share"]])
         local = set(HOLDER_TYPES)
@@ -237,14 +240,14 @@ class Planner:
         seconds; a tour group's members share theirs): ``home`` the card's province, ``host``
         where the day happens, ``site`` the scenic site or the hall (its index)."""
         kind = _PLAN_KIND[htype][0]
-        tables, modes, metro, bus = self.place[host]
+        tables, modes, metro, bus, speeds = self.place[host]
         jcum, jlo = self._journeys.get(htype, self._none)
         extra = self.items if kind == K.H_GOV else self.return_share
         out = np.zeros((len(keys) * self._width, K.STEP_W))
         counts = np.empty(len(keys), dtype=np.int64)
         rows = K.plan(out, counts, kind, keys, clocks, day * 86400.0 - self.start_s,
                       PROVINCES.index(home), PROVINCES.index(host), site, extra, jcum, jlo,
-                      self._prof[htype], tables, modes, metro, bus)
+                      self._prof[htype], tables, modes, metro, bus, speeds)
         steps = [_step(r) for r in out[:rows].tolist()]
         plans, i = [], 0
         for c in counts.tolist():

@@ -343,8 +343,8 @@ def gate(f, u, buf, rates, sums, now, service, patience):  # pragma: no cover - 
 # holder's day takes later (walks, the wait for a wave, the time at a site), drawn with the plan
 # from the holder's stream so that the day is one function of the holder's key.
 S_KIND, S_AT, S_PROV, S_POINT, S_ITEM, S_AFTER, S_ACCESS, S_TRANSFER, S_LEGS = range(9)
-S_LEG = 9               # legs from here: mode, point, km, jitter
-LEG_W = 4
+S_LEG = 9               # legs from here: mode, point, km, riding seconds, jitter
+LEG_W = 5
 STEP_W = S_LEG + 2 * LEG_W
 K_JOURNEY, K_SCENIC, K_GOV, K_MOVE = 0, 1, 2, 3      # S_KIND
 M_METRO, M_BUS = 0, 1                                # a leg's mode
@@ -438,9 +438,10 @@ def _table(tables, row, u):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _journey(row, key, n, at, prov, modes, metro, bus, tables):  # pragma: no cover - compiled
+def _journey(row, key, n, at, prov, modes, metro, bus, tables, speeds):  # pragma: no cover - compiled
     """A journey at ``at`` in province ``prov`` (its mode mix ``modes``, its stations' and stops'
-    cumulated shares ``metro``, ``bus``) into ``row``: eleven draws from ``n``; returns the next."""
+    cumulated shares ``metro``, ``bus``, the modes' ``speeds`` in km/h, 0 for no riding time)
+    into ``row``: eleven draws from ``n``; returns the next."""
     kind = min(bisect_left(modes, uniform(key, n) * modes[-1]), 3)
     metro_first = uniform(key, n + _ONE) < 0.5
     n = n + _TWO
@@ -454,8 +455,10 @@ def _journey(row, key, n, at, prov, modes, metro, bus, tables):  # pragma: no co
         o = S_LEG + leg * LEG_W
         row[o] = mode
         row[o + 1] = _pick(metro if mode == M_METRO else bus, uniform(key, n))
-        row[o + 2] = max(_table(tables, T_KM_METRO + mode, uniform(key, n + _ONE)), 0.5)
-        row[o + 3] = uniform(key, n + _TWO)
+        km = max(_table(tables, T_KM_METRO + mode, uniform(key, n + _ONE)), 0.5)
+        row[o + 2] = km
+        row[o + 3] = km / speeds[mode] * 3600.0 if speeds[mode] > 0.0 else 0.0
+        row[o + 4] = uniform(key, n + _TWO)
         n = n + np.uint64(3)
     row[S_ACCESS] = _table(tables, T_ACCESS, uniform(key, n))
     row[S_TRANSFER] = _table(tables, T_TRANSFER, uniform(key, n + _ONE))
@@ -485,7 +488,7 @@ def _move(row, at, prov, tables, key, n):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def plan(out, steps, kind, keys, clocks, day_s, home, host, site, extra, jcum, jlo, prof,
-         tables, modes, metro, bus):  # pragma: no cover - compiled
+         tables, modes, metro, bus, speeds):  # pragma: no cover - compiled
     """The plans of a block of holders of one kind (H_*), one after another: their steps' rows
     into ``out`` (room for ``out.shape[0] // len(keys)`` a holder), holder i's count into
     ``steps[i]``; returns the rows written. ``clocks``: first departures (clock seconds); ``day_s``: the day's
@@ -510,7 +513,7 @@ def plan(out, steps, kind, keys, clocks, day_s, home, host, site, extra, jcum, j
         if kind == H_LOCAL or kind == H_TWOWAY:
             times, n = _later(key, n, prof, P_BACK if kind == H_TWOWAY else P_LATER, c0,
                               max(nj - 1, 0), day_s)
-            n = _journey(rows[0], key, n, day_s + c0, host, modes, metro, bus, tables)
+            n = _journey(rows[0], key, n, day_s + c0, host, modes, metro, bus, tables, speeds)
             m = 1
         elif kind == H_VISITOR:
             n = _move(rows[0], day_s + c0, host, tables, key, n)
@@ -527,7 +530,7 @@ def plan(out, steps, kind, keys, clocks, day_s, home, host, site, extra, jcum, j
             m += 1
             times, n = _later(key, n, prof, P_LATER, c0 + 3600.0, nj, day_s)
         for t in times:
-            n = _journey(rows[m], key, n, t, host, modes, metro, bus, tables)
+            n = _journey(rows[m], key, n, t, host, modes, metro, bus, tables, speeds)
             m += 1
         if kind == H_VISITOR and uniform(key, n) < extra[0]:
             base = times[-1] - day_s if len(times) else c0 + 3600.0

@@ -25,15 +25,23 @@ class PointStats:
     def wait(self, arrival: float, start: float, warmup: float) -> None:
         """One customer who arrived at ``arrival`` reached a terminal at ``start``."""
         w = start - arrival
-        if arrival >= warmup:
-            self.waits.add(w)
         h = int(arrival // 3600.0)
         hist = self.hour_waits.get(h)
         if hist is None:
             hist = self.hour_waits[h] = Histogram()
+        if w <= 0.0:
+            # performance shortcut: most customers do not wait; Histogram.add's count of an
+            # exact zero, inlined (two calls a transit tap saved)
+            hist.n += 1
+            hist.zeros += 1
+            if arrival >= warmup:
+                self.waits.n += 1
+                self.waits.zeros += 1
+            return
         hist.add(w)
-        if w > 0.0:
-            self.waiting.add(arrival, start)
+        if arrival >= warmup:
+            self.waits.add(w)
+        self.waiting.add(arrival, start)
 
     def balk(self, now: float, warmup: float) -> None:
         """One customer left at ``now`` without joining the queue."""

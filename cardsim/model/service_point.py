@@ -120,14 +120,13 @@ class GateBank:
         if service_time is None:
             if not self.draws:
                 raise ValueError("this gate bank has no service-time distribution to draw from")
-            s = -1.0
-        else:
-            s = service_time
-        while True:
-            start, i = gate(self.f, self.u, self.buf, self.rates, self.sums, now, s, patience)
-            if start != -2.0:
-                return start, i
+            service_time = -1.0
+        start, i = gate(self.f, self.u, self.buf, self.rates, self.sums, now, service_time, patience)
+        while start == -2.0:           # a wave did not fit: grow, draw it again (rare)
             self._grow()
+            start, i = gate(self.f, self.u, self.buf, self.rates, self.sums, now, service_time,
+                            patience)
+        return start, i
 
     def _grow(self) -> None:
         buf = np.zeros((2, 2 * self.buf.shape[1]))

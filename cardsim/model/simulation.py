@@ -83,7 +83,6 @@ class ServicePoints:
         self.headway = scfg.get("headway_s", 0.0)
         self.spread = scfg.get("wave_spread_s", 0.0)
         self.phases = [phase_of(f"{province}/{stype}/{pt.name}", self.headway) for pt in points]
-        self.speed = scfg.get("speed_kmh", 0.0)
         if self.online:
             self.banks = [WindowBank(env, pt.terminals, lo, hi, mean_service) for pt in points]
         else:
@@ -123,10 +122,6 @@ class ServicePoints:
         """Point ``k``'s service-time sampler (its own stream, small first blocks)."""
         rng = self._streams.rng(f"service/{self.province}/{self.stype}/{self.points[k].name}")
         return sampler(self._service_dist, rng, first=16)
-
-    def ride_s(self, km: float) -> float:
-        """Riding time of a ``km`` trip on this mode."""
-        return km / self.speed * 3600.0 if self.speed else 0.0
 
     def wait(self, arrival: float, start: float, warmup: float, point: int) -> None:
         """Record one customer's wait at ``point`` (statistics only)."""
