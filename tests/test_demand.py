@@ -79,6 +79,9 @@ def test_local_plans_follow_their_journeys_pmf_and_go_out_before_coming_back(pla
         for st in p:
             assert 1 <= len(st.legs) <= 2 and all(leg.km >= 0.5 and 0 <= leg.jitter < 1
                                                   for leg in st.legs)
+            for leg in st.legs:          # riding time at the mode's speed
+                speed = planner[1]["provinces"]["sichuan"][leg.mode]["speed_kmh"]
+                assert leg.ride == pytest.approx(leg.km / speed * 3600.0)
             assert st.access > 0 and st.after > 0
     backs = [p[1].at for p in plans if len(p) > 1]
     assert np.median(backs) - np.median([p[0].at for p in plans]) > 6 * 3600   # out, then back

@@ -131,21 +131,29 @@ class Step(NamedTuple):
     after: float = 0.0
 
 
+_new = tuple.__new__
+_S, _L1, _L2 = K.S_LEG, K.S_LEG + K.LEG_W, K.S_LEG + 2 * K.LEG_W
+
+
 def _step(r: list[float]) -> Step:
-    """A step from its row of a compiled plan (``kernels.S_*``)."""
+    """A step from its row of a compiled plan (``kernels.S_*``).
+
+    Performance shortcut: steps and legs are made with ``tuple.__new__`` (a named tuple's own
+    ``__new__`` is a Python function: a call a field list; half a million steps a day)."""
     kind = _KINDS[int(r[K.S_KIND])]
     prov = PROVINCES[int(r[K.S_PROV])]
     if kind is JOURNEY:
-        o1, o2 = K.S_LEG, K.S_LEG + K.LEG_W
-        legs = (Leg(_MODES[int(r[o1])], int(r[o1 + 1]), r[o1 + 2], r[o1 + 3], r[o1 + 4]),)
+        m, p, km, ride, jitter = r[_S:_L1]
+        legs = (_new(Leg, (_MODES[int(m)], int(p), km, ride, jitter)),)
         if r[K.S_LEGS] > 1:
-            legs += (Leg(_MODES[int(r[o2])], int(r[o2 + 1]), r[o2 + 2], r[o2 + 3], r[o2 + 4]),)
-        return Step(kind, r[K.S_AT], prov, legs, access=r[K.S_ACCESS], transfer=r[K.S_TRANSFER],
-                    after=r[K.S_AFTER])
+            m, p, km, ride, jitter = r[_L1:_L2]
+            legs += (_new(Leg, (_MODES[int(m)], int(p), km, ride, jitter)),)
+        return _new(Step, (kind, r[K.S_AT], prov, legs, 0, "", r[K.S_ACCESS], r[K.S_TRANSFER],
+                           r[K.S_AFTER]))
     service = ("scenic_gate" if kind is SCENIC else
                government_item(int(r[K.S_ITEM])) if kind is GOV else "")
-    return Step(kind, r[K.S_AT], prov, point=int(r[K.S_POINT]), service=service,
-                after=r[K.S_AFTER])
+    return _new(Step, (kind, r[K.S_AT], prov, (), int(r[K.S_POINT]), service, 0.0, 0.0,
+                       r[K.S_AFTER]))
 
 
 def _cum(pmf: list[float], skip_zero: bool) -> list[float]:
