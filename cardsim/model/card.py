@@ -108,6 +108,10 @@ class CardPopulation:
         self._key = key
         self.seniors = int(self.size * pcfg["senior_share"])
         self.students = int(self.size * pcfg["student_share"])
+        #: each category's serial range: (first serial, how many)
+        self._ranges = {SENIOR: (0, self.seniors), STUDENT: (self.seniors, self.students),
+                        ADULT: (self.seniors + self.students,
+                                self.size - self.seniors - self.students)}
         self._bmin = pcfg["balance_min_fen"]
         self._bspan = pcfg["balance_max_fen"] - pcfg["balance_min_fen"]
         f = pcfg["fares"]
@@ -127,8 +131,7 @@ class CardPopulation:
     def serial_for(self, category: str, index: int) -> int:
         """The serial of the ``index``-th holder of ``category`` (a fixed permutation of the
         category's range, so holders' cards are spread over the range)."""
-        lo, n = {SENIOR: (0, self.seniors), STUDENT: (self.seniors, self.students)}.get(
-            category, (self.seniors + self.students, self.size - self.seniors - self.students))
+        lo, n = self._ranges.get(category, self._ranges[ADULT])
         if n <= 0:
             raise ValueError(f"{self.province}: no {category} cards issued")
         return lo + (index * _STRIDE + (self._key % n)) % n if n > 1 else lo
