@@ -52,6 +52,25 @@ def test_calls_and_simpy_events_share_one_clock_simpy_first_at_equal_times():
     assert seen[-1] == ("call", 500.0) and env.peek() == float("inf")
 
 
+def test_an_event_a_call_starts_runs_before_the_calls_after_it():
+    env = Calendar()
+    seen = []
+
+    def starts(_):
+        seen.append(("call", env.now))
+        for dt in (0.0, 0.5):
+            env.timeout(dt).callbacks.append(lambda e: seen.append(("event", env.now)))
+
+    env.call_at(1.0, starts)
+    for t in (1.0, 1.2, 2.0):
+        env.call_at(t, lambda _: seen.append(("call", env.now)))
+    env.run()
+    # the event at 1.0 before the call at 1.0 (SimPy first at equal times), the one at 1.5
+    # before the call at 2.0: a stretch of calls ends where a call's event comes
+    assert seen == [("call", 1.0), ("event", 1.0), ("call", 1.0), ("call", 1.2),
+                    ("event", 1.5), ("call", 2.0)]
+
+
 def test_an_empty_calendar_ends_as_simpy_does():
     env = Calendar()
     env.run()

@@ -7,6 +7,7 @@ import pytest
 from cardsim.config.scenario import load, loads
 from cardsim.model.demand import build_groups
 from cardsim.model import kernels
+from cardsim.model.distributions import from_spec
 from cardsim.model.holders import (
     GOVERNMENT_ITEMS, JOURNEY, MOVE, SCENIC, HashStream, Planner, Profile, card_journeys,
     government_item, holder_keys, mode_shares,
@@ -91,20 +92,54 @@ def test_visitors_take_the_train_first_and_maybe_back(planner):
     _keys, plans = _plans(planner, "visitor", home="chongqing", host="sichuan")
     share = planner[1]["demand"]["intercity"]["return_share"]
     for p in plans:
-        assert p[0].kind == MOVE and p[0].province == "sichuan" and p[0].after > 0
-        assert all(st.kind == JOURNEY and st.province == "sichuan" for st in p[1:-1])
-        assert all(st.at >= p[0].at for st in p[1:])
-    back = np.mean([p[-1].kind == MOVE and p[-1].province == "chongqing" for p in plans])
+        assert p[0].kind == MOVE and p[0].province == "sichuan"
+        back = p[-1].kind == MOVE and len(p) > 1
+        journeys = p[1:-1] if back else p[1:]
+        assert all(st.kind == JOURNEY and st.province == "sichuan" for st in journeys)
+        # journeys from an hour after the train leaves (from the start of that 15-minute slot)
+        assert all(st.at >= p[0].at + 3600.0 - 900.0 for st in journeys)
+        if back:
+            assert p[-1].province == "chongqing"
+            assert p[-1].at >= (journeys[-1].at if journeys else p[0].at + 3600.0) - 900.0
+    back = np.mean([len(p) > 1 and p[-1].kind == MOVE for p in plans])
     assert back == pytest.approx(share, abs=0.05)
 
 
 def test_tourists_from_the_other_province_move_then_visit_the_site(planner):
-    _keys, plans = _plans(planner, "tourist", home="chongqing", host="sichuan", site=3)
-    for p in plans:
+    pl, _cfg = planner
+    keys = holder_keys(77, 500, 0)
+    clocks = np.full(500, 10 * 3600.0) + 3.0 * np.arange(500)     # one tour group
+    plans = pl.plans("tourist", "chongqing", "sichuan", 3, keys, clocks, 0)
+    for p, c in zip(plans, clocks.tolist()):
         assert [st.kind for st in p[:2]] == [MOVE, SCENIC] and p[1].point == 3
-        assert p[1].service == "scenic_gate" and p[0].at < p[1].at
+        assert p[1].service == "scenic_gate" and p[1].at == c - pl.start_s   # the group's clock
+        assert p[1].at - p[0].at == pytest.approx(1.0)
+        assert all(st.kind == JOURNEY and st.at >= p[1].at + 3600.0 - 900.0 for st in p[2:])
     _keys, local = _plans(planner, "tourist", home="sichuan", host="sichuan", site=1)
     assert all(p[0].kind == SCENIC for p in local)
+
+
+def test_the_walks_and_waits_drawn_with_a_plan_follow_their_distributions(planner):
+    _pl, cfg = planner
+    d = cfg["demand"]
+    dist = {k: from_spec(spec) for k, spec in (
+        ("access", d["transit"]["access_walk"]), ("transfer", d["transit"]["transfer_walk"]),
+        ("gap", d["transit"]["min_gap"]), ("visit", d["tourism"]["visit_time"]),
+        ("intercity", d["intercity"]["travel_time"]))}
+    steps = [st for kind in ("commuter", "visitor") for p in _plans(planner, kind, n=3000)[1]
+             for st in p]
+    steps += [st for p in _plans(planner, "tourist", home="chongqing", n=3000)[1] for st in p]
+    drawn = {
+        "access": [st.access for st in steps if st.kind == JOURNEY],
+        "transfer": [st.transfer for st in steps if st.kind == JOURNEY],
+        "gap": [st.after for st in steps if st.kind == JOURNEY],
+        "visit": [st.after for st in steps if st.kind == SCENIC],
+        "intercity": [st.after for st in steps if st.kind == MOVE],
+    }
+    for k, xs in drawn.items():       # each from its own table: the quantiles say which
+        assert len(xs) > 500, k
+        for q in (0.1, 0.5, 0.9):
+            assert np.quantile(xs, q) == pytest.approx(dist[k].quantile(q), rel=0.1), (k, q)
 
 
 def test_government_cases_spread_over_the_items_most_on_the_first(planner):

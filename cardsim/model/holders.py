@@ -68,7 +68,7 @@ class HashStream:
 
 
 def mix64_np(x: np.ndarray) -> np.ndarray:
-    """:func:`mix64` on an array of uint64 (wrapping arithmetic), for vectorised first draws."""
+    """:func:`mix64` on an array of uint64 (wrapping arithmetic), for the holders' keys."""
     x = x + np.uint64(GOLDEN)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -236,6 +236,8 @@ class Planner:
                                     self.profiles[back].cum])
                       for h, (_kind, back) in _PLAN_KIND.items()}
         self._none = (np.zeros(1), 0)     # government cases make no journeys
+        # rows a holder's plan may take (kernels.plan writes unchecked): its journeys, and a
+        # train there, a site or a case, a train back
         self._width = max(len(c) for c, _lo in self._journeys.values()) + 3
 
     def first_clocks(self, htype: str, keys: np.ndarray) -> np.ndarray:
@@ -245,7 +247,7 @@ class Planner:
     def plans(self, htype: str, home: str, host: str, site: int, keys: np.ndarray,
               clocks: np.ndarray, day: int) -> list[list[Step]]:
         """The day of each holder of ``htype`` with these keys and first departures (clock
-        seconds; a tour group's members share theirs): ``home`` the card's province, ``host``
+        seconds; a tour group's members come a few seconds apart): ``home`` the card's province, ``host``
         where the day happens, ``site`` the scenic site or the hall (its index)."""
         kind = _PLAN_KIND[htype][0]
         tables, modes, metro, bus, speeds = self.place[host]

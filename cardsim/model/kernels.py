@@ -426,7 +426,8 @@ def _count(cum, lo, u):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _pick(cum, u):  # pragma: no cover - compiled
-    """A point by its share (cumulated ``cum``) at quantile ``u``."""
+    """A point by its share (cumulated ``cum``) at quantile ``u`` (the schema gives every type
+    a point: 0 for none is never drawn)."""
     if len(cum) == 0:
         return 0
     return min(bisect_left(cum, u * cum[-1]), len(cum) - 1)
@@ -490,8 +491,9 @@ def _move(row, at, prov, tables, key, n):  # pragma: no cover - compiled
 def plan(out, steps, kind, keys, clocks, day_s, home, host, site, extra, jcum, jlo, prof,
          tables, modes, metro, bus, speeds):  # pragma: no cover - compiled
     """The plans of a block of holders of one kind (H_*), one after another: their steps' rows
-    into ``out`` (room for ``out.shape[0] // len(keys)`` a holder), holder i's count into
-    ``steps[i]``; returns the rows written. ``clocks``: first departures (clock seconds); ``day_s``: the day's
+    into ``out``, packed (the caller gives room for the most a holder can take: its journeys and
+    three more steps; numba does not check), holder i's count into ``steps[i]``; returns the
+    rows written. ``clocks``: first departures (clock seconds); ``day_s``: the day's
     simulated second at clock 0; ``home``/``host``: provinces (host: where the journeys are);
     ``site``: the scenic site or hall; ``extra``: the visitors' return share, or the government
     items' cumulated weights; ``jcum``/``jlo``: journeys a day (cumulated pmf, least count)."""
