@@ -2,9 +2,9 @@
 
 Most of a day's events are a card holder reaching a terminal: a plain call at a known time, with
 no process to resume and nothing waiting on it. :meth:`Calendar.call_at` schedules such a call
-outside SimPy's event queue; :meth:`Calendar.step` runs the calls due before SimPy's next event, then that
-event (SimPy's first at equal times), so processes (online transactions, the issuers, the
-hub) and calls share one clock and one order. Calls due at the same time run in the order they
+outside SimPy's event queue; :meth:`Calendar.step` runs the calls due before SimPy's next event,
+then that event (SimPy's first at equal times), so processes (online transactions, the issuers,
+the hub) and calls share one clock and one order. Calls due at the same time run in the order they
 were scheduled.
 
 Performance shortcut: a SimPy timeout is an object, a callback list and an entry in one heap

@@ -8,10 +8,11 @@ simulation's public arrival methods (``arrive_transit``, ``turns_away``, ``arriv
 
 :class:`ScenarioDemand` builds the day's *groups* of holders (:func:`build_groups`: local types per
 city, intercity visitors, tourists per site, government cases per hall, with their counts from
-the cited volumes), dispatches each group's holders at their first departure (in time order,
-a block of holders' plans drawn in one compiled call) and runs each holder's plan (:class:`Traveller`): a step starts when its planned
-time has come, the previous step is over and the holder has had time to get there
-(:meth:`cardsim.model.places.Places.travel_s`), so a card is never in two places at once.
+the cited volumes), dispatches each group's holders at their first departure (in time order, a
+block of holders' plans drawn in one compiled call) and runs each holder's plan
+(:class:`Traveller`): a step starts when its planned time has come, the previous step is over and
+the holder has had time to get there (:meth:`cardsim.model.places.Places.travel_s`), so a card is
+never in two places at once.
 """
 
 from __future__ import annotations

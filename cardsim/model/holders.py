@@ -223,11 +223,12 @@ class Planner:
         self.place = {}
         for p in points:
             km = [table(from_spec(pcs[p][m]["trip_km"])) for m in _MODES]
+            shares = [np.array(list(accumulate(pt.share for pt in points[p][m])), dtype=float)
+                      for m in _MODES]
             self.place[p] = (np.vstack(walks + km), np.array(list(accumulate(mode_shares(cfg, p)))),
-                             *(np.array(list(accumulate(pt.share for pt in points[p][m])), dtype=float)
-                               for m in _MODES),
-                             np.array([float(pcs[p][m]["speed_kmh"]) for m in _MODES]))
-        self.items = np.array(list(accumulate(1.0 / (j + 1) for j in range(d["government"]["items"]))))
+                             *shares, np.array([float(pcs[p][m]["speed_kmh"]) for m in _MODES]))
+        zipf = (1.0 / (j + 1) for j in range(d["government"]["items"]))
+        self.items = np.array(list(accumulate(zipf)))
         self.return_share = np.array([d["intercity"]["return_share"]])
         local = set(HOLDER_TYPES)
         self._journeys = {h: (np.array(_cum(v["journeys_pmf"], h in local)), 1 if h in local else 0)
@@ -247,8 +248,8 @@ class Planner:
     def plans(self, htype: str, home: str, host: str, site: int, keys: np.ndarray,
               clocks: np.ndarray, day: int) -> list[list[Step]]:
         """The day of each holder of ``htype`` with these keys and first departures (clock
-        seconds; a tour group's members come a few seconds apart): ``home`` the card's province, ``host``
-        where the day happens, ``site`` the scenic site or the hall (its index)."""
+        seconds; a tour group's members come a few seconds apart): ``home`` the card's province,
+        ``host`` where the day happens, ``site`` the scenic site or the hall (its index)."""
         kind = _PLAN_KIND[htype][0]
         tables, modes, metro, bus, speeds = self.place[host]
         jcum, jlo = self._journeys.get(htype, self._none)
