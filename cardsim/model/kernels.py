@@ -488,6 +488,52 @@ def _move(row, at, prov, tables, key, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _gov(r, key, n, at, host, site, items, tables):  # pragma: no cover - compiled
+    """A government case at hall ``site``, an item by Zipf weights (cumulated ``items``)."""
+    j = min(bisect_right(items, uniform(key, n) * items[-1]), len(items) - 1)
+    r[S_KIND], r[S_AT], r[S_PROV], r[S_POINT], r[S_ITEM] = K_GOV, at, host, site, j
+    r[S_AFTER] = _table(tables, T_GAP, uniform(key, n + _ONE))
+
+
+@njit(cache=True)
+def _before(rows, kind, key, n, c0, day_s, home, host, site, nj, prof,
+            tables):  # pragma: no cover - compiled
+    """The steps before a holder's ``nj`` journeys, and the journeys' times: (steps written,
+    times, next draw). Locals: none, their first journey at ``c0``; visitors: the train; tourists:
+    the train when from the other province (a second before), then the site."""
+    if kind == H_LOCAL or kind == H_TWOWAY:
+        later, n = _later(key, n, prof, P_BACK if kind == H_TWOWAY else P_LATER, c0,
+                          max(nj - 1, 0), day_s)
+        times = np.empty(len(later) + 1)
+        times[0] = day_s + c0
+        times[1:] = later
+        return 0, times, n
+    m = 0
+    if kind == H_VISITOR or home != host:
+        n = _move(rows[0], day_s + c0 - (0.0 if kind == H_VISITOR else 1.0), host, tables, key, n)
+        m = 1
+    if kind == H_TOURIST:
+        r = rows[m]
+        r[S_KIND], r[S_AT], r[S_PROV], r[S_POINT] = K_SCENIC, day_s + c0, host, site
+        r[S_AFTER] = _table(tables, T_VISIT, uniform(key, n))
+        n = n + _ONE
+        m += 1
+    times, n = _later(key, n, prof, P_LATER, c0 + 3600.0, nj, day_s)
+    return m, times, n
+
+
+@njit(cache=True)
+def _return(r, key, n, share, after, day_s, home, prof, tables):  # pragma: no cover - compiled
+    """With probability ``share``, a visitor's train home after clock second ``after`` (from the
+    way back's profile) into ``r``; returns 1 if so, else 0."""
+    if uniform(key, n) >= share:
+        return 0
+    back = day_s + profile_after(prof[P_BACK], after, uniform(key, n + _ONE), uniform(key, n + _TWO))
+    _move(r, back, home, tables, key, n + np.uint64(3))
+    return 1
+
+
+@njit(cache=True)
 def plan(out, steps, kind, keys, clocks, day_s, home, host, site, extra, jcum, jlo, prof,
          tables, modes, metro, bus, speeds):  # pragma: no cover - compiled
     """The plans of a block of holders of one kind (H_*), one after another: their steps' rows
@@ -501,45 +547,19 @@ def plan(out, steps, kind, keys, clocks, day_s, home, host, site, extra, jcum, j
     for i in range(len(keys)):
         key, c0, rows = keys[i], clocks[i], out[total:]
         n = np.uint64(3)                    # draws 1 and 2 placed the first departure
-        m = 0
         if kind == H_GOV:
-            j = min(bisect_right(extra, uniform(key, n) * extra[-1]), len(extra) - 1)
-            r = rows[0]
-            r[S_KIND], r[S_AT], r[S_PROV], r[S_POINT], r[S_ITEM] = K_GOV, day_s + c0, host, site, j
-            r[S_AFTER] = _table(tables, T_GAP, uniform(key, n + _ONE))
-            steps[i] = 1
-            total += 1
-            continue
-        nj = _count(jcum, jlo, uniform(key, n))
-        n = n + _ONE
-        if kind == H_LOCAL or kind == H_TWOWAY:
-            times, n = _later(key, n, prof, P_BACK if kind == H_TWOWAY else P_LATER, c0,
-                              max(nj - 1, 0), day_s)
-            n = _journey(rows[0], key, n, day_s + c0, host, modes, metro, bus, tables, speeds)
+            _gov(rows[0], key, n, day_s + c0, host, site, extra, tables)
             m = 1
-        elif kind == H_VISITOR:
-            n = _move(rows[0], day_s + c0, host, tables, key, n)
-            m = 1
-            times, n = _later(key, n, prof, P_LATER, c0 + 3600.0, nj, day_s)
-        else:   # H_TOURIST: (from the other province, the train first), the site, journeys
-            if home != host:
-                n = _move(rows[0], day_s + c0 - 1.0, host, tables, key, n)
-                m = 1
-            r = rows[m]
-            r[S_KIND], r[S_AT], r[S_PROV], r[S_POINT] = K_SCENIC, day_s + c0, host, site
-            r[S_AFTER] = _table(tables, T_VISIT, uniform(key, n))
-            n = n + _ONE
-            m += 1
-            times, n = _later(key, n, prof, P_LATER, c0 + 3600.0, nj, day_s)
-        for t in times:
-            n = _journey(rows[m], key, n, t, host, modes, metro, bus, tables, speeds)
-            m += 1
-        if kind == H_VISITOR and uniform(key, n) < extra[0]:
-            base = times[-1] - day_s if len(times) else c0 + 3600.0
-            back = day_s + profile_after(prof[P_BACK], base, uniform(key, n + _ONE),
-                                         uniform(key, n + _TWO))
-            _move(rows[m], back, home, tables, key, n + np.uint64(3))
-            m += 1
+        else:
+            nj = _count(jcum, jlo, uniform(key, n))
+            m, times, n = _before(rows, kind, key, n + _ONE, c0, day_s, home, host, site, nj,
+                                  prof, tables)
+            for t in times:
+                n = _journey(rows[m], key, n, t, host, modes, metro, bus, tables, speeds)
+                m += 1
+            if kind == H_VISITOR:
+                after = times[-1] - day_s if len(times) else c0 + 3600.0
+                m += _return(rows[m], key, n, extra[0], after, day_s, home, prof, tables)
         steps[i] = m
         total += m
     return total
