@@ -72,3 +72,40 @@ def test_wave_keys_differ_per_wave_and_per_stream():
     keys = {int(V.wave_key(KEY, k)) for k in range(10_000)}
     assert len(keys) == 10_000
     assert int(V.wave_key(KEY, 3)) != int(V.wave_key(KEY + np.uint64(1), 3))
+
+
+def test_every_kernel_is_cached_with_the_packages_stamp():
+    from numba.core.registry import CPUDispatcher
+    from cardsim.model.kernels._cache import KernelCacheLocator
+
+    compiled = [v for v in vars(V).values() if isinstance(v, CPUDispatcher)]
+    assert len(compiled) > 20
+    assert all(isinstance(f._cache._impl._locator, KernelCacheLocator) for f in compiled)
+
+
+def test_a_change_to_a_called_kernels_file_recompiles_its_callers(tmp_path):
+    """plans.first_clocks calls draws.uniform: after draws.py changes, a fresh process must run
+    the new uniform, not the cached first_clocks compiled with the old one."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pkg = tmp_path / "kpkg"
+    shutil.copytree(Path(V.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = ("import numpy as np, kpkg; "
+             "print(kpkg.first_clocks(np.arange(1, 4, dtype=np.uint64), np.cumsum(np.ones(96))))")
+
+    def run() -> str:
+        p = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stdout
+
+    first = run()
+    assert run() == first                            # cached, the same
+    draws = pkg / "draws.py"
+    text = draws.read_text()
+    assert "_U53 = 1.0 / 9007199254740992.0" in text
+    draws.write_text(text.replace("_U53 = 1.0 / 9007199254740992.0", "_U53 = 0.5 / 9007199254740992.0"))
+    assert run() != first                            # the caller was compiled again
