@@ -1,7 +1,9 @@
 """A log file is untrusted input: open exactly the named file, read-only, and check that the SQLite
 container is the log format before any check reads a byte of its content.
 
-What "the format" is comes from one place, :func:`create_tables` (the writer calls it too): the
+First the file itself: SQLite's header, and a size in whole pages of the size the header
+declares (SQLite writes whole pages; a cut or padded file may otherwise still read as sound when
+the write-ahead log holds the cut page). What "the format" is comes from one place, :func:`create_tables` (the writer calls it too): the
 expected schema is what that function creates in an empty in-memory database, compared entry by
 entry with the file's ``sqlite_schema`` (type, name, table and the full ``CREATE`` text, so column
 names, their order, declared types, constraints and generated columns are all covered). No view,
@@ -56,11 +58,19 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
     check_regular_file(path, "log file")
     try:
         with open(path, "rb", buffering=0) as f:
-            head = f.read(len(SQLITE_MAGIC))
+            head = f.read(100)
+            size = os.fstat(f.fileno()).st_size
     except OSError as e:
         raise CardsimError(f"{path}: cannot read: {e.strerror}") from None
-    if head != SQLITE_MAGIC:
+    if head[:len(SQLITE_MAGIC)] != SQLITE_MAGIC:
         raise ContainerError(f"{path}: not an SQLite database")
+    page = int.from_bytes(head[16:18], "big") if len(head) >= 18 else 0
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1) or size % page:
+        # SQLite writes a database file in whole pages: anything else was cut or padded by
+        # someone else (and SQLite, reading pages from the write-ahead log, might not notice)
+        raise ContainerError(f"{path}: damaged SQLite file: {size} bytes is not a whole number "
+                             f"of its {page}-byte pages")
     try:
         conn = sqlite3.connect(file_uri(path), uri=True)
     except sqlite3.Error as e:

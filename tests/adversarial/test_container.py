@@ -237,3 +237,18 @@ def test_open_container_error_is_a_cardsim_error(tmp_path):
     sqlite3.connect(p).execute("CREATE TABLE t(x)").connection.commit()
     with pytest.raises(CardsimError, match="not a cardsim log"):
         open_log(p)
+
+
+@pytest.mark.parametrize("cut", [1, 4095])
+def test_a_file_not_in_whole_pages_is_refused_even_where_the_wal_covers_the_cut(small_log, tmp_path,
+                                                                               keys_dir, cut):
+    p = tmp_path / "cut.db"
+    shutil.copy(small_log, p)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(f"{small_log}{suffix}"):
+            shutil.copy(f"{small_log}{suffix}", f"{p}{suffix}")
+    with open(p, "r+b") as f:
+        f.truncate(p.stat().st_size - cut)
+    r = verify_cli(p, keys_dir)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "not a whole number of its 4096-byte pages" in r.output
