@@ -55,10 +55,13 @@ class Rates:
     simulated time 0; arrivals stop at ``end``. The expected load is worked out once per type
     (21,000 bus stops share it) and scaled per point."""
 
-    __slots__ = ("per_slot", "start_s", "end", "service", "_n", "_busy")
+    __slots__ = ("per_slot", "start_s", "end", "service", "params", "active", "_n", "_busy")
 
     def __init__(self, per_slot: np.ndarray, start_s: float, end: float, service: Distribution):
         self.per_slot, self.start_s, self.end, self.service = per_slot, start_s, end, service
+        # worked out once for the type's thousands of banks (Background.fill, GateBank)
+        self.params = service.params          # the kernels' (kind, a, b) of the service time
+        self.active = bool(per_slot.any())    # any other payers at all
         self._n: float | None = None
         self._busy: dict = {}        # (lo, hi, hours) -> expected_busy
 
@@ -111,7 +114,7 @@ class Background:
         f[NEXT] = wave_after(0.0, self.headway, self.phase) if self.headway > 0 else 0.0
         f[SCALE], f[HEADWAY], f[PHASE], f[SPREAD] = self.scale, self.headway, self.phase, self.spread
         f[START_S], f[END] = r.start_s, r.end
-        f[KIND], f[PA], f[PB] = r.service.params
+        f[KIND], f[PA], f[PB] = r.params
         u[KEY] = self.key
 
 

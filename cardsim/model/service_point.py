@@ -88,9 +88,9 @@ class GateBank:
             self.rates = background.rates.per_slot
             service = background.rates.service
         self.draws = service is not None     # admit() may draw service times
-        if service is not None:
+        if background is None and service is not None:
             f[KIND], f[PA], f[PB] = service.params
-            u[SKEY] = service_key
+        u[SKEY] = service_key
 
     @property
     def busy(self) -> float:

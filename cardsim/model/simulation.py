@@ -111,7 +111,7 @@ class ServicePoints:
 
     def _background(self, pt: Point, rates: Rates, key: int) -> Background | None:
         """The other payers at a transit point: its share of the city's other payers' journeys."""
-        if pt.share <= 0 or not rates.per_slot.any():
+        if pt.share <= 0 or not rates.active:
             return None
         return Background(rates, pt.share, self.headway, self.phases[pt.index], self.spread, key)
 
