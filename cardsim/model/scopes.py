@@ -20,14 +20,17 @@ from cardsim.config.metrics import scoped_value
 from cardsim.config.points import named_points, point_names
 from cardsim.config.schema import SERVICE_TYPES
 from cardsim.domain import PROVINCES
+from cardsim.model.point_stats import histogram
 from cardsim.model.stats import Histogram, integral
 
 
 @dataclass(frozen=True)
 class Scope:
-    """The points of one scope: their statistics and their terminal banks."""
+    """The points of one scope: ``parts``, each a type's customers in one province
+    (:class:`cardsim.model.point_stats.PointWaits`) and the point they are narrowed to (None: all
+    of the type's points), and their terminal banks."""
 
-    stats: tuple
+    parts: tuple
     banks: tuple
 
     @cached_property
@@ -43,20 +46,46 @@ class Scope:
         return column_sums([b.hourly.sums for b in self.banks])
 
     @cached_property
+    def rows(self) -> list[tuple]:
+        """(columns, the scope's rows in them) of each part."""
+        return [(c, c.select(k)) for pw, k in self.parts for c in (pw.columns(),)]
+
+    @cached_property
     def hour_queued(self) -> list[float]:
         """Customer-seconds spent queueing per simulated hour, over the scope's points."""
-        return column_sums([st.waiting.sums for st in self.stats])
+        return column_sums([pw.queued(rows) for (pw, _k), (_c, rows) in zip(self.parts, self.rows)])
 
     @cached_property
     def hour_arrivals(self) -> dict[int, int]:
         """Customers (served or balked) by arrival hour, over the scope's points."""
         out: dict[int, int] = {}
-        for st in self.stats:
-            for h, hist in st.hour_waits.items():
-                out[h] = out.get(h, 0) + hist.n
-            for h, n in st.hour_balked.items():
+        for (pw, k), (c, rows) in zip(self.parts, self.rows):
+            for h, n in enumerate(np.bincount(c.hour[rows]).tolist()):
+                if n:
+                    out[h] = out.get(h, 0) + n
+            for h, n in pw.hour_balks(k, k is None).items():
                 out[h] = out.get(h, 0) + n
         return out
+
+    def waits(self, after: float | None = None, hours=None) -> Histogram:
+        """The waits of the customers who arrived at or after ``after``, or in ``hours``."""
+        picked = []
+        for c, rows in self.rows:
+            mask = np.ones(len(c.wait), dtype=bool) if isinstance(rows, slice) else rows
+            if after is not None:
+                mask = mask & (c.arrival >= after)
+            if hours is not None:
+                mask = mask & np.isin(c.hour, np.asarray(hours, dtype=np.int64))
+            picked.append((c, mask))
+        return histogram(picked)
+
+    def balked(self, hours=None) -> int:
+        """Balks after warm-up (``hours`` None) or in ``hours``."""
+        if hours is None:
+            return sum(pw.balks(k, k is None) for pw, k in self.parts)
+        chosen = set(hours)
+        return sum(n for pw, k in self.parts for h, n in pw.hour_balks(k, k is None).items()
+                   if h in chosen)
 
 
 def column_sums(rows: list[list[float]]) -> list[float]:
@@ -68,17 +97,17 @@ def column_sums(rows: list[list[float]]) -> list[float]:
 
 def scope_of(sim, province: str | None, stype: str, point: str | None = None) -> Scope:
     """The points a scope covers (``point`` a name from :func:`point_name`)."""
-    stats, banks = [], []
+    parts, banks = [], []
     for p in ([province] if province else PROVINCES):
         sp = sim.points[p][stype]
         if point is None:
-            stats += [*sp.stats, sp.unplaced]
+            parts.append((sp.waits, None))
             banks += sp.banks
         else:
             k = point_names(sim.cfg, p, stype).index(point)
-            stats.append(sp.stats[k])
+            parts.append((sp.waits, k))
             banks.append(sp.banks[k])
-    return Scope(tuple(stats), tuple(banks))
+    return Scope(tuple(parts), tuple(banks))
 
 
 def measured_hours(sim) -> list[tuple[int, float]]:
@@ -120,29 +149,21 @@ def _period(waits: Histogram, balked: int, seconds: float, busy: float, queued: 
 
 def day(sim, scope: Scope, hours: list[tuple[int, float]]) -> dict:
     """The run after warm-up."""
-    waits = Histogram()
-    for st in scope.stats:
-        waits.merge(st.waits)
     span = sim.duration - sim.warmup
     queued = integral(scope.hour_queued, sim.warmup, sim.duration)
     max_hour = max((_hour_util(scope, h) for h, _ in hours), default=0.0)
-    return _period(waits, sum(st.balked for st in scope.stats), span,
+    return _period(scope.waits(after=sim.warmup), scope.balked(), span,
                    sum(b.busy for b in scope.banks), queued, scope.terminals, max_hour)
 
 
 def over_hours(scope: Scope, hours: list[tuple[int, float]]) -> dict:
     """The figures over some whole simulated hours."""
-    waits = Histogram()
-    for st in scope.stats:
-        for h, _ in hours:
-            hist = st.hour_waits.get(h)
-            if hist is not None:
-                waits.merge(hist)
-    balked = sum(st.hour_balked.get(h, 0) for st in scope.stats for h, _ in hours)
-    busy = sum(scope.hour_busy[h] for h, _ in hours if h < len(scope.hour_busy))
-    queued = sum(scope.hour_queued[h] for h, _ in hours if h < len(scope.hour_queued))
-    max_hour = max((_hour_util(scope, h) for h, _ in hours), default=0.0)
-    return _period(waits, balked, sum(s for _, s in hours), busy, queued, scope.terminals, max_hour)
+    chosen = [h for h, _ in hours]
+    busy = sum(scope.hour_busy[h] for h in chosen if h < len(scope.hour_busy))
+    queued = sum(scope.hour_queued[h] for h in chosen if h < len(scope.hour_queued))
+    max_hour = max((_hour_util(scope, h) for h in chosen), default=0.0)
+    return _period(scope.waits(hours=chosen), scope.balked(chosen), sum(s for _, s in hours),
+                   busy, queued, scope.terminals, max_hour)
 
 
 def peak(sim, scope: Scope, hours: list[tuple[int, float]]) -> dict:

@@ -42,7 +42,7 @@ from cardsim.model.nodes import ONLINE_POINT, build_network
 from cardsim.model.summary import build_metrics, build_summary
 from cardsim.records.record import APPROVED, DECLINED, OFFLINE, ONLINE, TERMINAL, issuer_id_for, tx_id_for
 from cardsim.config.schema import SERVICE_CHANNEL, SERVICE_TYPES
-from cardsim.model.point_stats import PointStats
+from cardsim.model.point_stats import PointWaits
 from cardsim.model.service_point import GateBank, WindowBank
 from cardsim.model.stats import Histogram
 from cardsim.model.streams import Streams, derive, mix64
@@ -99,8 +99,7 @@ class ServicePoints:
                           for pt in points]
         self.patience = scfg["patience_s"]
         hours = int(hi // 3600.0) + 1
-        self.stats = [PointStats(hours) for _ in points]   # per point (cardsim.model.scopes)
-        self.unplaced = PointStats(hours)     # balks where the type has no point to go to
+        self.waits = PointWaits(hours)   # every point's customers and balks (cardsim.model.scopes)
         self.terminal_ids = _PerPoint(self._terminal_ids)   # [point][terminal] -> its id
         # online service times: one stream per point, so one point's capacity leaves the others'
         # alone (a gate bank draws its own: GateBank.admit); made on a point's first customer
@@ -123,13 +122,9 @@ class ServicePoints:
         rng = self._streams.rng(f"service/{self.province}/{self.stype}/{self.points[k].name}")
         return sampler(self._service_dist, rng, first=16)
 
-    def wait(self, arrival: float, start: float, warmup: float, point: int) -> None:
-        """Record one customer's wait at ``point`` (statistics only)."""
-        self.stats[point].wait(arrival, start, warmup)
-
     def balk(self, now: float, warmup: float, point: int | None) -> None:
         """Count one customer who left ``point`` (None: the type has none) without a transaction."""
-        (self.unplaced if point is None else self.stats[point]).balk(now, warmup)
+        self.waits.balk(point, now, warmup)
 
     def utilisation(self, span: float) -> float:
         if not self.banks or span <= 0:
@@ -335,7 +330,7 @@ class Simulation:
                 self._settle(card, prov, amount, now)
         else:
             outcome = DECLINED
-        sp.stats[k].wait(arrival, now, self.warmup)
+        sp.waits.wait(k, arrival, now)
         if self.sink is None:
             # performance shortcut: a run with no log (a planner's summary, a sweep) makes no
             # records, only counts them
@@ -386,7 +381,7 @@ class Simulation:
         latency = now - start
         if start >= self.warmup:
             self.auth_latency[card.province].add(latency)
-        sp.wait(arrival, start, self.warmup, k)
+        sp.waits.wait(k, arrival, start)
         if reason is None:
             outcome = APPROVED
             self._settle(card, prov, amount, now)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 _BASE = 1e-3          # smallest non-zero value resolved: 1 ms
 _STEP = math.log(1.01)  # bucket width: 1%
 
@@ -33,6 +35,22 @@ class Histogram:
         b = int(math.log(x / _BASE) / _STEP) if x > _BASE else 0
         c = self.counts
         c[b] = c.get(b, 0) + 1
+
+    @classmethod
+    def of(cls, values: np.ndarray, buckets: np.ndarray) -> "Histogram":
+        """The histogram of ``values`` whose buckets are ``buckets`` (:func:`bucket_of`): as
+        if each had been added, but in a few array operations."""
+        h = cls()
+        h.n = len(values)
+        counted = buckets >= 0
+        pos = values[counted]
+        h.zeros = h.n - len(pos)
+        if len(pos):
+            h.total = float(pos.sum())
+            h.max = float(pos.max())
+            b, k = np.unique(buckets[counted], return_counts=True)
+            h.counts = dict(zip(b.tolist(), k.tolist()))
+        return h
 
     def merge(self, other: "Histogram") -> None:
         self.n += other.n
@@ -66,6 +84,17 @@ class Histogram:
                 "max": round(self.max, 4)}
 
 
+def bucket_of(values: np.ndarray) -> np.ndarray:
+    """The :class:`Histogram` bucket of each value (:meth:`Histogram.add`'s rule, for arrays):
+    -1 for a value counted as a zero."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    pos = values > 0.0
+    out[pos] = 0
+    big = values > _BASE
+    out[big] = (np.log(values[big] / _BASE) / _STEP).astype(np.int64)
+    return out
+
+
 class HourIntegral:
     """A quantity integrated over time, kept per clock hour of simulated time (``sums[h]`` covers
     [3600 h, 3600 (h + 1))): busy terminal-seconds, or customer-seconds spent waiting.
@@ -96,6 +125,24 @@ class HourIntegral:
     def total(self, lo: float, hi: float) -> float:
         """Approximate integral over [lo, hi] (whole hours, partial ones pro rata)."""
         return integral(self.sums, lo, hi)
+
+
+def hour_sums(a: np.ndarray, b: np.ndarray, hours: int) -> list[float]:
+    """The intervals [a[i], b[i]) booked into ``hours`` + 1 hourly sums as
+    :meth:`HourIntegral.add` books each (the last sum takes the rest): at once for the intervals
+    inside one hour, one by one for the few that cross an hour's end."""
+    last = hours
+    keep = b > a
+    a, b = a[keep], b[keep]
+    ha = np.minimum((a // 3600.0).astype(np.int64), last)
+    hb = np.minimum((b // 3600.0).astype(np.int64), last)
+    inside = (ha == hb) | (b == (ha + 1) * 3600.0)
+    sums = np.bincount(ha[inside], weights=b[inside] - a[inside], minlength=hours + 1)
+    acc = HourIntegral(hours)
+    acc.sums = sums.tolist()
+    for x, y in zip(a[~inside].tolist(), b[~inside].tolist()):
+        acc.add(x, y)
+    return acc.sums
 
 
 def integral(sums: list[float], lo: float, hi: float) -> float:

@@ -4,24 +4,38 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
+
 from cardsim.domain import CHANNELS, PROVINCES
 from cardsim.records.record import APPROVED
 from cardsim.config.schema import SERVICE_TYPES
+from cardsim.model.point_stats import histogram
 from cardsim.model.scopes import column_sums, scopes, window_values
 from cardsim.model.stats import Histogram, integral
 
 
-def _point_stats(sim, service_type: str, provinces=PROVINCES) -> list:
-    """Every point's statistics of ``service_type`` (and the balks with no point to go to)."""
-    return [st for p in provinces for sp in (sim.points[p][service_type],)
-            for st in (*sp.stats, sp.unplaced)]
+def _waits(sim, service_type: str, provinces=PROVINCES) -> list:
+    """The customer columns (:class:`cardsim.model.point_stats.PointWaits`) of ``service_type``."""
+    return [sim.points[p][service_type].waits for p in provinces]
 
 
 def _merged_waits(sim, service_type: str) -> Histogram:
-    h = Histogram()
-    for st in _point_stats(sim, service_type):
-        h.merge(st.waits)
-    return h
+    cols = [pw.columns() for pw in _waits(sim, service_type)]
+    return histogram([(c, c.arrival >= sim.warmup) for c in cols])
+
+
+def _by_hour(cols: list) -> dict[int, Histogram]:
+    """The waits of some columns, a histogram per arrival hour."""
+    hours = np.concatenate([c.hour for c in cols])
+    waits = np.concatenate([c.wait for c in cols])
+    buckets = np.concatenate([c.bucket for c in cols])
+    order = np.argsort(hours, kind="stable")
+    hours, waits, buckets = hours[order], waits[order], buckets[order]
+    cuts = np.flatnonzero(np.diff(hours)) + 1
+    starts = [0, *cuts.tolist()]
+    ends = [*cuts.tolist(), len(hours)]
+    return {int(hours[a]): Histogram.of(waits[a:b], buckets[a:b])
+            for a, b in zip(starts, ends) if b > a}
 
 
 def _per_span(x: float, span: float, servers: int = 1) -> float:
@@ -72,7 +86,7 @@ def _utilisation(sim, span: float) -> dict:
 
 def _queue_lengths(sim, span: float) -> dict:
     # the integral is linear: one over the points' summed hours (21,000 bus stops)
-    return {t: _per_span(integral(column_sums([st.waiting.sums for st in _point_stats(sim, t)]),
+    return {t: _per_span(integral(column_sums([pw.queued() for pw in _waits(sim, t)]),
                                   sim.warmup, sim.duration), span)
             for t in SERVICE_TYPES}
 
@@ -108,7 +122,7 @@ def build_summary(sim) -> dict:
         "by_channel": by_channel,
         "by_province": by_province,
         "waits": {t: _merged_waits(sim, t).summary() for t in SERVICE_TYPES},
-        "balked": {t: sum(st.balked for st in _point_stats(sim, t)) for t in SERVICE_TYPES},
+        "balked": {t: sum(pw.balks() for pw in _waits(sim, t)) for t in SERVICE_TYPES},
         "queue_length": _queue_lengths(sim, span),
         "utilisation": _utilisation(sim, span),
         "issuer_latency": {f"issuer-{p}": sim.auth_latency[p].summary() for p in PROVINCES},
@@ -170,25 +184,21 @@ def _tally_metrics(sim, rows: dict) -> None:
 
 def _service_type_metrics(sim, service_type: str, hours: int, rows: dict) -> None:
     """Per province: utilisation and queue length by hour; both provinces: wait percentiles."""
-    merged: dict[int, Histogram] = {}
+    every = []
     for p in PROVINCES:
         sp = sim.points[p][service_type]
-        stats = _point_stats(sim, service_type, (p,))
-        mine: dict[int, Histogram] = {}
-        for st in stats:
-            for h, hist in st.hour_waits.items():
-                merged.setdefault(h, Histogram()).merge(hist)
-                mine.setdefault(h, Histogram()).merge(hist)
-        _wait_rows(mine, f"{p}.{service_type}", rows)
+        cols = sp.waits.columns()
+        every.append(cols)
+        _wait_rows(_by_hour([cols]), f"{p}.{service_type}", rows)
         cap = sp.terminals * 3600.0
         # each hour summed over the points at once (21,000 bus stops), not point by point per hour
         busy = column_sums([b.hourly.sums for b in sp.banks])
-        queued = column_sums([st.waiting.sums for st in stats])
+        queued = sp.waits.queued()
         for h in range(hours):
             if cap:
                 rows[(h, "utilisation", f"{p}.{service_type}")] += round(busy[h] / cap, 6)
             rows[(h, "queue_length", f"{p}.{service_type}")] += round(queued[h] / 3600.0, 6)
-    _wait_rows(merged, service_type, rows)
+    _wait_rows(_by_hour(every), service_type, rows)
 
 
 def _wait_rows(by_hour: dict, key: str, rows: dict) -> None:
