@@ -27,9 +27,14 @@ NONE, STUDENT_DISCOUNT, SENIOR_QUOTA, TRANSFER, CARDHOLDER, SENIOR_FREE, SENIOR_
     None, "student", "senior_quota", "transfer", "cardholder", "senior_free", "senior")
 
 
+def _kept(pct: float) -> int:
+    """What a discount of ``pct`` percent keeps, in hundredths of a percent."""
+    return round((100.0 - pct) * 100)
+
+
 def _pct_off(fen: int, pct: float) -> int:
     """``fen`` less ``pct`` percent, rounded down to whole fen (integer arithmetic)."""
-    return fen * round((100.0 - pct) * 100) // 10000
+    return fen * _kept(pct) // 10000
 
 
 class Calendar:
@@ -69,6 +74,7 @@ class TransitFares:
         self.bus_bus = f["transfer_bus_bus"]
         self.transfer_concessions = f["transfer_concessions"]
         self.card_pct = f["card_discount_pct"]
+        self.card_kept = _kept(self.card_pct)    # worked out once: every paying tap uses it
         self.student_pct = f["student_discount_pct"]
         self.senior_free = f["senior_free_rides"]
         self.senior_home_only = f["senior_eligibility"] == "home_cards"
@@ -127,7 +133,7 @@ class TransitFares:
                 self.senior_home_only and card.province != self.province):
             fare, conc = _pct_off(base, self.senior_pct), SENIOR_DISCOUNT
         else:
-            fare, conc = (_pct_off(base, self.card_pct) if self.card_pct else base), NONE
+            fare, conc = (base * self.card_kept // 10000 if self.card_pct else base), NONE
         if self.window and (conc is NONE or self.transfer_concessions):
             off = self._transfer_discount(card, mode, fare, now)
             if off:

@@ -4,9 +4,9 @@ Flows (every decision and its effect on the card live in the node classes, calle
 replay alike; this module holds the timing: queues, latencies, transfers):
 
 - transit tap (offline): arrival -> gate bank queue -> tap at the terminal: the merchant prices it
-  and applies its offline rule and the tap's effect on the card (``Merchant.tap``) -> the card's
-  issuer clears the approved record (``Issuer.clear_offline``) -> record; with some probability
-  the same card taps on the other mode later (a transfer).
+  and applies its offline rule and the tap's effect on the card (``Merchant.tap``) -> record
+  (the back office's clearing, ``Issuer.clear_offline``, is replay's and the live issuer's: the
+  run's own records cannot fail it) -> the holder's next leg or step.
 - scenic gate / government window (online): arrival -> window queue -> the merchant prices it
   (``Merchant.price_online``) and routes the authorisation to the issuer, through the hub across
   provinces (``Merchant.authorise``), where the issuer or its stand-in answers
@@ -299,7 +299,7 @@ class Simulation:
     def arrive_at(self, sp: ServicePoints, point: int, card: Card, km: float | None,
                   then: Callable[[bool, float], None] | None) -> None:
         """:meth:`arrive_transit` at point ``point`` of ``sp`` (the demand's fast path)."""
-        now = self.env.now
+        now = self.env._now           # SimPy's ``now`` is a property: read on every tap
         start, i = sp.banks[point].admit(now, None, sp.patience)
         if i < 0:
             sp.balk(now, self.warmup, point)
@@ -316,16 +316,17 @@ class Simulation:
     def _tap(self, job: tuple) -> None:
         # the hottest function of a run: locals over attribute lookups, deliberately
         sp, k, i, card, arrival, base, then, km = job
-        now = self.env.now
+        now = self.env._now
         prov, mode = sp.province, sp.stype
         card.atc += 1
         merchant = sp.merchant
         amount, conc, reason = merchant.tap(card, base, now)
         if reason is None:
             outcome = APPROVED
-            # the back office clears the record; honest cards never fail it, so the answer is
-            # not needed here (replay uses it)
-            self.issuers[card.province].clear_offline(card, card.atc)
+            # Performance shortcut: the back office's clearing (Issuer.clear_offline) is not run
+            # here: a card's counter rises by one a transaction, so the run's own records cannot
+            # fail it (a dict write a tap, and an entry for every card that transacted, for an
+            # answer known in advance); replay and the live issuer clear every record they see
             if card.lost_at is not None or card.province != prov:
                 self._settle(card, prov, amount, now)
         else:
