@@ -12,6 +12,9 @@ falls on both. A same-run reference
     python bench/model_cost.py [--scenario scenarios/weekday.toml] [--before ../old] [--runs 2]
                                [--log]
 
+Bytecode is cached as for an installed package (``PYTHONDONTWRITEBYTECODE`` is dropped for the
+runs; the warm-up writes it), so a run does not pay for compiling its modules again.
+
 With ``--log`` each run also writes its unsigned log (``--out ... --no-sign``), so the records are
 made and stored; without it the run only summarises (a run with no log makes no records).
 """
@@ -48,7 +51,10 @@ print(json.dumps({"cpu": u.ru_utime + u.ru_stime, "maxrss_kb": u.ru_maxrss,
 def measure(checkout: Path, scenario: str, scale: float, log: bool = False) -> dict:
     """One run of ``checkout``'s cardsim in a fresh process: CPU seconds, peak RSS, summary.
     ``log``: the run also writes its (unsigned) log, so its records are made and stored."""
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    # bytecode cached as an installed package's is (the warm-up run writes it): a run's cost,
+    # not that of compiling every module's source again
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(checkout)
     cmd = [sys.executable, "-m", "cardsim", "run", scenario, "--json", "--quiet", "--scale",
            str(scale)]
     if log:
@@ -93,7 +99,7 @@ def main() -> None:
     a = ap.parse_args()
     checkouts = {"this": ROOT} | ({"before": a.before.resolve()} if a.before else {})
     runs: dict[str, list[dict]] = {k: [] for k in checkouts}
-    for path in checkouts.values():     # warm-up: compiled kernels cached, files read once
+    for path in checkouts.values():     # warm-up: kernels compiled, bytecode cached, files read
         measure(path, a.scenario, 0.01)
     refs = [simpy_seconds_per_timeout(clock=time.process_time)]
     for _ in range(a.runs):
