@@ -80,3 +80,22 @@ def simpy_seconds_per_timeout(n: int = 400_000, clock=time.perf_counter) -> floa
     t = clock()
     env.run()
     return (clock() - t) / n
+
+
+def tree_cpu(proc, seen: dict) -> None:
+    """Record in ``seen`` (pid -> seconds) the CPU seconds (user + system) so far of the
+    ``psutil.Process`` ``proc`` and its descendants: called every few milliseconds while a command
+    runs, it counts the processes a run starts (the forkserver, signing workers, the log's
+    writer), which ``getrusage`` misses when they are not the command's own waited-for children."""
+    import psutil
+
+    try:
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            seen[p.pid] = max(seen.get(p.pid, 0.0), t.user + t.system)
+        except psutil.Error:
+            pass

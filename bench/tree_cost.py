@@ -30,7 +30,7 @@ import time
 
 import psutil
 
-from _common import ROOT
+from _common import ROOT, tree_cpu
 
 #: The last commit before the tree (log format 3: hash chain and checkpoints only).
 BEFORE = "9932819"
@@ -41,20 +41,6 @@ def export(rev: str, into: str) -> str:
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", into], input=archive.stdout, check=True)
     return into
-
-
-def _tree_cpu(proc, seen: dict) -> None:
-    """Record the CPU seconds (user + system) so far of ``proc`` and its descendants."""
-    try:
-        procs = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            seen[p.pid] = max(seen.get(p.pid, 0.0), t.user + t.system)
-        except psutil.Error:
-            pass
 
 
 def timed_run(src: str, scenario: str, scale: float, keys: str,
@@ -76,7 +62,7 @@ def timed(src: str, args: list[str]) -> tuple[float, float, str]:
                           env=env) as p:
         proc = psutil.Process(p.pid)
         while p.poll() is None:
-            _tree_cpu(proc, seen)
+            tree_cpu(proc, seen)
             time.sleep(0.02)
         stdout, stderr = p.communicate()
     wall = time.perf_counter() - t0
