@@ -165,3 +165,50 @@ def test_a_week_uses_the_weekend_scenario_on_saturday_and_sunday():
     assert [s.name for s in week] == ["weekday"] * 5 + ["golden-week"] * 2
     assert [s.seed for s in week] == [weekday.seed + i for i in range(7)]
     assert dates[-1] == "2026-11-08"
+
+
+def test_the_senior_quota_carries_its_year_and_extensions(series):
+    """card_state keeps the quota's calendar year and the extensions left; the next day starts
+    from them (card_start), not from a fresh allowance."""
+    state = rows(series[0], "SELECT * FROM card_state")
+    assert len(state[0]) == 6
+    year = int(json.loads(rows(series[0], "SELECT config_json FROM runs")[0][0])
+               ["simulation"]["start_date"][:4])
+    assert {r[4] for r in state} == {year}
+    assert sorted(rows(series[1], "SELECT * FROM card_start")) == sorted(state)
+
+
+def _senior_after(carried_year: int, start_date: str):
+    """A run on ``start_date`` that follows a day on which a Chongqing senior used up their
+    quota and its extensions in ``carried_year``: the card's quota as the fares see it."""
+    from cardsim.model.card import SENIOR
+    from cardsim.model.simulation import Simulation
+
+    sim = Simulation(load(ROOT / "scenarios" / "weekday.toml", scale=0.02,
+                          sets=[*SETS, f"simulation.start_date={start_date}"]))
+    pop = sim.population["chongqing"]
+    card = pop.peek(pop.serial_for(SENIOR, 0))
+    days_mod.seed_simulation(sim, days_mod.CarriedState(
+        (), sim.scenario.seed, {card.card_id: (card.atc, card.balance_fen, 0, carried_year, 0)}))
+    got = sim.population["chongqing"].used(card.serial)
+    fares = sim.points["chongqing"]["metro"].merchant.fares
+    return fares.quota(got, 0.0), fares
+
+
+def test_a_carried_quota_resets_in_a_new_year_and_not_on_a_new_day():
+    (left, ext, year), fares = _senior_after(2026, "2027-01-01")
+    assert (left, ext, year) == (fares.quota_year, fares.extensions, 2027)
+    (left, ext, year), _ = _senior_after(2026, "2026-12-31")
+    assert (left, ext, year) == (0, 0, 2026)     # the same year: used up, no new extensions
+
+
+def test_a_card_state_value_that_is_not_a_whole_number_is_refused(series, tmp_path, keys_dir):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(series[0].read_bytes())
+    card = one(bad, "SELECT card_id FROM card_state")[0]
+    edit(bad, "UPDATE card_state SET quota_year = 'next' WHERE card_id = ?", card)
+    r = runner.invoke(app, ["run", str(ROOT / "scenarios" / "weekday.toml"), "--scale", "0.02",
+                            "--out", str(tmp_path / "next.db"), "--keys", str(keys_dir),
+                            "--after", str(bad), "--quiet"])
+    assert_bad_input(r, str(bad), "card_state", card, "whole numbers")
+    assert not (tmp_path / "next.db").exists()

@@ -7,8 +7,9 @@ its run starts from the state the previous run ended in.
   log alone, and a series verify can check it is the previous log's final head.
 - What carries over, read from the previous log (:func:`carried_state`) and put into the new
   simulation before it runs (:func:`seed_simulation`, the one hook into the model): each card's
-  ATC, stored value and senior free-ride quota (the previous log's ``card_state`` table, written at
-  the end of every run), the loss reports (with their times moved onto the new day's clock: before
+  ATC, stored value and senior free-ride quota with the calendar year it counts for and the
+  extensions left that year, so a quota resets on 1 January and is not renewed by a new day (the
+  previous log's ``card_state`` table, written at the end of every run), the loss reports (with their times moved onto the new day's clock: before
   its start), and the card population itself (the first day's population seed, so a card keeps its
   holder, category and keys from day to day).
 """
@@ -34,7 +35,8 @@ class CarriedState:
 
     predecessor: tuple                 # the previous log's final head, a ``predecessor`` row
     population_seed: int               # the seed the card population is derived from
-    cards: dict = field(default_factory=dict)   # card_id -> (atc, balance_fen, quota_left)
+    #: card_id -> (atc, balance_fen, quota_left, quota_year, quota_extensions_left)
+    cards: dict = field(default_factory=dict)
     #: loss reports (card_id, province, reported_at) on the new day's clock (all before 0)
     lost: tuple = ()
     #: terminal -> the last upload number it reached (the new log's ``upload_start``)
@@ -77,7 +79,8 @@ def carried_state(path: str | Path, scenario) -> CarriedState:
                                  "FROM checkpoints WHERE final = 1 ORDER BY checkpoint DESC"
                                  ).fetchone()
             pred = conn.execute("SELECT population_seed FROM predecessor").fetchone()
-            cards = {r[0]: r[1:] for r in conn.execute("SELECT * FROM card_state")}
+            cards = _card_states(path, conn.execute("SELECT * FROM card_state"),
+                                 log.scenario)
             lost = conn.execute("SELECT card_id, card_province, reported_at FROM blacklist").fetchall()
             uploads = last_upload_numbers(conn)
             log_id = log_id_of(conn, run)
@@ -89,6 +92,27 @@ def carried_state(path: str | Path, scenario) -> CarriedState:
     seed = pred[0] if pred else run["seed"]
     return CarriedState((log_id, *final, seed), seed, cards,
                         tuple((c, p, t - previous_span) for c, p, t in lost), uploads)
+
+
+def _card_states(path, rows, scenario) -> dict:
+    """card_id -> its carried state (:attr:`CarriedState.cards`) from ``card_state`` rows, each
+    checked: whole numbers only. A log of the format before the quota's year was kept (four
+    columns) carries its quota as of its own start year, with the scenario's extensions."""
+    fares = scenario.config["provinces"]
+    year = dt.date.fromisoformat(scenario.config["simulation"]["start_date"]).year
+    out = {}
+    for row in rows:
+        card_id, *values = row
+        if len(values) == 3 and isinstance(card_id, str) and parse_card_id(card_id):
+            prov = parse_card_id(card_id)[0]
+            values += [year, fares[prov]["fares"]["senior_quota_extensions"]]
+        if (len(values) != 5 or not isinstance(card_id, str)
+                or not all(type(v) is int for v in values)):
+            raise CardsimError(f"--after {path}: card_state row {card_id!r}: expected a card "
+                               "number and five whole numbers (atc, balance_fen, quota_left, "
+                               "quota_year, quota_extensions_left)")
+        out[card_id] = tuple(values)
+    return out
 
 
 def last_upload_numbers(conn: sqlite3.Connection) -> dict[str, int]:
@@ -112,15 +136,20 @@ def seed_simulation(sim, carried: CarriedState) -> None:
     keys = population_keys(carried.population_seed)
     pcfgs = sim.cfg["provinces"]
     sim.population = {p: CardPopulation(p, pcfgs[p], keys[p]) for p in PROVINCES}
-    for card_id, (atc, balance, quota) in carried.cards.items():
+    for card_id, state in carried.cards.items():
         card = _active_card(sim, card_id)
         if card is not None:
-            card.atc, card.balance_fen, card.quota_left = atc, balance, quota
+            _carry(card, state)
     for card_id, province, at in carried.lost:
         card = _active_card(sim, card_id)
         if card is not None and card.lost_at is None:
             card.lost_at = at
         sim.lost.append((card_id, province, at))
+
+
+def _carry(card, state: tuple) -> None:
+    """Put a carried state (:attr:`CarriedState.cards`) into a card."""
+    card.atc, card.balance_fen, card.quota_left, card.quota_year, card.ext_left = state
 
 
 def _active_card(sim, card_id: str):
@@ -141,24 +170,30 @@ def start_replay(conn: sqlite3.Connection, nodes, log_scenario) -> None:
     keys = population_keys(pred[0])
     pcfgs = log_scenario.config["provinces"]
     nodes.pops = {p: CardPopulation(p, pcfgs[p], keys[p]) for p in PROVINCES}
-    for card_id, atc, balance, quota in conn.execute("SELECT * FROM card_start"):
+    year = dt.date.fromisoformat(log_scenario.config["simulation"]["start_date"]).year
+    for card_id, *state in conn.execute("SELECT * FROM card_start"):
         parsed = parse_card_id(card_id) if isinstance(card_id, str) else None
-        if parsed is None or not all(isinstance(v, int) for v in (atc, balance, quota)):
+        if len(state) == 3 and parsed is not None:    # the format before the quota's year
+            state += [year, pcfgs[parsed[0]]["fares"]["senior_quota_extensions"]]
+        if parsed is None or len(state) != 5 or not all(type(v) is int for v in state):
             continue
         card = nodes.pops[parsed[0]].peek(parsed[1])
-        card.atc, card.balance_fen, card.quota_left = atc, balance, quota
+        _carry(card, tuple(state))
         card.lost_at = nodes.reports.get(card_id)
         nodes.cards[card_id] = card
 
 
 def card_state_rows(sim) -> list[tuple]:
-    """Every card the run used (or was seeded with), as ``card_state`` rows: its state now."""
+    """Every card the run used (or was seeded with), as ``card_state`` rows: its state now (the
+    quota's year written out: a card that took no free ride yet counts for the run's start year)."""
+    year = dt.date.fromisoformat(sim.cfg["simulation"]["start_date"]).year
     rows = []
     for p in PROVINCES:
         pop = sim.population[p]
         for serial in sorted(pop.order):          # the cards used, not the issued range
             card = pop.used(serial)
-            rows.append((card.card_id, card.atc, card.balance_fen, card.quota_left))
+            rows.append((card.card_id, card.atc, card.balance_fen, card.quota_left,
+                         card.quota_year or year, card.ext_left))
     return rows
 
 

@@ -53,8 +53,11 @@ METRIC_COLUMNS = {"hour": int, "metric": str, "key": str, "value": float}
 #: The root of each block of 1,024 records' hashes (``chain.BLOCK``): block k covers leaves
 #: [1024 k, 1024 k + 1024). What proofs are computed from, instead of every record hash.
 TREE_BLOCK_COLUMNS = {"block": int, "root": bytes}
-#: Each card's state when the run ended (what a log that follows this one starts from).
-CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int}
+#: Each card's state when the run ended (what a log that follows this one starts from): its
+#: counter, stored value and senior quota (rides left, the calendar year they count for, and the
+#: extensions left that year).
+CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int,
+                      "quota_year": int, "quota_extensions_left": int}
 #: For a log that follows another (linked days): per terminal, the last upload number it reached
 #: before this log (its uploads here go on from there).
 UPLOAD_START_COLUMNS = {"terminal_id": str, "number": int}
@@ -201,7 +204,9 @@ class LogWriter:
             if predecessor is not None:
                 db["predecessor"].insert(dict(zip(PREDECESSOR_COLUMNS, predecessor)))
                 with db.conn:
-                    db.conn.executemany("INSERT INTO card_start VALUES (?,?,?,?)", card_start)
+                    db.conn.executemany(
+                        f"INSERT INTO card_start VALUES ({','.join('?' * len(CARD_START_COLUMNS))})",
+                        card_start)
                     db.conn.executemany("INSERT INTO upload_start VALUES (?,?)", upload_start)
             db["runs"].insert({
                 "run_id": 1, "cardsim_version": __version__, "scenario_name": scenario.name,
