@@ -76,3 +76,39 @@ def test_an_empty_calendar_ends_as_simpy_does():
     env.run()
     with pytest.raises(simpy.core.EmptySchedule):
         env.step()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_calls_scheduled_from_calls_run_in_time_then_scheduling_order(seed):
+    """Calls scheduled into the current bucket (before, between and after its calls, at equal
+    times), into later buckets and into the past, with SimPy events among them: each runs at its
+    time, and calls at equal times in the order they were scheduled."""
+    import random
+
+    rng = random.Random(seed)
+    env = Calendar()
+    order = iter(range(10**9))
+    seen = []
+    delays = (0.0, 0.0, 0.25, 0.5, WINDOW - 1e-9, WINDOW, 1.5 * WINDOW, 40 * WINDOW, -3.0)
+
+    def call(arg):
+        due, n = arg
+        seen.append((env.now, due, n))
+        if len(seen) < 3000:
+            for _ in range(rng.choice((1, 1, 2))):
+                t = env.now + rng.choice(delays)
+                env.call_at(t, call, (max(t, env.now), next(order)))
+
+    def proc():
+        while True:
+            yield env.timeout(rng.choice((0.3, 0.7, 5.0)))
+            t = env.now + rng.choice(delays)
+            env.call_at(t, call, (max(t, env.now), next(order)))
+
+    for _ in range(20):
+        t = rng.uniform(0, 10)
+        env.call_at(t, call, (t, next(order)))
+    env.process(proc())
+    env.run(until=400.0)
+    assert all(now == due for now, due, _ in seen)
+    assert [(due, n) for _, due, n in seen] == sorted((due, n) for _, due, n in seen)
