@@ -103,8 +103,12 @@ def test_a_counter_moved_back_across_days_is_caught(series, tmp_path, keys_dir, 
             after=series[0])
     got = api.verify_series([series[0], clone], keys_dir)
     assert got.reports[1].ok
-    assert {f["check"] for f in got.findings} == {"atc"}
-    assert all(f["reason"].startswith("not_above_previous_day:") for f in got.findings)
+    # the day started from the cards as issued: not the state the day before ended in
+    assert {f["check"] for f in got.findings} == {"atc", "card_state"}
+    assert all(f["reason"].startswith("not_above_previous_day:") for f in got.findings
+               if f["check"] == "atc")
+    assert all(f["reason"].startswith("not_carried:") for f in got.findings
+               if f["check"] == "card_state")
 
 
 def test_an_edited_predecessor_fails_verify(series, tmp_path, keys_dir):
@@ -202,13 +206,33 @@ def test_a_carried_quota_resets_in_a_new_year_and_not_on_a_new_day():
     assert (left, ext, year) == (0, 0, 2026)     # the same year: used up, no new extensions
 
 
-def test_a_card_state_value_that_is_not_a_whole_number_is_refused(series, tmp_path, keys_dir):
+@pytest.mark.parametrize("column, value, says", [
+    ("quota_year", "next", "quota_year 'next' is not a whole number"),
+    ("atc", 2**63 - 1, "atc 9223372036854775807 is not a whole number in [0, 2147483647]"),
+    ("balance_fen", -5, "balance_fen -5 is not a whole number"),
+    ("quota_extensions_left", 10**6, "more than the"),
+    ("quota_year", 2999, "after the run's year"),
+])
+def test_a_carried_state_out_of_range_is_refused(series, tmp_path, keys_dir, column, value, says):
+    """card_state is not signed: --after takes only values a run could have left (a forged row
+    would otherwise carry, say, unlimited quota extensions into the next day)."""
     bad = tmp_path / "bad.db"
     bad.write_bytes(series[0].read_bytes())
-    card = one(bad, "SELECT card_id FROM card_state")[0]
-    edit(bad, "UPDATE card_state SET quota_year = 'next' WHERE card_id = ?", card)
+    card = one(bad, "SELECT card_id FROM card_state WHERE card_id LIKE '50%'")[0]
+    edit(bad, f"UPDATE card_state SET {column} = ? WHERE card_id = ?", value, card)
     r = runner.invoke(app, ["run", str(ROOT / "scenarios" / "weekday.toml"), "--scale", "0.02",
                             "--out", str(tmp_path / "next.db"), "--keys", str(keys_dir),
                             "--after", str(bad), "--quiet"])
-    assert_bad_input(r, str(bad), "card_state", card, "whole numbers")
+    assert_bad_input(r, str(bad), "card_state", card, says)
     assert not (tmp_path / "next.db").exists()
+
+
+def test_a_carried_state_changed_in_the_next_log_fails_the_series(series, tmp_path, keys_dir):
+    day2 = tmp_path / "day2.db"
+    day2.write_bytes(series[1].read_bytes())
+    card = one(day2, "SELECT card_id FROM card_start")[0]
+    edit(day2, "UPDATE card_start SET quota_extensions_left = quota_extensions_left + 5 "
+               "WHERE card_id = ?", card)
+    got = api.verify_series([series[0], day2], keys_dir)
+    assert not got.ok
+    assert {(f["check"], f["reason"]) for f in got.findings} == {("card_state", f"not_carried:{card}")}

@@ -7,8 +7,10 @@
 - ``population``: the cards are the same cards (the same population seed);
 - ``atc``: per card, the first counter of the day is above the last one of the day before (a
   clone used on a later day, or a counter moved back across days, fails here);
-- ``card_state``: per card of the day before, its first record of the day continues the state the
-  day before ended in (its counter is above the ``card_state`` counter);
+- ``card_state``: the log started from the state the day before ended in (its ``card_start`` is
+  the previous log's ``card_state``, every card and column: counter, stored value, senior quota,
+  its year and extensions left), and per card of the day before, its first record of the day
+  continues that state (its counter is above the ``card_state`` counter);
 - ``uploads``: the terminals' upload numbers go on from the day before (the log's
   ``upload_start`` is the last number each terminal reached the day before).
 """
@@ -54,7 +56,9 @@ class _Day:
     population_seed: int
     first_atc: dict
     last_atc: dict
-    card_state: dict
+    card_state: dict             # card_id -> atc at the end
+    state_rows: dict             # card_id -> its whole card_state row
+    start_rows: dict             # card_id -> its whole card_start row
     upload_start: dict
     upload_last: dict
 
@@ -69,7 +73,8 @@ def _read(path: str | Path) -> _Day:
         pred = conn.execute("SELECT * FROM predecessor").fetchone()
         atcs = conn.execute("SELECT card_id, min(atc), max(atc) FROM transactions "
                             "GROUP BY card_id").fetchall()
-        state = dict(conn.execute("SELECT card_id, atc FROM card_state"))
+        state_rows = {r[0]: r for r in conn.execute("SELECT * FROM card_state")}
+        start_rows = {r[0]: r for r in conn.execute("SELECT * FROM card_start")}
         upload_start = dict(conn.execute("SELECT terminal_id, number FROM upload_start"))
         upload_last = last_upload_numbers(conn)
     except sqlite3.Error as e:
@@ -78,13 +83,22 @@ def _read(path: str | Path) -> _Day:
         conn.close()
     return _Day(str(path), log_id, (log_id, *final) if final else None, pred,
                 pred[-1] if pred else run.get("seed"),
-                {c: lo for c, lo, _ in atcs}, {c: hi for c, _, hi in atcs}, state, upload_start,
+                {c: lo for c, lo, _ in atcs}, {c: hi for c, _, hi in atcs},
+                {c: r[1] for c, r in state_rows.items()}, state_rows, start_rows, upload_start,
                 upload_last)
 
 
 def check_pair(prev: _Day, day: _Day) -> list[tuple[str, str]]:
     """(check, reason) for each way ``day`` fails to continue ``prev``."""
-    return _link(prev, day) + _counters(prev, day) + _uploads(prev, day)
+    return _link(prev, day) + _carried(prev, day) + _counters(prev, day) + _uploads(prev, day)
+
+
+def _carried(prev: _Day, day: _Day) -> list[tuple[str, str]]:
+    """The log's cards started as the day before ended: ``card_start`` is the previous log's
+    ``card_state``, card for card (any column changed, a card added or left out fails)."""
+    cards = sorted(set(prev.state_rows) | set(day.start_rows), key=str)
+    return [("card_state", f"not_carried:{c}") for c in cards
+            if prev.state_rows.get(c) != day.start_rows.get(c)]
 
 
 def _link(prev: _Day, day: _Day) -> list[tuple[str, str]]:

@@ -80,7 +80,7 @@ def carried_state(path: str | Path, scenario) -> CarriedState:
                                  ).fetchone()
             pred = conn.execute("SELECT population_seed FROM predecessor").fetchone()
             cards = _card_states(path, conn.execute("SELECT * FROM card_state"),
-                                 log.scenario)
+                                 log.scenario, scenario)
             lost = conn.execute("SELECT card_id, card_province, reported_at FROM blacklist").fetchall()
             uploads = last_upload_numbers(conn)
             log_id = log_id_of(conn, run)
@@ -94,23 +94,36 @@ def carried_state(path: str | Path, scenario) -> CarriedState:
                         tuple((c, p, t - previous_span) for c, p, t in lost), uploads)
 
 
-def _card_states(path, rows, scenario) -> dict:
-    """card_id -> its carried state (:attr:`CarriedState.cards`) from ``card_state`` rows, each
-    checked: whole numbers only. A log of the format before the quota's year was kept (four
-    columns) carries its quota as of its own start year, with the scenario's extensions."""
-    fares = scenario.config["provinces"]
-    year = dt.date.fromisoformat(scenario.config["simulation"]["start_date"]).year
+#: What a carried value may be: a counter, a stored value, rides, a year, extensions.
+_CARRIED = (("atc", 0, 2**31 - 1), ("balance_fen", 0, 10**12), ("quota_left", 0, 10**9),
+            ("quota_year", 1900, 9999), ("quota_extensions_left", 0, 10**9))
+
+
+def _card_states(path, rows, before, after) -> dict:
+    """card_id -> its carried state (:attr:`CarriedState.cards`) from the ``card_state`` rows of
+    the log of scenario ``before``, each checked: a card number, whole numbers in range, no more
+    extensions left than ``before`` allows a year, and a quota year not after the year the run
+    of ``after`` starts in."""
+    year = dt.date.fromisoformat(after.config["simulation"]["start_date"]).year
+    provinces = before.config["provinces"]
     out = {}
-    for row in rows:
-        card_id, *values = row
-        if len(values) == 3 and isinstance(card_id, str) and parse_card_id(card_id):
-            prov = parse_card_id(card_id)[0]
-            values += [year, fares[prov]["fares"]["senior_quota_extensions"]]
-        if (len(values) != 5 or not isinstance(card_id, str)
-                or not all(type(v) is int for v in values)):
-            raise CardsimError(f"--after {path}: card_state row {card_id!r}: expected a card "
-                               "number and five whole numbers (atc, balance_fen, quota_left, "
-                               "quota_year, quota_extensions_left)")
+    for card_id, *values in rows:
+        parsed = parse_card_id(card_id) if isinstance(card_id, str) else None
+        problem = None if parsed else "not a card number"
+        if problem is None and len(values) != len(_CARRIED):
+            problem = f"expected {len(_CARRIED)} values, got {len(values)}"
+        for (name, lo, hi), v in zip(_CARRIED, values):
+            if problem is None and (type(v) is not int or not lo <= v <= hi):
+                problem = f"{name} {v!r} is not a whole number in [{lo}, {hi}]"
+        if problem is None:
+            fares = provinces[parsed[0]]["fares"]
+            if values[4] > fares["senior_quota_extensions"]:
+                problem = (f"quota_extensions_left {values[4]} is more than the "
+                           f"{fares['senior_quota_extensions']} a year allows")
+            elif values[3] > year:
+                problem = f"quota_year {values[3]} is after the run's year {year}"
+        if problem is not None:
+            raise CardsimError(f"--after {path}: card_state row {card_id!r}: {problem}")
         out[card_id] = tuple(values)
     return out
 
@@ -170,12 +183,9 @@ def start_replay(conn: sqlite3.Connection, nodes, log_scenario) -> None:
     keys = population_keys(pred[0])
     pcfgs = log_scenario.config["provinces"]
     nodes.pops = {p: CardPopulation(p, pcfgs[p], keys[p]) for p in PROVINCES}
-    year = dt.date.fromisoformat(log_scenario.config["simulation"]["start_date"]).year
     for card_id, *state in conn.execute("SELECT * FROM card_start"):
         parsed = parse_card_id(card_id) if isinstance(card_id, str) else None
-        if len(state) == 3 and parsed is not None:    # the format before the quota's year
-            state += [year, pcfgs[parsed[0]]["fares"]["senior_quota_extensions"]]
-        if parsed is None or len(state) != 5 or not all(type(v) is int for v in state):
+        if parsed is None or not all(type(v) is int for v in state):
             continue
         card = nodes.pops[parsed[0]].peek(parsed[1])
         _carry(card, tuple(state))

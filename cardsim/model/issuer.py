@@ -65,9 +65,10 @@ class Issuer(_Busy):
     def clear_offline(self, card: Card, atc: int) -> str | None:
         """The back office's rule when it clears an uploaded record (offline records, and the
         online ones it also sees): a counter not above the highest seen for the card is a clone
-        or a replayed record, and is rejected (``atc_replay``). The simulation clears every
-        approved offline tap, in decision order (its honest cards never fail it); replay clears
-        every record it replays against the issuer, in log order."""
+        or a replayed record, and is rejected (``atc_replay``). Replay clears every record it
+        replays against the issuer, in log order, and the live issuer every record it is sent;
+        a run does not clear its own taps (a card's counter rises by one a tap, so they cannot
+        fail it: ``Simulation._tap``)."""
         # keyed by the card's serial (the issuer's cards are its province's): no card number to build
         seen = self.cleared_atc.get(card.serial)
         if seen is not None and atc <= seen:

@@ -404,8 +404,8 @@ def blacklist_message(log_id: bytes, period_end: float, issuer_id, province, cou
 #: Version of the log format, part of the genesis message (2: terminal uploads, signed
 #: blacklists; 3: every signature bound to its log and period, the card signs the outcome;
 #: 4: record hashes are Merkle leaf hashes, checkpoints are signed tree heads, a log may follow
-#: another).
-LOG_FORMAT = "cardsim-log/4"
+#: another; 5: a card's carried state keeps its senior quota's year and extensions left).
+LOG_FORMAT = "cardsim-log/5"
 
 
 def genesis_hash(config_json: str, seed: int, previous: bytes | None = None) -> bytes:
