@@ -12,10 +12,10 @@ from cardsim.signing.crypto import ALGORITHMS
 V = json.loads((Path(__file__).parent / "vectors" / "vectors.json").read_text())
 ROLE = {"card_tx": E.CARD_TX, "auth_response": E.AUTH_RESPONSE, "card_cert": E.CARD_CERT,
         "checkpoint": E.CHECKPOINT, "terminal_cert": E.TERMINAL_CERT, "upload": E.UPLOAD,
-        "blacklist": E.BLACKLIST, "merchant_totals": E.MERCHANT_TOTALS}
+        "blacklist": E.BLACKLIST, "merchant_totals": E.MERCHANT_TOTALS, "card_state": E.CARD_STATE}
 SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
           "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer",
-          "merchant_totals": "merchant"}
+          "merchant_totals": "merchant", "card_state": "hub"}
 
 
 def values(vs):
@@ -57,6 +57,10 @@ def test_record_and_genesis_vectors():
     tt = [tuple(x) for x in td["totals"]]
     assert [E.encode(E.TERMINAL_TOTAL, x).hex() for x in sorted(tt)] == td["encodings_hex"]
     assert E.terminals_digest(tt).hex() == td["digest_hex"]
+    cs = V["card_states_digest"]
+    rows = [tuple(r) for r in cs["rows"]]
+    assert [E.encode(E.CARD_STATE_ROW, r).hex() for r in sorted(rows)] == cs["encodings_hex"]
+    assert E.card_states_digest(rows).hex() == cs["digest_hex"]
     d = V["records_digest"]
     assert E.records_digest(bytes.fromhex(h) for h in d["record_hashes_hex"]).hex() == d["digest_hex"]
     cr = V["card_request"]
@@ -92,5 +96,6 @@ def test_merkle_vectors():
 def test_every_signed_role_has_vectors_for_every_algorithm():
     have = {(v["algorithm"], v["role"]) for v in V["vectors"]}
     assert have == {(a, r) for a in ALGORITHMS for r in ROLE}
-    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT, E.TERMINAL_TOTAL, E.CARD_REQUEST}
+    hashed_only = {E.RECORD, E.GENESIS, E.LINK, E.LOSS_REPORT, E.TERMINAL_TOTAL, E.CARD_REQUEST,
+                   E.CARD_STATE_ROW}
     assert set(ROLE.values()) == set(E.ROLE_NAMES) - hashed_only

@@ -317,6 +317,36 @@ def test_loss_reports_are_signed_by_their_issuer(lost_log, tmp_path, keys_dir, t
     assert all(f.check in ("blacklist", "revocation") for f in r.findings)
 
 
+@pytest.mark.parametrize("tamper,reason", [
+    ("UPDATE card_state SET balance_fen = balance_fen + 100000 "
+     "WHERE card_id = (SELECT min(card_id) FROM card_state)", "digest_differs"),
+    ("UPDATE card_state SET quota_extensions_left = quota_extensions_left + 1 "
+     "WHERE card_id = (SELECT max(card_id) FROM card_state)", "digest_differs"),
+    ("DELETE FROM card_state WHERE card_id = (SELECT min(card_id) FROM card_state)",
+     "count_differs"),
+    ("UPDATE card_state_signature SET count = count + 1", "bad_signature"),
+    ("UPDATE card_state SET atc = 'high' WHERE card_id = (SELECT min(card_id) FROM card_state)",
+     "digest_differs"),
+    ("DELETE FROM card_state_signature", "no_signature")])
+def test_the_cards_final_state_is_signed_by_the_hub(copy, keys_dir, tamper, reason):
+    """card_state is what a following day starts from: an edited stored value or quota fails."""
+    p = copy()
+    assert verify(p, keys_dir).passed["card_state"] == 1
+    edit(p, tamper)
+    r = verify(p, keys_dir)
+    assert [(f.check, f.reason) for f in r.findings] == [("card_state", reason)]
+
+
+def test_a_log_without_records_verifies(tmp_path, keys_dir):
+    """A run in which no card transacts signs the genesis and the empty tree as its final head."""
+    sc = load(ROOT / "scenarios" / "weekday.toml", scale=0.01,
+              sets=["simulation.duration_hours=3", "simulation.start_hour=0"])
+    result = api.run(sc, out=tmp_path / "empty.db", keys_dir=keys_dir)
+    assert result.summary["transactions"] == 0
+    r = verify(tmp_path / "empty.db", keys_dir)
+    assert r.ok and r.passed["checkpoints"] >= 1 and r.passed["card_state"] == 1
+
+
 def test_untrusted_root_and_wrong_keys(copy, keys_dir, tmp_path):
     from cardsim.signing.keys import init_keys
     init_keys(tmp_path / "other")

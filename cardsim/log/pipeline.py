@@ -36,7 +36,7 @@ from cardsim.signing.keys import (HUB, KeyRing, all_names, cert_der, issuer_name
                    merchant_name)
 from cardsim.log.store import LogWriter
 from cardsim.records.record import INDEX
-from cardsim.signing.signer import RecordSigner, SignSpec, sign_blacklists
+from cardsim.signing.signer import RecordSigner, SignSpec, sign_blacklists, sign_card_state
 from cardsim.signing.upload import Batches, TerminalSigner
 
 _DUMP = pickle.dumps
@@ -85,14 +85,16 @@ class _SignedLog:
         uploads, tcerts = self.terminals.sign(closed)
         writer.write(chained, certs + tcerts, self.chain.take(), uploads, self.chain.take_blocks())
 
-    def end(self, blacklist: list, end_time: float) -> tuple:
-        """(final checkpoints, uploads, terminal certificates, loss-report signatures, totals):
-        the terminals upload what they hold; the hub signs the end."""
+    def end(self, blacklist: list, end_time: float, card_state: list) -> tuple:
+        """(final checkpoints, uploads, terminal certificates, loss-report signatures, totals,
+        the card state's signature): the terminals upload what they hold; the hub signs the end
+        and the cards' state."""
         final = [self.chain.checkpoint(end_time, final=1)]
         uploads, tcerts = self.terminals.sign(self.batches.close(None))
         totals = self.terminals.merchant_totals(merchant_ids(), end_time)  # each merchant
         lists = sign_blacklists(self.ring, blacklist, self.chain.log_id, end_time)  # each issuer
-        return final, uploads, tcerts, lists, totals
+        states = sign_card_state(self.ring, card_state, self.chain.log_id, end_time)  # the hub
+        return final, uploads, tcerts, lists, totals, states
 
 
 def _signed_batches(control, parts: list, writer: LogWriter, signed: _SignedLog) -> bool:
@@ -137,11 +139,11 @@ def _write_log(control, parts: list, writer: LogWriter, spec: SignSpec | None, g
     if payload is None:
         return
     summary, wall, blacklist, end_time, metrics, card_state = payload
-    final, uploads, tcerts, lists, totals = [], [], [], [], []
+    final, uploads, tcerts, lists, totals, states = [], [], [], [], [], []
     if signed is not None:
-        final, uploads, tcerts, lists, totals = signed.end(blacklist, end_time)
+        final, uploads, tcerts, lists, totals, states = signed.end(blacklist, end_time, card_state)
     writer.write_blacklist(blacklist, lists)
-    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals, card_state)
+    writer.finish(summary, wall, final, metrics, uploads, tcerts, totals, card_state, states)
     control.send(("ok", writer.written))
 
 

@@ -58,6 +58,11 @@ TREE_BLOCK_COLUMNS = {"block": int, "root": bytes}
 #: extensions left that year).
 CARD_STATE_COLUMNS = {"card_id": str, "atc": int, "balance_fen": int, "quota_left": int,
                       "quota_year": int, "quota_extensions_left": int}
+#: Signed logs: the hub's signature over ``card_state`` (one row: the rows' count and digest,
+#: :func:`cardsim.records.encoding.card_state_message`), so the state a next day starts from is
+#: the hub's word too.
+CARD_STATE_SIGNATURE_COLUMNS = {"signer": str, "count": int, "states_digest": bytes,
+                                "signature": bytes}
 #: For a log that follows another (linked days): per terminal, the last upload number it reached
 #: before this log (its uploads here go on from there).
 UPLOAD_START_COLUMNS = {"terminal_id": str, "number": int}
@@ -76,6 +81,7 @@ _INSERT = {table: f"INSERT INTO {table} VALUES ({','.join('?' * len(cols))})"
                                ("uploads", UPLOAD_COLUMNS), ("metrics", METRIC_COLUMNS),
                                ("merchant_totals", MERCHANT_TOTALS_COLUMNS),
                                ("card_state", CARD_STATE_COLUMNS),
+                               ("card_state_signature", CARD_STATE_SIGNATURE_COLUMNS),
                                ("tree_blocks", TREE_BLOCK_COLUMNS),
                                ("blacklist_signatures", BLACKLIST_SIGNATURE_COLUMNS))}
 
@@ -110,6 +116,7 @@ def create_tables(conn: sqlite3.Connection,
     db["blacklist_signatures"].create(BLACKLIST_SIGNATURE_COLUMNS, pk="province")
     db["metrics"].create(METRIC_COLUMNS, pk=("hour", "metric", "key"))
     db["card_state"].create(CARD_STATE_COLUMNS, pk="card_id")
+    db["card_state_signature"].create(CARD_STATE_SIGNATURE_COLUMNS, pk="signer")
     db["tree_blocks"].create(TREE_BLOCK_COLUMNS, pk="block")
     db["predecessor"].create(PREDECESSOR_COLUMNS, pk="log_id")
     db["card_start"].create(CARD_START_COLUMNS, pk="card_id")
@@ -251,14 +258,15 @@ class LogWriter:
 
     def finish(self, summary: dict, wall_seconds: float, checkpoints: list[tuple] = (),
                metrics: list[tuple] = (), uploads: list[tuple] = (), certs: list[tuple] = (),
-               merchant_totals: list[tuple] = (), card_state: list[tuple] = ()) -> None:
+               merchant_totals: list[tuple] = (), card_state: list[tuple] = (),
+               card_state_signature: list[tuple] = ()) -> None:
         """Mark the run complete, in the same commit as its summary, metrics, the terminals' last
         uploads, the cards' final state and the final checkpoint."""
         conn = self.db.conn
         with conn:
             _insert(conn, certificates=certs, uploads=uploads, metrics=metrics,
                     merchant_totals=merchant_totals, checkpoints=checkpoints,
-                    card_state=card_state)
+                    card_state=card_state, card_state_signature=card_state_signature)
             conn.execute("UPDATE runs SET ended_at=?, completed=1, transactions=?, wall_seconds=?, "
                          "summary_json=? WHERE run_id=1",
                          (_now_iso(), self.written, wall_seconds, json.dumps(summary, sort_keys=True)))
@@ -363,7 +371,8 @@ class Log:
 def digest(path: str | Path, tables: tuple[str, ...] = ("transactions", "blacklist", "certificates",
                                                        "checkpoints", "uploads", "merchant_totals",
                                                        "blacklist_signatures", "metrics",
-                                                       "card_state", "predecessor",
+                                                       "card_state", "card_state_signature",
+                                                       "predecessor",
                                                        "card_start", "upload_start",
                                                        "tree_blocks")) -> str:
     """SHA-256 over the content of the log's deterministic tables, in primary-key order.

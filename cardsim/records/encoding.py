@@ -52,12 +52,15 @@ LOSS_REPORT = 11     # hashed into a BLACKLIST digest: one loss report
 MERCHANT_TOTALS = 12 # signed by a merchant: what its terminals uploaded in the run
 TERMINAL_TOTAL = 13  # hashed into a MERCHANT_TOTALS digest: one terminal's uploads
 CARD_REQUEST = 14    # hashed into an AUTH_RESPONSE: the card's online request (ARQC-like)
+CARD_STATE = 15      # signed by the hub: the cards' state when the run ended (count and digest)
+CARD_STATE_ROW = 16  # hashed into a CARD_STATE digest: one card's state (a card_state row)
 
 ROLE_NAMES = {CARD_TX: "card_tx", AUTH_RESPONSE: "auth_response", RECORD: "record",
               CHECKPOINT: "checkpoint", CARD_CERT: "card_cert", TERMINAL_CERT: "terminal_cert",
               GENESIS: "genesis", UPLOAD: "upload", LINK: "link", BLACKLIST: "blacklist",
               LOSS_REPORT: "loss_report", MERCHANT_TOTALS: "merchant_totals",
-              TERMINAL_TOTAL: "terminal_total", CARD_REQUEST: "card_request"}
+              TERMINAL_TOTAL: "terminal_total", CARD_REQUEST: "card_request",
+              CARD_STATE: "card_state", CARD_STATE_ROW: "card_state_row"}
 
 _HEAD = struct.Struct(">4sBBH")
 _I64 = struct.Struct(">q")
@@ -267,6 +270,11 @@ LAYOUTS: dict[int, tuple[Field, ...]] = {
                       Field("records", int), Field("terminals_digest", bytes)),
     TERMINAL_TOTAL: (Field("terminal_id", str), Field("uploads", int), Field("records", int)),
     CARD_REQUEST: _REQUEST,
+    CARD_STATE: (Field("log_id", bytes), Field("period_end", float), Field("count", int),
+                 Field("states_digest", bytes)),
+    CARD_STATE_ROW: (Field("card_id", str, False), Field("atc", int), Field("balance_fen", int),
+                     Field("quota_left", int), Field("quota_year", int),
+                     Field("quota_extensions_left", int)),
 }
 #: The fields of a card's request and of what it signs, in order (``epoch`` and
 #: ``response_hash`` are not record columns: the run's calendar start, and SHA-256 of the
@@ -288,6 +296,8 @@ _blacklist = ENCODERS[BLACKLIST]
 _loss_report = ENCODERS[LOSS_REPORT]
 _merchant_totals = ENCODERS[MERCHANT_TOTALS]
 _terminal_total = ENCODERS[TERMINAL_TOTAL]
+_card_state = ENCODERS[CARD_STATE]
+_card_state_row = ENCODERS[CARD_STATE_ROW]
 _genesis = ENCODERS[GENESIS]
 _card_request = ENCODERS[CARD_REQUEST]
 
@@ -393,6 +403,20 @@ def loss_reports_digest(reports) -> bytes:
     for card_id, reported_at in sorted(reports):
         h.update(_loss_report((card_id, reported_at)))
     return h.digest()
+
+
+def card_states_digest(rows) -> bytes:
+    """SHA-256 over the card_state_row messages of ``card_state`` rows, sorted by card number."""
+    h = hashlib.sha256()
+    for row in sorted(rows):
+        h.update(_card_state_row(row))
+    return h.digest()
+
+
+def card_state_message(log_id: bytes, period_end: float, count, states_digest: bytes) -> bytes:
+    """The hub's word on the cards' state when the log ``log_id`` ended (at ``period_end``
+    simulated seconds): what a log that follows it starts from."""
+    return _card_state((log_id, period_end, count, states_digest))
 
 
 def blacklist_message(log_id: bytes, period_end: float, issuer_id, province, count,

@@ -16,8 +16,8 @@ from typing import Callable, Optional
 from cardsim.domain import PROVINCES
 from cardsim.model.card import CODE_PROVINCE, card_validity
 from cardsim.records.encoding import (CARD_REQUEST, CARD_TX, ENCODERS, auth_response_message,
-                                      blacklist_message, card_cert_body, loss_reports_digest,
-                                      sha256)
+                                      blacklist_message, card_cert_body, card_state_message,
+                                      card_states_digest, loss_reports_digest, sha256)
 from cardsim.records.record import ISSUER, STANDIN, columns_getter
 from cardsim.signing.certificate import Certificate
 from cardsim.signing.keys import HUB, KeyRing, card_keys, issuer_name
@@ -222,3 +222,13 @@ def sign_blacklists(ring: KeyRing, rows: list[tuple], log_id: bytes, end_time: f
         key = ring.algorithm.signing_key(ring.private[issuer])
         out.append((province, issuer, len(reports), digest, ring.algorithm.sign(key, msg)))
     return out
+
+
+def sign_card_state(ring: KeyRing, rows: list[tuple], log_id: bytes, end_time: float) -> list[tuple]:
+    """The hub's signature over the cards' state as the ``card_state`` table holds it when the
+    log ``log_id`` ends at ``end_time``: one ``card_state_signature`` row (signer, count,
+    states_digest, signature)."""
+    digest = card_states_digest(rows)
+    msg = card_state_message(log_id, float(end_time), len(rows), digest)
+    key = ring.algorithm.signing_key(ring.private[HUB])
+    return [(HUB, len(rows), digest, ring.algorithm.sign(key, msg))]

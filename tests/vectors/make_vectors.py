@@ -19,7 +19,8 @@ SEEDS = {"card": bytes(range(32)), "issuer": bytes(range(32, 64)), "hub": bytes(
 REPORTS = [("510000000777", 43200.5), ("510000000042", 3600.0)]   # digested sorted by card
 SIGNER = {"card_tx": "card", "auth_response": "issuer", "card_cert": "issuer", "checkpoint": "hub",
           "terminal_cert": "merchant", "upload": "terminal", "blacklist": "issuer",
-          "merchant_totals": "merchant"}
+          "merchant_totals": "merchant", "card_state": "hub"}
+CARD_STATES = [("510000000042", 17, 4500, 0, 2026, 0), ("500000000007", 1203, 80, 12, 2026, 998)]
 
 
 def key(alg, who):
@@ -75,6 +76,10 @@ def build() -> dict:
     out["terminals_digest"] = {"totals": [list(x) for x in tt],
                                "encodings_hex": [E.encode(E.TERMINAL_TOTAL, x).hex() for x in sorted(tt)],
                                "digest_hex": E.terminals_digest(tt).hex()}
+    out["card_states_digest"] = {"rows": [list(r) for r in CARD_STATES],
+                                 "encodings_hex": [E.encode(E.CARD_STATE_ROW, r).hex()
+                                                   for r in sorted(CARD_STATES)],
+                                 "digest_hex": E.card_states_digest(CARD_STATES).hex()}
     out["records_digest"] = {"record_hashes_hex": [h.hex() for h in hashes],
                              "digest_hex": E.records_digest(hashes).hex()}
     for alg in ALGORITHMS:
@@ -96,6 +101,7 @@ def build() -> dict:
                   E.terminals_digest([("SC-MET-003-05", 33, 600), ("SC-MET-001-01", 7, 634)])]
         blacklist = [genesis, 86400.0, "issuer-sichuan", "sichuan", 2,
                      E.loss_reports_digest(REPORTS)]
+        states = [genesis, 86400.0, 2, E.card_states_digest(CARD_STATES)]
         for role, signer, pub, values, data in (
                 ("card_tx", ck, cpub, card_tx, msg),
                 ("auth_response", ik, ipub, response, auth),
@@ -104,7 +110,8 @@ def build() -> dict:
                 ("terminal_cert", mk, mpub, tcert, E.terminal_cert_body(*tcert)),
                 ("upload", tk, tpub, upload, E.upload_message(*upload)),
                 ("blacklist", ik, ipub, blacklist, E.blacklist_message(*blacklist)),
-                ("merchant_totals", mk, mpub, totals, E.merchant_totals_message(*totals))):
+                ("merchant_totals", mk, mpub, totals, E.merchant_totals_message(*totals)),
+                ("card_state", hk, hpub, states, E.card_state_message(*states))):
             out["vectors"].append({"algorithm": alg, "role": role, "values": _jsonable(values),
                                    "encoding_hex": data.hex(), "public_key_hex": pub.hex(),
                                    "signature_hex": A.sign(signer, data).hex()})

@@ -219,3 +219,41 @@ def _province_finding(row: tuple, reports: list, ca: dict, alg: Algorithm,
     if digest != E.loss_reports_digest(reports):
         return "digest_differs"
     return None
+
+
+def check_card_state(conn, hub_der: bytes | None, alg: Algorithm, period: tuple[bytes, float],
+                     t: Tally) -> None:
+    """The cards' final state (``card_state``, what a log that follows this one starts from)
+    against the hub's signed count and digest, for this log and period: without this, an edited
+    row would carry a forged stored value or quota into the next day."""
+    try:
+        rows = conn.execute("SELECT * FROM card_state").fetchall()
+        signed = conn.execute("SELECT signer, count, states_digest, signature "
+                              "FROM card_state_signature").fetchall()
+    except sqlite3.Error:
+        t.fail("card_state", "unreadable")
+        return
+    if len(signed) != 1:
+        t.fail("card_state", "no_signature" if not signed else "several_signatures")
+        return
+    signer, count, digest, sig = signed[0]
+    hub = serialization.load_der_public_key(hub_der) if hub_der else None
+    ok_types = isinstance(count, int) and isinstance(digest, bytes) and isinstance(sig, bytes)
+    if (signer != HUB or hub is None or not ok_types
+            or not alg.verify(hub, sig, E.card_state_message(*period, count, digest))):
+        t.fail("card_state", "bad_signature")
+    elif count != len(rows):
+        t.fail("card_state", "count_differs")
+    elif digest != _states_digest(rows):
+        t.fail("card_state", "digest_differs")
+    else:
+        t.ok("card_state")
+
+
+def _states_digest(rows: list[tuple]) -> bytes | None:
+    """The digest of ``card_state`` rows, None when a row cannot be encoded (a value of the wrong
+    type: it cannot be what the hub signed)."""
+    try:
+        return E.card_states_digest(rows)
+    except (E.EncodingError, TypeError):
+        return None

@@ -12,9 +12,9 @@ from typing import Callable
 
 from cryptography import x509
 
-from cardsim.audit.verify.anchors import (check_blacklist, check_checkpoints, check_predecessor,
-                                          check_tree_blocks, read_checkpoints, record_context,
-                                          wrong_root)
+from cardsim.audit.verify.anchors import (check_blacklist, check_card_state, check_checkpoints,
+                                          check_predecessor, check_tree_blocks, read_checkpoints,
+                                          record_context, wrong_root)
 from cardsim.audit.verify.findings import Report, Tally
 from cardsim.audit.verify.primitives import read_text
 from cardsim.audit.verify.records import RecordWorker
@@ -115,6 +115,8 @@ def _verify(conn, path: str, root: x509.Certificate, workers: int, progress,
     uploads = UploadCheck(conn, alg, ctx.ca_keys, scenario.epoch, period, t)
     reports = read_loss_reports(conn, t)
     check_blacklist(conn, reports, ctx.ca_keys, alg, period, t)
+    if incomplete is None:           # an unfinished run has no final state to sign
+        check_card_state(conn, ctx.ca_keys.get(HUB), alg, period, t)
     ctx = replace(ctx, reported={cid: at for rows in reports.values() for cid, at in rows})
     pool = ShardedPool(partial(RecordWorker, ctx), workers, _pair_card, in_process=workers == 1)
     try:
@@ -185,8 +187,9 @@ class ChainWalk:
         self.block = Tree()                     # the current block of BLOCK leaves
         self.blocks: list[bytes] = []           # the root of each whole block so far
         self.wanted = wanted                    # the checkpoints' record counts
-        #: count -> (chain head, tree root) after that many records
-        self.heads_at: dict[int, tuple[bytes, bytes]] = {}
+        #: count -> (chain head, tree root) after that many records (none: the genesis and the
+        #: empty tree, which a log without records signs)
+        self.heads_at: dict[int, tuple[bytes, bytes]] = {0: (genesis, self.tree.root())}
 
     def step(self, row: tuple) -> bool | None:
         """The next record: whether it links to the chain, or None when it is too malformed to
