@@ -30,15 +30,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
-from _common import ROOT, simpy_seconds_per_timeout, tree_cpu
+from _common import ROOT, run_tree, simpy_seconds_per_timeout
 
 
 # Run in a process of its own, so that its children's usage is that one run's (peak RSS is a
@@ -67,30 +64,20 @@ def measure(checkout: Path, scenario: str, scale: float, log: bool = False) -> d
         tmp = tempfile.mkdtemp()
         cmd += ["--out", os.path.join(tmp, "run.db"), "--no-sign", "--keys",
                 os.path.join(tmp, "keys")]
-    seen: dict[int, float] = {}
     try:
-        # output to files, not pipes: a pipe left unread while polling would fill and stall
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            with subprocess.Popen([sys.executable, "-c", _MEASURE, *cmd], stdout=out, stderr=err,
-                                  text=True, cwd=checkout, env=env) as p:
-                proc = psutil.Process(p.pid)
-                while p.poll() is None:
-                    tree_cpu(proc, seen)
-                    time.sleep(0.02)
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read(), err.read()
+        code, stdout, stderr, tree, _wall = run_tree([sys.executable, "-c", _MEASURE, *cmd],
+                                                     checkout, env)
     finally:
         if log:
             shutil.rmtree(tmp, ignore_errors=True)
-    if p.returncode:
+    if code:
         raise SystemExit(f"cardsim run failed in {checkout}: {stderr.strip()[-500:]}")
     m = json.loads(stdout)
     s = m["summary"]
     other = s.get("other_payers") or {}
     # the run's own CPU (getrusage: exact, its waited-for children included) and the whole
     # tree's, sampled (the forkserver and the log's writer are not the run's waited-for children)
-    return {"cpu": max(m["cpu"], sum(seen.values())), "own_cpu": m["cpu"],
+    return {"cpu": max(m["cpu"], tree), "own_cpu": m["cpu"],
             "rss_mb": m["maxrss_kb"] / 1024, "transactions": s["transactions"],
             "other_payers": sum(other.values()) if isinstance(other, dict) else 0}
 

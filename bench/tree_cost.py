@@ -26,11 +26,8 @@ import subprocess
 import sys
 import tempfile
 import statistics
-import time
 
-import psutil
-
-from _common import ROOT, tree_cpu
+from _common import ROOT, run_tree
 
 #: The last commit before the tree (log format 3: hash chain and checkpoints only).
 BEFORE = "9932819"
@@ -56,19 +53,10 @@ def timed(src: str, args: list[str]) -> tuple[float, float, str]:
     cardsim."""
     env = {**os.environ, "PYTHONPATH": src}
     cmd = [sys.executable, "-m", "cardsim", *args]
-    seen: dict[int, float] = {}
-    t0 = time.perf_counter()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=src,
-                          env=env) as p:
-        proc = psutil.Process(p.pid)
-        while p.poll() is None:
-            tree_cpu(proc, seen)
-            time.sleep(0.02)
-        stdout, stderr = p.communicate()
-    wall = time.perf_counter() - t0
-    if p.returncode not in (0, 1):
+    code, stdout, stderr, cpu, wall = run_tree(cmd, src, env)
+    if code not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} in {src}:\n{stderr}")
-    return wall, sum(seen.values()), stdout
+    return wall, cpu, stdout
 
 
 def main() -> None:

@@ -3,10 +3,11 @@ container is the log format before any check reads a byte of its content.
 
 First the file itself: SQLite's header, and a size in whole pages of the size the header
 declares (SQLite writes whole pages; a cut or padded file may otherwise still read as sound when
-the write-ahead log holds the cut page). What "the format" is comes from one place, :func:`create_tables` (the writer calls it too): the
-expected schema is what that function creates in an empty in-memory database, compared entry by
-entry with the file's ``sqlite_schema`` (type, name, table and the full ``CREATE`` text, so column
-names, their order, declared types, constraints and generated columns are all covered). No view,
+the write-ahead log holds the cut page). What "the format" is comes from one place,
+:func:`create_tables` (the writer calls it too): the expected schema is what that function
+creates in an empty in-memory database, compared entry by entry with the file's
+``sqlite_schema`` (type, name, table and the full ``CREATE`` text, so column names, their order,
+declared types, constraints and generated columns are all covered). No view,
 trigger or index the format does not create is accepted, so no query of ours can be redirected or
 made to run code. Then ``PRAGMA integrity_check`` (a table and its indexes agree, every page is
 sound), the one ``runs`` row with ``run_id`` 1, and the bounds below.

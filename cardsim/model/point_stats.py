@@ -42,9 +42,10 @@ class Columns:
 
 def histogram(cols: list[tuple[Columns, np.ndarray | slice]]) -> Histogram:
     """The :class:`Histogram` of the waits in the selected rows of some columns."""
-    waits = np.concatenate([c.wait[rows] for c, rows in cols]) if cols else np.zeros(0)
-    buckets = np.concatenate([c.bucket[rows] for c, rows in cols]) if cols else np.zeros(0, np.int64)
-    return Histogram.of(waits, buckets)
+    if not cols:
+        return Histogram()
+    return Histogram.of(np.concatenate([c.wait[rows] for c, rows in cols]),
+                        np.concatenate([c.bucket[rows] for c, rows in cols]))
 
 
 class PointWaits:
@@ -66,7 +67,6 @@ class PointWaits:
         self._point.append(point)
         self._arrival.append(arrival)
         self._start.append(start)
-        self._cols = None
 
     def balk(self, point: int | None, now: float, warmup: float) -> None:
         """One customer left ``point`` (None: the type has none) at ``now`` without joining its
@@ -80,8 +80,9 @@ class PointWaits:
         return len(self._point)
 
     def columns(self) -> Columns:
-        """The customers so far as numpy columns (made once until the next :meth:`wait`)."""
-        if self._cols is None:
+        """The customers so far as numpy columns (made again only after a :meth:`wait`: the
+        cache is checked by its length, so a tap writes nothing but its three values)."""
+        if self._cols is None or len(self._cols.point) != len(self._point):
             self._cols = Columns(np.array(self._point, dtype=np.int64),
                                  np.array(self._arrival, dtype=float),
                                  np.array(self._start, dtype=float))
