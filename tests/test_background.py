@@ -130,3 +130,58 @@ def test_a_card_holder_s_busy_time_is_split_over_the_hours_as_hour_integral_does
         ref.add(start, start + 5000.0)
     b.finish(3 * 3600.0)
     assert b.hourly.sums == pytest.approx(ref.sums, abs=1e-9)
+
+
+def horizon_bank(horizon, per_day=50_000.0, gates=4, headway=240.0, spread=60.0):
+    b = bank(headway, spread, per_day, gates)
+    b.background.horizon = horizon
+    b.background.fill(b.f, b.u)
+    return b
+
+
+def test_waves_far_before_a_card_holder_are_booked_at_their_expected_load():
+    """With a horizon, only the waves within it before each card holder are drawn: the holders
+    start when they would have with every wave drawn, and the other payers' count and load
+    are the expected ones where they were skipped."""
+    full, near = horizon_bank(float("inf")), horizon_bank(600.0)
+    for t in (5000.0, 30_000.0, 30_050.0, 61_000.0, 80_000.0):
+        assert full.admit(t) == near.admit(t)
+    for b in (full, near):
+        b.finish(DAY)
+    drawn = int(near.u[B.COUNT])
+    assert 0 < drawn < full.other_payers() / 10
+    assert near.f[B.SKIPPED] > 0
+    assert near.other_payers() == pytest.approx(full.other_payers(), rel=0.01)
+    assert near.background_busy == pytest.approx(full.background_busy, rel=0.01)
+    assert sum(near.hourly.sums) == pytest.approx(sum(full.hourly.sums), rel=0.01)
+
+
+def test_heavy_load_is_drawn_in_full_whatever_the_horizon():
+    """Where the other payers' load is at LIGHT of the terminals or more, a wave can leave a
+    queue behind: every wave is drawn, the same as without a horizon."""
+    per_day = B.LIGHT * 4 / 2.7 * DAY * 1.05           # just above LIGHT on 4 gates
+    full, near = horizon_bank(float("inf"), per_day), horizon_bank(600.0, per_day)
+    for t in (20_000.0, 70_000.0):
+        assert full.admit(t) == near.admit(t)
+    assert near.f[B.SKIPPED] == 0.0 and near.u[B.COUNT] == full.u[B.COUNT]
+
+
+def test_a_wave_is_skipped_only_when_the_bank_is_idle_and_beyond_the_horizon():
+    b = horizon_bank(600.0)
+    f, u, w = b.f, b.u, float(b.f[B.NEXT])
+    assert B._skippable(f, u, b.rates, w, w + 60.0 + 601.0, 600.0)
+    assert not B._skippable(f, u, b.rates, w, w + 60.0 + 599.0, 600.0)   # its spread reaches in
+    f[B.FREE + 2] = w + 1.0                                   # a terminal still busy
+    assert not B._skippable(f, u, b.rates, w, w + 5000.0, 600.0)
+    f[B.FREE + 2] = 0.0
+    u[B.TAIL] = u[B.HEAD] + np.uint64(1)                      # a passenger still pending
+    assert not B._skippable(f, u, b.rates, w, w + 5000.0, 600.0)
+
+
+def test_after_the_last_card_holder_every_light_wave_is_booked_at_its_expected_load():
+    b = horizon_bank(600.0)
+    b.admit(3000.0)
+    drawn = int(b.u[B.COUNT])
+    b.finish(DAY)
+    assert int(b.u[B.COUNT]) == drawn
+    assert b.other_payers() == pytest.approx(50_000, rel=0.01)

@@ -160,3 +160,16 @@ def test_card_memory_follows_the_travelling_holders_not_the_population():
         "provinces.sichuan.cards=400000000", "provinces.chongqing.cards=300000000"])
     assert s1["cards_transacting"] == s2["cards_transacting"]
     assert sum(len(p) for p in sim.population.values()) == sum(s2["cards_transacting"].values())
+
+
+@pytest.mark.parametrize("name", ["weekday.toml", "golden-week.toml"])
+def test_the_queue_horizon_leaves_every_card_holder_s_wait_as_it_was(name):
+    """Other payers drawn only near the card holders (simulation.queue_horizon_s) give every
+    transaction the wait it has with every wave drawn, and about the same utilisation."""
+    _a, _s1, full, rec_full = simulate(name, sets=["simulation.queue_horizon_s=0"])
+    _b, _s2, near, rec_near = simulate(name)
+    assert [(r.seq, r.card_id, r.wait_s) for r in rec_full] == \
+           [(r.seq, r.card_id, r.wait_s) for r in rec_near]
+    for key, u in full["utilisation"]["service_points"].items():
+        assert near["utilisation"]["service_points"][key] == pytest.approx(u, rel=0.02, abs=1e-4)
+    assert near["other_payers"] != full["other_payers"]       # some waves were skipped

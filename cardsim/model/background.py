@@ -31,7 +31,7 @@ import numpy as np
 
 from cardsim.model.distributions import Distribution
 from cardsim.model.kernels import (
-    END, HEADWAY, KEY, KIND, NEXT, PA, PB, PHASE, SCALE, SPREAD, START_S,
+    END, HEADWAY, HORIZON, KEY, KIND, MEAN_S, NEXT, PA, PB, PHASE, SCALE, SPREAD, START_S,
 )
 from cardsim.model.streams import mix64
 
@@ -90,12 +90,13 @@ class Background:
     """The other payers of one gate bank (see module doc): ``scale`` times the type's ``rates``;
     ``key`` is the point's stream (:func:`cardsim.model.streams.derive`)."""
 
-    __slots__ = ("rates", "scale", "headway", "phase", "spread", "key")
+    __slots__ = ("rates", "scale", "headway", "phase", "spread", "key", "horizon")
 
     def __init__(self, rates: Rates, scale: float, headway: float, phase: float, spread: float,
-                 key: int):
+                 key: int, horizon: float = math.inf):
         self.rates, self.scale, self.key = rates, scale, key
         self.headway, self.phase, self.spread = headway, phase, spread
+        self.horizon = horizon
 
     def expected_passengers(self) -> int:
         """Passengers expected over the run (at a point no card holder used: none were drawn)."""
@@ -115,6 +116,7 @@ class Background:
         f[SCALE], f[HEADWAY], f[PHASE], f[SPREAD] = self.scale, self.headway, self.phase, self.spread
         f[START_S], f[END] = r.start_s, r.end
         f[KIND], f[PA], f[PB] = r.params
+        f[MEAN_S], f[HORIZON] = r.service.mean, self.horizon
         u[KEY] = self.key
 
 

@@ -22,7 +22,8 @@ import numpy as np
 import simpy
 
 from cardsim.model.kernels import (
-    BG_BUSY, BUSY, COUNT, FREE, HI, KIND, LO, NEXT, PA, PB, SKEY, STARTED, U_SIZE, absorb, gate,
+    BG_BUSY, BUSY, COUNT, FREE, HI, HORIZON, KIND, LO, NEXT, PA, PB, SKEY, SKIPPED, STARTED, U_SIZE,
+    absorb, gate,
 )
 from cardsim.model.stats import HourIntegral
 
@@ -74,7 +75,7 @@ class GateBank:
         self.sums = np.zeros(hours + 1)
         self.f = f = np.zeros(FREE + count)
         self.u = u = np.zeros(U_SIZE, dtype=np.uint64)
-        f[NEXT], f[LO], f[HI] = math.inf, lo, hi
+        f[NEXT], f[LO], f[HI], f[HORIZON] = math.inf, lo, hi, math.inf
         self.background = background
         self.rates = _NO_RATES
         # the pending other payers: small at first (most bus stops never start), doubled when
@@ -137,7 +138,9 @@ class GateBank:
         """Other payers drawn, or (never started: no card holder came) expected, over the run."""
         if self.background is None:
             return 0
-        return int(self.u[COUNT]) if self.started else self.background.expected_passengers()
+        if not self.started:
+            return self.background.expected_passengers()
+        return int(self.u[COUNT]) + round(float(self.f[SKIPPED]))
 
     def finish(self, end: float) -> None:
         """At the end of a run: admit the other payers still due and fold the busy time into
@@ -151,7 +154,9 @@ class GateBank:
             self.f[BG_BUSY] += busy
             self.sums += hourly
         elif bg is not None:
-            while not absorb(self.f, self.u, self.buf, self.rates, self.sums, end):
+            # after the last card holder, no wait depends on the queue: skip what may be skipped
+            horizon = -math.inf if self.f[HORIZON] < math.inf else math.inf
+            while not absorb(self.f, self.u, self.buf, self.rates, self.sums, end, horizon):
                 self._grow()
         sums = self.hourly.sums
         for h, v in enumerate(self.sums.tolist()):

@@ -24,6 +24,7 @@ Records are emitted in decision order, so ``seq`` follows ``sim_time``.
 from __future__ import annotations
 
 import gc
+import math
 import time
 from typing import Callable
 
@@ -83,6 +84,8 @@ class ServicePoints:
         self.headway = scfg.get("headway_s", 0.0)
         self.spread = scfg.get("wave_spread_s", 0.0)
         self.phases = [phase_of(f"{province}/{stype}/{pt.name}", self.headway) for pt in points]
+        # how far before a card holder the other payers' waves are drawn (0: all of them)
+        self.horizon = cfg["simulation"]["queue_horizon_s"] or math.inf
         if self.online:
             self.banks = [WindowBank(env, pt.terminals, lo, hi, mean_service) for pt in points]
         else:
@@ -112,7 +115,8 @@ class ServicePoints:
         """The other payers at a transit point: its share of the city's other payers' journeys."""
         if pt.share <= 0 or not rates.active:
             return None
-        return Background(rates, pt.share, self.headway, self.phases[pt.index], self.spread, key)
+        return Background(rates, pt.share, self.headway, self.phases[pt.index], self.spread, key,
+                          self.horizon)
 
     def _terminal_ids(self, k: int) -> list[str]:
         return [terminal_id(self.province, self.stype, k, i) for i in range(self.points[k].terminals)]

@@ -18,7 +18,10 @@ SCALE = 2       # arrivals per second = rates[slot] * SCALE
 HEADWAY, PHASE, SPREAD, START_S, END = 3, 4, 5, 6, 7
 KIND, PA, PB = 8, 9, 10          # the service-time distribution (:func:`variate`)
 LO, HI, BUSY, BG_BUSY = 11, 12, 13, 14   # measured span; busy terminal-seconds in it (all, others')
-FREE = 16       # f[FREE:]: the terminals' next free times
+SKIPPED = 15    # other payers booked at their expected load, not drawn (:func:`_skip_wave`)
+HORIZON = 16    # waves further than this before a card holder may be skipped (inf: none)
+MEAN_S = 17     # the service time's mean
+FREE = 18       # f[FREE:]: the terminals' next free times
 # ... and a uint64 vector of keys and counters (``GateBank.u``)
 KEY, WAVE, COUNT, HEAD, TAIL, STARTED, SKEY, SN = 0, 1, 2, 3, 4, 5, 6, 7
 TURN = 8        # the terminal the next card holder is logged at (in turn)
@@ -159,9 +162,46 @@ def _book_hours(sums, a, b):  # pragma: no cover - compiled
         a = e
 
 
+#: A wave is skipped only where the other payers' offered load is below this share of the
+#: terminals (:func:`_skippable`): heavier waves can leave a queue behind, so they are drawn.
+LIGHT = 0.8
+
+
 @njit(cache=True)
-def absorb(f, u, buf, rates, sums, until):  # pragma: no cover - compiled
-    """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow."""
+def _skippable(f, u, rates, w, until, horizon):  # pragma: no cover - compiled
+    """True when the wave at ``w`` may be booked at its expected load instead of drawn: all of
+    it more than ``horizon`` before ``until`` (the card holder being admitted), the bank idle
+    (no pending payer, every terminal free by ``w``) and the wave's slot light (:data:`LIGHT`)."""
+    if w + f[SPREAD] >= until - horizon or w >= f[END] or u[HEAD] != u[TAIL]:
+        return False
+    for q in range(FREE, f.shape[0]):
+        if f[q] > w:
+            return False
+    return _rate(f, rates, w) * f[MEAN_S] < LIGHT * (f.shape[0] - FREE)
+
+
+@njit(cache=True)
+def _skip_wave(f, u, rates, sums, last):  # pragma: no cover - compiled
+    """Book the wave at f[NEXT] at its expected load (passengers, busy time, to the hour it
+    comes in) and move f[NEXT] to the next wave, drawing nothing."""
+    w = f[NEXT]
+    n = _rate(f, rates, w) * f[HEADWAY]
+    load = n * f[MEAN_S]
+    f[SKIPPED] += n
+    if f[LO] <= w < f[HI]:
+        f[BUSY] += load
+        f[BG_BUSY] += load
+    h = int(w / 3600.0)
+    sums[h if h < last else last] += load
+    u[WAVE] += np.uint64(1)
+    f[NEXT] = f[PHASE] + float(u[WAVE]) * f[HEADWAY]
+
+
+@njit(cache=True)
+def absorb(f, u, buf, rates, sums, until, horizon):  # pragma: no cover - compiled
+    """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow.
+    Waves wholly more than ``horizon`` before ``until`` are skipped where :func:`_skippable`
+    allows (``horizon`` inf: none)."""
     last = sums.shape[0] - 1
     if u[STARTED] == 0:
         u[STARTED] = 1
@@ -182,6 +222,9 @@ def absorb(f, u, buf, rates, sums, until):  # pragma: no cover - compiled
         u[HEAD] = np.uint64(head)
         if nxt > until:
             return True
+        if _skippable(f, u, rates, nxt, until, horizon):
+            _skip_wave(f, u, rates, sums, last)
+            continue
         if not draw_wave(f, u, buf, rates):
             return False
 
@@ -192,7 +235,7 @@ def gate(f, u, buf, rates, sums, now, service, patience):  # pragma: no cover - 
     (start of service, terminal index), (-1, -1) when they would wait longer than ``patience`` > 0
     and balk, (-2, -1) when ``buf`` must grow (call again). ``service`` < 0: draw it from the
     point's stream. Busy time is clipped to [lo, hi] and split over the hours."""
-    if not absorb(f, u, buf, rates, sums, now):
+    if not absorb(f, u, buf, rates, sums, now, f[HORIZON]):
         return -2.0, -1
     if service < 0.0:
         service, sn = variate(int(f[KIND]), f[PA], f[PB], u[SKEY], u[SN])
