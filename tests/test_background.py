@@ -132,18 +132,18 @@ def test_a_card_holder_s_busy_time_is_split_over_the_hours_as_hour_integral_does
     assert b.hourly.sums == pytest.approx(ref.sums, abs=1e-9)
 
 
-def horizon_bank(horizon, per_day=50_000.0, gates=4, headway=240.0, spread=60.0):
-    b = bank(headway, spread, per_day, gates)
+def horizon_bank(horizon, per_day=50_000.0, gates=4, headway=240.0, spread=60.0, key=7):
+    b = bank(headway, spread, per_day, gates, key=key)
     b.background.horizon = horizon
     b.background.fill(b.f, b.u)
     return b
 
 
 def test_waves_far_before_a_card_holder_are_booked_at_their_expected_load():
-    """With a horizon, only the waves within it before each card holder are drawn: the holders
-    start when they would have with every wave drawn, and the other payers' count and load
-    are the expected ones where they were skipped."""
-    full, near = horizon_bank(float("inf")), horizon_bank(600.0)
+    """With a horizon, the waves whose queue is gone before the card holder comes are not drawn:
+    the holders start when they would have with every wave drawn, and the other payers' count
+    and load are the expected ones where they were skipped."""
+    full, near = horizon_bank(float("inf")), horizon_bank(120.0)
     for t in (5000.0, 30_000.0, 30_050.0, 61_000.0, 80_000.0):
         assert full.admit(t) == near.admit(t)
     for b in (full, near):
@@ -156,30 +156,52 @@ def test_waves_far_before_a_card_holder_are_booked_at_their_expected_load():
     assert sum(near.hourly.sums) == pytest.approx(sum(full.hourly.sums), rel=0.01)
 
 
-def test_heavy_load_is_drawn_in_full_whatever_the_horizon():
-    """Where the other payers' load is at LIGHT of the terminals or more, a wave can leave a
-    queue behind: every wave is drawn, the same as without a horizon."""
-    per_day = B.LIGHT * 4 / 2.7 * DAY * 1.05           # just above LIGHT on 4 gates
-    full, near = horizon_bank(float("inf"), per_day), horizon_bank(600.0, per_day)
-    for t in (20_000.0, 70_000.0):
-        assert full.admit(t) == near.admit(t)
-    assert near.f[B.SKIPPED] == 0.0 and near.u[B.COUNT] == full.u[B.COUNT]
+# (headway, spread, load per terminal, terminals): light and heavy, short and long headways,
+# waves that overlap (spread > headway)
+BANKS = [(240.0, 60.0, 0.3, 8), (240.0, 60.0, 0.79, 2), (60.0, 0.0, 0.79, 1), (60.0, 10.0, 0.5, 1),
+         (600.0, 10.0, 0.79, 2), (900.0, 10.0, 0.79, 2), (1800.0, 10.0, 0.3, 2),
+         (240.0, 300.0, 0.5, 2), (600.0, 10.0, 0.02, 2)]
 
 
-def test_a_wave_is_skipped_only_when_the_bank_is_idle_and_beyond_the_horizon():
-    b = horizon_bank(600.0)
+@pytest.mark.parametrize("headway,spread,load,gates", BANKS)
+def test_card_holders_at_any_time_start_as_with_every_wave_drawn(headway, spread, load, gates):
+    """Card holders at random times (not with the waves, as in a retimed trace): each starts
+    when it would with every wave drawn, at light loads and heavy, long headways and short."""
+    per_day = load * gates / 2.7 * DAY
+    skipped = 0.0
+    for key in range(6):
+        full = horizon_bank(float("inf"), per_day, gates, headway, spread, key)
+        near = horizon_bank(120.0, per_day, gates, headway, spread, key)
+        for t in np.sort(np.random.default_rng(key).uniform(0.0, DAY, 150)).tolist():
+            assert full.admit(t) == near.admit(t)
+        skipped += near.f[B.SKIPPED]
+    if load <= 0.3:
+        assert skipped > 0                  # light banks do skip waves
+
+
+def test_a_wave_whose_queue_may_outlast_the_headway_is_drawn():
+    """0.79 of one terminal's capacity in waves a minute apart: a wave's queue can run into the
+    next, so none is skipped; at 0.05 they are."""
+    heavy, light = (horizon_bank(120.0, x / 2.7 * DAY, 1, 60.0, 10.0) for x in (0.79, 0.05))
+    for b in (heavy, light):
+        b.admit(40_000.0)
+    assert heavy.f[B.SKIPPED] == 0.0 and light.f[B.SKIPPED] > 0.0
+
+
+def test_a_wave_is_skipped_only_when_the_bank_is_idle_and_its_queue_gone_in_time():
+    b = horizon_bank(120.0)
     f, u, w = b.f, b.u, float(b.f[B.NEXT])
-    assert B._skippable(f, u, b.rates, w, w + 60.0 + 601.0, 600.0)
-    assert not B._skippable(f, u, b.rates, w, w + 60.0 + 599.0, 600.0)   # its spread reaches in
+    assert B._skippable(f, u, b.rates, w, w + 1000.0, 120.0)
+    assert not B._skippable(f, u, b.rates, w, w + 60.0 + 120.0, 120.0)   # its spread reaches in
     f[B.FREE + 2] = w + 1.0                                   # a terminal still busy
-    assert not B._skippable(f, u, b.rates, w, w + 5000.0, 600.0)
+    assert not B._skippable(f, u, b.rates, w, w + 5000.0, 120.0)
     f[B.FREE + 2] = 0.0
     u[B.TAIL] = u[B.HEAD] + np.uint64(1)                      # a passenger still pending
-    assert not B._skippable(f, u, b.rates, w, w + 5000.0, 600.0)
+    assert not B._skippable(f, u, b.rates, w, w + 5000.0, 120.0)
 
 
-def test_after_the_last_card_holder_every_light_wave_is_booked_at_its_expected_load():
-    b = horizon_bank(600.0)
+def test_after_the_last_card_holder_every_clearing_wave_is_booked_at_its_expected_load():
+    b = horizon_bank(120.0)
     b.admit(3000.0)
     drawn = int(b.u[B.COUNT])
     b.finish(DAY)

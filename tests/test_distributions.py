@@ -25,3 +25,10 @@ def test_sampler_is_independent_of_block_size():
     a = sampler(Exponential(1.0), np.random.default_rng(5), block=7)
     b = sampler(Exponential(1.0), np.random.default_rng(5), block=7)
     assert [a() for _ in range(50)] == [b() for _ in range(50)]
+
+
+@pytest.mark.parametrize("dist", [Deterministic(2.0), Exponential(3.0), Lognormal(2.7, 0.4),
+                                  Gamma(2.0, 0.7), Uniform(1.0, 4.0)])
+def test_second_moment_matches_the_draws(dist):
+    x = dist.sample(np.random.default_rng(3), 400_000)
+    assert dist.second_moment == pytest.approx(float(np.mean(x * x)), rel=0.02)

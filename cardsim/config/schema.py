@@ -90,10 +90,11 @@ _k("simulation.seed", "int", 1, "-", "Base seed of every random stream; --seed o
    min=0, max=2**63 - 1)
 _k("simulation.warmup_hours", "float", 0.0, "h", "Initial period excluded from wait and "
    "utilisation statistics (transactions are still logged).", min=0, max=24 * 366)
-_k("simulation.queue_horizon_s", "float", 600.0, "s", "Other payers at a gate bank are drawn "
-   "only within this long before each card holder (and wherever the bank is busy or the load "
-   "heavy); earlier waves, and those after the last card holder, are booked at their expected "
-   "load (docs/model.md). 0 = draw every wave.", min=0, max=7 * 86400)
+_k("simulation.queue_horizon_s", "float", 120.0, "s", "A wave of other payers at a gate bank "
+   "is booked at its expected load instead of drawn when the bank is idle and the wave's queue "
+   "is sure to be gone before the next wave and more than this long before the next card "
+   "holder comes (and so is such a wave after the last card holder): docs/model.md. "
+   "0 = draw every wave.", min=0, max=7 * 86400)
 _k("simulation.batch_size", "int", 5000, "records", "Records written per log transaction.",
    min=1, max=1_000_000)
 _k("simulation.start_date", "date", "2026-11-02", "date", "Calendar date (YYYY-MM-DD, China "

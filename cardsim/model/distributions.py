@@ -1,6 +1,6 @@
 """Random variates as objects (service times, trip lengths, latencies).
 
-Each distribution is a frozen record that knows its mean, how to draw a block of variates from a
+Each distribution is a frozen record that knows its mean (and second moment), how to draw a block of variates from a
 numpy ``Generator``, its quantile function (for draws from a holder's own hash stream) and its
 ``params`` (a code and two numbers, for the compiled draws of :mod:`cardsim.model.kernels`).
 :func:`sampler` turns one into a zero-argument callable for hot loops.
@@ -29,6 +29,10 @@ class Deterministic:
     def mean(self) -> float:
         return self.value
 
+    @property
+    def second_moment(self) -> float:
+        return self.value * self.value
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value)
 
@@ -43,6 +47,10 @@ class Deterministic:
 @dataclass(frozen=True)
 class Exponential:
     mean: float
+
+    @property
+    def second_moment(self) -> float:
+        return 2.0 * self.mean * self.mean
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean, n)
@@ -62,6 +70,10 @@ class Lognormal:
     mean: float
     cv: float
 
+    @property
+    def second_moment(self) -> float:
+        return self.mean * self.mean * (1.0 + self.cv * self.cv)
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         s2 = math.log1p(self.cv * self.cv)
         return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), n)
@@ -80,6 +92,10 @@ class Lognormal:
 class Gamma:
     mean: float
     cv: float
+
+    @property
+    def second_moment(self) -> float:
+        return self.mean * self.mean * (1.0 + self.cv * self.cv)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         k = 1.0 / (self.cv * self.cv)
@@ -105,6 +121,10 @@ class Uniform:
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2.0
+
+    @property
+    def second_moment(self) -> float:
+        return (self.low * self.low + self.low * self.high + self.high * self.high) / 3.0
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)

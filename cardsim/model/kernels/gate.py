@@ -20,8 +20,8 @@ KIND, PA, PB = 8, 9, 10          # the service-time distribution (:func:`variate
 LO, HI, BUSY, BG_BUSY = 11, 12, 13, 14   # measured span; busy terminal-seconds in it (all, others')
 SKIPPED = 15    # other payers booked at their expected load, not drawn (:func:`_skip_wave`)
 HORIZON = 16    # waves further than this before a card holder may be skipped (inf: none)
-MEAN_S = 17     # the service time's mean
-FREE = 18       # f[FREE:]: the terminals' next free times
+MEAN_S, SQ_S = 17, 18   # the service time's mean and second moment
+FREE = 19       # f[FREE:]: the terminals' next free times
 # ... and a uint64 vector of keys and counters (``GateBank.u``)
 KEY, WAVE, COUNT, HEAD, TAIL, STARTED, SKEY, SN = 0, 1, 2, 3, 4, 5, 6, 7
 TURN = 8        # the terminal the next card holder is logged at (in turn)
@@ -162,22 +162,32 @@ def _book_hours(sums, a, b):  # pragma: no cover - compiled
         a = e
 
 
-#: A wave is skipped only where the other payers' offered load is below this share of the
-#: terminals (:func:`_skippable`): heavier waves can leave a queue behind, so they are drawn.
-LIGHT = 0.8
+#: Standard deviations of a wave's work (and of one service time) allowed for in the time its
+#: queue takes to clear (:func:`_skippable`).
+Z = 6.0
 
 
 @njit(cache=True)
 def _skippable(f, u, rates, w, until, horizon):  # pragma: no cover - compiled
-    """True when the wave at ``w`` may be booked at its expected load instead of drawn: all of
-    it more than ``horizon`` before ``until`` (the card holder being admitted), the bank idle
-    (no pending payer, every terminal free by ``w``) and the wave's slot light (:data:`LIGHT`)."""
-    if w + f[SPREAD] >= until - horizon or w >= f[END] or u[HEAD] != u[TAIL]:
+    """True when the wave at ``w`` may be booked at its expected load instead of drawn.
+
+    The bank must be idle at ``w`` (no pending payer, every terminal free) and the wave's queue
+    sure to be gone before the next wave comes and more than ``horizon`` before ``until`` (the
+    card holder being admitted). The queue of ``n`` passengers (the slot's expected wave) on
+    ``c`` terminals is taken to last its spread, plus its work per terminal at :data:`Z`
+    standard deviations (the work of a Poisson wave has variance ``n E[s^2]``), plus one long
+    service. A skipped wave then leaves the bank idle when the next one comes, in a full run as
+    here, so every wave drawn after it, and every card holder, sees the queue a full run has."""
+    if w >= f[END] or u[HEAD] != u[TAIL]:
         return False
     for q in range(FREE, f.shape[0]):
         if f[q] > w:
             return False
-    return _rate(f, rates, w) * f[MEAN_S] < LIGHT * (f.shape[0] - FREE)
+    n = _rate(f, rates, w) * f[HEADWAY]
+    c = f.shape[0] - FREE
+    clear = (f[SPREAD] + (n * f[MEAN_S] + Z * math.sqrt(n * f[SQ_S])) / c
+             + Z * math.sqrt(f[SQ_S]))
+    return clear < f[HEADWAY] and w + clear < until - horizon
 
 
 @njit(cache=True)
