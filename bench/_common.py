@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +66,38 @@ def timed_against_raw(args: list[str], raw) -> tuple[float, float, float, subpro
     p = cli(*args)
     wall = time.perf_counter() - t0
     return wall, before, raw(), p
+
+
+def checked_log_rate(doc: str, command: str, count_key: str, inside=None):
+    """What `cardsim verify` and `cardsim replay` benchmarks share: parse ``--records`` and
+    ``--workers``, make a signed log, run ``cardsim COMMAND LOG --keys ... --quiet --json``
+    between two raw Ed25519 verify-rate measurements, and call ``inside(log)`` while the log
+    exists. Returns (the command's process, its JSON report, ``inside``'s answer, the report's
+    head: benchmark, cpus, workers, records (``report[count_key]``), wall seconds, records per
+    second, the raw rates and the throughput over the raw rate)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--workers", type=int, default=None)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        keys, log = signed_log(tmp, a.records)
+        args = [command, log, "--keys", keys, "--quiet", "--json"]
+        if a.workers:
+            args += ["--workers", str(a.workers)]
+        wall, before, after, p = timed_against_raw(args, raw_verify_rate)
+        extra = inside(log) if inside is not None else None
+    report = json.loads(p.stdout) if p.stdout.strip() else {}
+    raw, n = (before + after) / 2, report.get(count_key, 0)
+    verb = {"verify": "verified", "replay": "replayed"}[command]
+    head = {
+        "benchmark": f"{command}_throughput", "cpus": os.cpu_count(),
+        "workers": a.workers or os.cpu_count(), "records": n, "wall_seconds": round(wall, 3),
+        f"records_{verb}_per_second": round(n / wall, 1),
+        "raw_ed25519_verifies_per_second_one_core": round(raw, 1),
+        "raw_rate_before_after": [round(before, 1), round(after, 1)],
+        f"ratio_{command}_throughput_over_raw_verify_rate": round(n / wall / raw, 3),
+    }
+    return p, report, extra, head
 
 
 def simpy_seconds_per_timeout(n: int = 400_000, clock=time.perf_counter) -> float:

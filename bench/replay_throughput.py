@@ -7,39 +7,17 @@ one core's raw Ed25519 verification rate with pyca/cryptography, measured in the
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import tempfile
 import time
 
-from _common import raw_verify_rate, signed_log, timed_against_raw
+from _common import checked_log_rate
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=int, default=200_000)
-    ap.add_argument("--workers", type=int, default=None)
-    a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        keys, log = signed_log(tmp, a.records)
-        args = ["replay", log, "--keys", keys, "--quiet", "--json"]
-        if a.workers:
-            args += ["--workers", str(a.workers)]
-        wall, before, after, p = timed_against_raw(args, raw_verify_rate)
-    report = json.loads(p.stdout)
-    if p.returncode or report["diverged"] or not report["signatures_checked"]:
+    p, report, _none, head = checked_log_rate(__doc__, "replay", "replayed")
+    if p.returncode or report.get("diverged") or not report.get("signatures_checked"):
         raise SystemExit(f"replay diverged or did not check signatures: {p.stderr}")
-    raw, n = (before + after) / 2, report["replayed"]
-    print(json.dumps({
-        "benchmark": "replay_throughput", "cpus": os.cpu_count(), "workers": a.workers or os.cpu_count(),
-        "records": n, "wall_seconds": round(wall, 3),
-        "records_replayed_per_second": round(n / wall, 1),
-        "raw_ed25519_verifies_per_second_one_core": round(raw, 1),
-        "raw_rate_before_after": [round(before, 1), round(after, 1)],
-        "ratio_replay_throughput_over_raw_verify_rate": round(n / wall / raw, 3),
-        "measured_at": time.strftime("%Y-%m-%d"),
-    }, indent=2))
+    print(json.dumps({**head, "measured_at": time.strftime("%Y-%m-%d")}, indent=2))
 
 
 if __name__ == "__main__":

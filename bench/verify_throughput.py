@@ -9,40 +9,21 @@ row and bounds, ``cardsim.log.container``), measured in this process on the same
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import tempfile
 import time
 
-from _common import raw_verify_rate, signed_log, timed_against_raw
+from _common import checked_log_rate
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=int, default=200_000)
-    ap.add_argument("--workers", type=int, default=None)
-    a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        keys, log = signed_log(tmp, a.records)
-        args = ["verify", log, "--keys", keys, "--quiet", "--json"]
-        if a.workers:
-            args += ["--workers", str(a.workers)]
-        wall, before, after, p = timed_against_raw(args, raw_verify_rate)
-        container = _container_seconds(log)
-    report = json.loads(p.stdout)
-    if p.returncode or not report["ok"]:
-        raise SystemExit(f"verification failed: {p.stderr or report['failures']}")
-    raw, n = (before + after) / 2, report["records"]
+    p, report, container, head = checked_log_rate(__doc__, "verify", "records",
+                                                  inside=_container_seconds)
+    if p.returncode or not report.get("ok"):
+        raise SystemExit(f"verification failed: {p.stderr or report.get('failures')}")
     print(json.dumps({
-        "benchmark": "verify_throughput", "cpus": os.cpu_count(), "workers": a.workers or os.cpu_count(),
-        "records": n, "wall_seconds": round(wall, 3),
-        "records_verified_per_second": round(n / wall, 1),
-        "raw_ed25519_verifies_per_second_one_core": round(raw, 1),
-        "raw_rate_before_after": [round(before, 1), round(after, 1)],
-        "ratio_verify_throughput_over_raw_verify_rate": round(n / wall / raw, 3),
+        **head,
         "container_check_seconds": round(container, 3),
-        "container_check_share_of_verify": round(container / wall, 3),
+        "container_check_share_of_verify": round(container / head["wall_seconds"], 3),
         "measured_at": time.strftime("%Y-%m-%d"),
     }, indent=2))
 

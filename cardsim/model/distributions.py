@@ -64,8 +64,8 @@ class Exponential:
 
 
 @dataclass(frozen=True)
-class Lognormal:
-    """Parameterised by its mean and coefficient of variation (sd / mean)."""
+class _MeanCV:
+    """A distribution parameterised by its mean and coefficient of variation (sd / mean)."""
 
     mean: float
     cv: float
@@ -73,6 +73,11 @@ class Lognormal:
     @property
     def second_moment(self) -> float:
         return self.mean * self.mean * (1.0 + self.cv * self.cv)
+
+
+@dataclass(frozen=True)
+class Lognormal(_MeanCV):
+    """Parameterised by its mean and coefficient of variation (sd / mean)."""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         s2 = math.log1p(self.cv * self.cv)
@@ -89,13 +94,7 @@ class Lognormal:
 
 
 @dataclass(frozen=True)
-class Gamma:
-    mean: float
-    cv: float
-
-    @property
-    def second_moment(self) -> float:
-        return self.mean * self.mean * (1.0 + self.cv * self.cv)
+class Gamma(_MeanCV):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         k = 1.0 / (self.cv * self.cv)
