@@ -1,8 +1,9 @@
 """Random variates as objects (service times, trip lengths, latencies).
 
-Each distribution is a frozen record that knows its mean (and second moment), how to draw a block of variates from a
-numpy ``Generator``, its quantile function (for draws from a holder's own hash stream) and its
-``params`` (a code and two numbers, for the compiled draws of :mod:`cardsim.model.kernels`).
+Each distribution is a frozen record that knows its mean and second moment, how to draw a block
+of variates from a numpy ``Generator``, its quantile function (for draws from a holder's own hash
+stream) and its ``params`` (a code and two numbers, for the compiled draws of
+:mod:`cardsim.model.kernels`).
 :func:`sampler` turns one into a zero-argument callable for hot loops.
 """
 
@@ -95,6 +96,7 @@ class Lognormal(_MeanCV):
 
 @dataclass(frozen=True)
 class Gamma(_MeanCV):
+    """Parameterised by its mean and coefficient of variation (sd / mean)."""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         k = 1.0 / (self.cv * self.cv)

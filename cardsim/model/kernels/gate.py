@@ -19,7 +19,7 @@ HEADWAY, PHASE, SPREAD, START_S, END = 3, 4, 5, 6, 7
 KIND, PA, PB = 8, 9, 10          # the service-time distribution (:func:`variate`)
 LO, HI, BUSY, BG_BUSY = 11, 12, 13, 14   # measured span; busy terminal-seconds in it (all, others')
 SKIPPED = 15    # other payers booked at their expected load, not drawn (:func:`_skip_wave`)
-HORIZON = 16    # waves further than this before a card holder may be skipped (inf: none)
+HORIZON = 16    # a skipped wave's queue is gone this long before a card holder (inf: none)
 MEAN_S, SQ_S = 17, 18   # the service time's mean and second moment
 FREE = 19       # f[FREE:]: the terminals' next free times
 # ... and a uint64 vector of keys and counters (``GateBank.u``)
@@ -210,8 +210,8 @@ def _skip_wave(f, u, rates, sums, last):  # pragma: no cover - compiled
 @njit(cache=True)
 def absorb(f, u, buf, rates, sums, until, horizon):  # pragma: no cover - compiled
     """Serve every other payer arriving at or before ``until``; False when ``buf`` must grow.
-    Waves wholly more than ``horizon`` before ``until`` are skipped where :func:`_skippable`
-    allows (``horizon`` inf: none)."""
+    Waves are skipped where :func:`_skippable` allows (``horizon`` inf: none; arrivals one by
+    one, without a headway, are always drawn)."""
     last = sums.shape[0] - 1
     if u[STARTED] == 0:
         u[STARTED] = 1
