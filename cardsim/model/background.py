@@ -32,7 +32,7 @@ import numpy as np
 from cardsim.model.distributions import Distribution
 from cardsim.model.kernels import (
     END, HEADWAY, HORIZON, KEY, KIND, MEAN_S, NEXT, PA, PB, PHASE, SCALE, SPREAD, SQ_S,
-    START_S,
+    START_S, TAIL_P, TAIL_S,
 )
 from cardsim.model.streams import mix64
 
@@ -56,14 +56,15 @@ class Rates:
     simulated time 0; arrivals stop at ``end``. The expected load is worked out once per type
     (21,000 bus stops share it) and scaled per point."""
 
-    __slots__ = ("per_slot", "start_s", "end", "service", "params", "moment2", "active", "_n",
-                 "_busy")
+    __slots__ = ("per_slot", "start_s", "end", "service", "params", "moment2", "tail", "active",
+                 "_n", "_busy")
 
     def __init__(self, per_slot: np.ndarray, start_s: float, end: float, service: Distribution):
         self.per_slot, self.start_s, self.end, self.service = per_slot, start_s, end, service
         # worked out once for the type's thousands of banks (Background.fill, GateBank)
         self.params = service.params          # the kernels' (kind, a, b) of the service time
         self.moment2 = service.second_moment
+        self.tail = service.quantile(1.0 - TAIL_P)   # one long service (kernels._skippable)
         self.active = bool(per_slot.any())    # any other payers at all
         self._n: float | None = None
         self._busy: dict = {}        # (lo, hi, hours) -> expected_busy
@@ -119,7 +120,8 @@ class Background:
         f[SCALE], f[HEADWAY], f[PHASE], f[SPREAD] = self.scale, self.headway, self.phase, self.spread
         f[START_S], f[END] = r.start_s, r.end
         f[KIND], f[PA], f[PB] = r.params
-        f[MEAN_S], f[SQ_S], f[HORIZON] = r.service.mean, r.moment2, self.horizon
+        f[MEAN_S], f[SQ_S], f[TAIL_S] = r.service.mean, r.moment2, r.tail
+        f[HORIZON] = self.horizon
         u[KEY] = self.key
 
 

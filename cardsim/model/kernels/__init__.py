@@ -28,9 +28,9 @@ _install()      # before any compiled function below is made: they are cached wi
 from .draws import mix, normal, poisson, uniform, variate, wave_key  # noqa: E402
 from .gate import (  # noqa: E402
     BG_BUSY, BUSY, COUNT, END, FREE, HEAD, HEADWAY, HI, HORIZON, KEY, KIND, LO, MEAN_S, NEXT,
-    NEXT_S, PA, PB, PHASE, SCALE, SKEY, SKIPPED, SN, SQ_S, SPREAD, START_S, STARTED, TAIL, TURN,
-    U_SIZE, WAVE, Z, _book_hours, _book_other, _earliest, _passengers, _rate, _skip_wave,
-    _skippable, absorb, draw_arrival, draw_wave, gate,
+    NEXT_S, PA, PB, PHASE, SCALE, SKEY, SKIPPED, SN, SQ_S, SPREAD, START_S, STARTED, TAIL, TAIL_P,
+    TAIL_S, TURN, U_SIZE, WAVE, Z, _book_hours, _book_other, _earliest, _passengers, _rate,
+    _skip_wave, _skippable, absorb, draw_arrival, draw_wave, gate,
 )
 from .plans import (  # noqa: E402
     H_GOV, H_LOCAL, H_TOURIST, H_TWOWAY, H_VISITOR, K_GOV, K_JOURNEY, K_MOVE, K_SCENIC, LEG_W,

@@ -21,7 +21,8 @@ LO, HI, BUSY, BG_BUSY = 11, 12, 13, 14   # measured span; busy terminal-seconds 
 SKIPPED = 15    # other payers booked at their expected load, not drawn (:func:`_skip_wave`)
 HORIZON = 16    # a skipped wave's queue is gone this long before a card holder (inf: none)
 MEAN_S, SQ_S = 17, 18   # the service time's mean and second moment
-FREE = 19       # f[FREE:]: the terminals' next free times
+TAIL_S = 19     # the service time's quantile at 1 - TAIL_P (one long service, in _skippable)
+FREE = 20       # f[FREE:]: the terminals' next free times
 # ... and a uint64 vector of keys and counters (``GateBank.u``)
 KEY, WAVE, COUNT, HEAD, TAIL, STARTED, SKEY, SN = 0, 1, 2, 3, 4, 5, 6, 7
 TURN = 8        # the terminal the next card holder is logged at (in turn)
@@ -162,9 +163,13 @@ def _book_hours(sums, a, b):  # pragma: no cover - compiled
         a = e
 
 
-#: Standard deviations of a wave's work (and of one service time) allowed for in the time its
-#: queue takes to clear (:func:`_skippable`).
+#: Standard deviations of a wave's work allowed for in the time its queue takes to clear
+#: (:func:`_skippable`) ...
 Z = 6.0
+#: ... and the service time's tail allowed for: its quantile at 1 - TAIL_P, so that one
+#: passenger's long service, the way a heavy-tailed service time outlasts a wave's mean work,
+#: is as unlikely (``Background.fill`` writes it into f[TAIL_S]).
+TAIL_P = 1e-12
 
 
 @njit(cache=True)
@@ -172,12 +177,13 @@ def _skippable(f, u, rates, w, until, horizon):  # pragma: no cover - compiled
     """True when the wave at ``w`` may be booked at its expected load instead of drawn.
 
     The bank must be idle at ``w`` (no pending payer, every terminal free) and the wave's queue
-    sure to be gone before the next wave comes and more than ``horizon`` before ``until`` (the
-    card holder being admitted). The queue of ``n`` passengers (the slot's expected wave) on
-    ``c`` terminals is taken to last its spread, plus its work per terminal at :data:`Z`
-    standard deviations (the work of a Poisson wave has variance ``n E[s^2]``), plus one long
-    service. A skipped wave then leaves the bank idle when the next one comes, in a full run as
-    here, so every wave drawn after it, and every card holder, sees the queue a full run has."""
+    all but sure to be gone before the next wave comes and more than ``horizon`` before
+    ``until`` (the card holder being admitted). The queue of ``n`` passengers (the slot's
+    expected wave) on ``c`` terminals is taken to last its spread, plus its work per terminal at
+    :data:`Z` standard deviations (the work of a Poisson wave has variance ``n E[s^2]``), plus
+    one service at its :data:`TAIL_P` quantile. A skipped wave then leaves the bank idle when the
+    next one comes, in a full run as here (unless its queue outlasts that bound), so every wave
+    drawn after it, and every card holder, meets the queue a full run has."""
     if w >= f[END] or u[HEAD] != u[TAIL]:
         return False
     for q in range(FREE, f.shape[0]):
@@ -185,8 +191,7 @@ def _skippable(f, u, rates, w, until, horizon):  # pragma: no cover - compiled
             return False
     n = _rate(f, rates, w) * f[HEADWAY]
     c = f.shape[0] - FREE
-    clear = (f[SPREAD] + (n * f[MEAN_S] + Z * math.sqrt(n * f[SQ_S])) / c
-             + Z * math.sqrt(f[SQ_S]))
+    clear = f[SPREAD] + (n * f[MEAN_S] + Z * math.sqrt(n * f[SQ_S])) / c + f[TAIL_S]
     return clear < f[HEADWAY] and w + clear < until - horizon
 
 
