@@ -84,7 +84,7 @@ class ServicePoints:
         self.headway = scfg.get("headway_s", 0.0)
         self.spread = scfg.get("wave_spread_s", 0.0)
         self.phases = [phase_of(f"{province}/{stype}/{pt.name}", self.headway) for pt in points]
-        # how far before a card holder the other payers' waves are drawn (0: all of them)
+        # how long before a card holder a skipped wave's queue must be gone (0: none skipped)
         self.horizon = cfg["simulation"]["queue_horizon_s"] or math.inf
         if self.online:
             self.banks = [WindowBank(env, pt.terminals, lo, hi, mean_service) for pt in points]

@@ -166,9 +166,9 @@ def _book_hours(sums, a, b):  # pragma: no cover - compiled
 #: Standard deviations of a wave's work allowed for in the time its queue takes to clear
 #: (:func:`_skippable`) ...
 Z = 6.0
-#: ... and the service time's tail allowed for: its quantile at 1 - TAIL_P, so that one
-#: passenger's long service, the way a heavy-tailed service time outlasts a wave's mean work,
-#: is as unlikely (``Background.fill`` writes it into f[TAIL_S]).
+#: ... and one service at its quantile of 1 - TAIL_P: a heavy-tailed service time outlasts a
+#: wave's work through one passenger's long service, which the standard deviations miss
+#: (``Background.fill`` writes the quantile into f[TAIL_S]).
 TAIL_P = 1e-12
 
 
