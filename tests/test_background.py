@@ -238,3 +238,18 @@ def test_a_holder_right_after_a_skipped_wave_s_bound_waits_as_in_a_full_run(svc,
             assert full.admit(float(t)) == near.admit(float(t))
         skipped += near.f[B.SKIPPED]
     assert (skipped > 0) == skips
+
+
+def test_a_skipped_wave_counts_only_its_passengers_before_the_end():
+    """A wave whose spread runs past the end of the run keeps, like a draw, only the passengers
+    who come before it: booked waves add up to the expected arrivals before the end."""
+    headway, spread, end, per_s = 240.0, 200.0, 11.0 + 50 * 240.0 + 100.0, 0.01
+    svc = Lognormal(2.7, 0.3)
+    b = GateBank(2, 0.0, end, Background(Rates(np.full(96, per_s), 0.0, end, svc), 1.0, headway,
+                                         11.0, spread, 7, 120.0), svc, 99)
+    b.admit(0.0)
+    b.finish(end)
+    assert int(b.u[B.COUNT]) == 0
+    waves = 11.0 + headway * np.arange(51)
+    expected = per_s * headway * np.clip((end - waves) / spread, 0.0, 1.0)
+    assert b.f[B.SKIPPED] == pytest.approx(float(expected.sum()), rel=1e-12)

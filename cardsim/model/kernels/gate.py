@@ -198,9 +198,12 @@ def _skippable(f, u, rates, w, until, horizon):  # pragma: no cover - compiled
 @njit(cache=True)
 def _skip_wave(f, u, rates, sums, last):  # pragma: no cover - compiled
     """Book the wave at f[NEXT] at its expected load (passengers, busy time, to the hour it
-    comes in) and move f[NEXT] to the next wave, drawing nothing."""
+    comes in; only its part before the end, as a draw keeps) and move f[NEXT] to the next wave,
+    drawing nothing."""
     w = f[NEXT]
     n = _rate(f, rates, w) * f[HEADWAY]
+    if w + f[SPREAD] > f[END]:              # w < END (_skippable): the spread runs past it
+        n *= (f[END] - w) / f[SPREAD]
     load = n * f[MEAN_S]
     f[SKIPPED] += n
     if f[LO] <= w < f[HI]:
