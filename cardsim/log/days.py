@@ -10,10 +10,10 @@ its run starts from the state the previous run ended in.
   ATC, stored value and senior free-ride quota with the calendar year it counts for and the
   extensions left that year, so a quota resets on 1 January and is not renewed by a new day (the
   previous log's ``card_state`` table, written at the end of every run and signed by the hub;
-  ``--after`` holds no keys, so it checks each value, and a series verify the signature); the loss
-  reports (with their times moved onto the new day's clock: before
-  its start); and the card population itself (the first day's population seed, so a card keeps
-  its holder, category and keys from day to day).
+  ``--after`` holds no keys, so it checks each value, and a series verify the signature); the
+  loss reports (with their times moved onto the new day's clock: before its start); and the card
+  population itself (the first day's population seed, so a card keeps its holder, category and
+  keys from day to day).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 CHECKS = ("format", "sequence", "chain", "checkpoints", "certificates", "card_certificate",
           "card_validity", "revocation", "card_signature", "issuer_signature", "atc",
-          "terminal_certificate", "uploads", "merchant_totals", "blacklist", "card_state", "consistency",
-          "witness")
+          "terminal_certificate", "uploads", "merchant_totals", "blacklist", "card_state",
+          "consistency", "witness")
 #: Detailed findings kept (the first, in seq order); counts are always complete.
 MAX_FINDINGS = 100_000
 

@@ -186,13 +186,16 @@ def _skippable(f, u, rates, w, until, horizon):  # pragma: no cover - compiled
     drawn after it, and every card holder, meets the queue a full run has."""
     if w >= f[END] or u[HEAD] != u[TAIL]:
         return False
-    for q in range(FREE, f.shape[0]):
-        if f[q] > w:
-            return False
     n = _rate(f, rates, w) * f[HEADWAY]
     c = f.shape[0] - FREE
     clear = f[SPREAD] + (n * f[MEAN_S] + Z * math.sqrt(n * f[SQ_S])) / c + f[TAIL_S]
-    return clear < f[HEADWAY] and w + clear < until - horizon
+    # the bound first: most waves near a card holder fail it, and need no scan of the terminals
+    if not (clear < f[HEADWAY] and w + clear < until - horizon):
+        return False
+    for q in range(FREE, f.shape[0]):
+        if f[q] > w:
+            return False
+    return True
 
 
 @njit(cache=True)
