@@ -68,6 +68,41 @@ def test_a_plan_is_a_function_of_the_holders_key_alone(planner):
     assert again[::-1] == plans              # the same days, whatever the order or the block
 
 
+def test_a_plan_block_reads_every_field_of_the_compiled_rows(planner):
+    """The traveller reads a block's columns: each is the kernel's row field, step by step."""
+    pl, _cfg = planner
+    for htype, home, host in (("commuter", "sichuan", "sichuan"), ("visitor", "chongqing",
+                                                                   "sichuan"),
+                              ("tourist", "chongqing", "sichuan"), ("gov", "sichuan", "sichuan")):
+        keys = holder_keys(99, 300, 1)
+        clocks = pl.first_clocks(htype, keys)
+        block = pl.block(htype, home, host, 2, keys, clocks, 1)
+        out = np.zeros((300 * pl._width, kernels.STEP_W))
+        counts = np.empty(300, dtype=np.int64)
+        kind = {"commuter": kernels.H_TWOWAY, "visitor": kernels.H_VISITOR,
+                "tourist": kernels.H_TOURIST, "gov": kernels.H_GOV}[htype]
+        tables, modes, metro, bus, speeds = pl.place[host]
+        jcum, jlo = pl._journeys.get(htype, pl._none)
+        extra = pl.items if kind == kernels.H_GOV else pl.return_share
+        rows = kernels.plan(out, counts, kind, keys, clocks, 86400.0 - pl.start_s,
+                            0 if home == "sichuan" else 1, 0, 2, extra, jcum, jlo,
+                            pl._prof[htype], tables, modes, metro, bus, speeds)
+        assert block.count == counts.tolist() and len(block.at) == rows
+        assert block.first == np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
+        for j, r in enumerate(out[:rows].tolist()):
+            assert [block.kind[j], block.at[j], block.prov[j], block.after[j]] == \
+                   [r[kernels.S_KIND], r[kernels.S_AT], r[kernels.S_PROV], r[kernels.S_AFTER]]
+            assert [block.point[j], block.item[j], block.legs[j]] == \
+                   [r[kernels.S_POINT], r[kernels.S_ITEM], r[kernels.S_LEGS]]
+            assert [block.access[j], block.transfer[j]] == \
+                   [r[kernels.S_ACCESS], r[kernels.S_TRANSFER]]
+            for leg in range(2):
+                o = kernels.S_LEG + leg * kernels.LEG_W
+                assert [block.mode[leg][j], block.stop[leg][j], block.km[leg][j],
+                        block.ride[leg][j], block.jitter[leg][j]] == r[o:o + 5]
+        assert {type(x) for x in block.stop[0] + block.kind} == {int}
+
+
 def test_local_plans_follow_their_journeys_pmf_and_go_out_before_coming_back(planner):
     _keys, plans = _plans(planner, "commuter")
     pmf = planner[1]["demand"]["holders"]["commuter"]["journeys_pmf"]

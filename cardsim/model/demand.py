@@ -29,8 +29,9 @@ from cardsim.model.background import wave_after
 from cardsim.model.card import ADULT, SENIOR, STUDENT, Card
 from cardsim.model.distributions import Exponential, from_spec, sampler, uniform_sampler
 from cardsim.model.holders import (
-    JOURNEY, MOVE, SCENIC, HashStream, Planner, Step, holder_keys, local_counts, mean_journeys,
+    HashStream, Planner, PlanBlock, holder_keys, local_counts, mean_journeys,
 )
+from cardsim.model.kernels import K_JOURNEY, K_MOVE, K_SCENIC, M_BUS
 from cardsim.model.places import CITY, Point
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -160,6 +161,8 @@ class ScenarioDemand:
         env = sim.env
         self.sim = sim
         self.planner = Planner(sim.cfg, sim.point_table, sim.start_hour * 3600.0)
+        #: each province's transit points by mode (kernels.M_*), as the plans name them
+        self.transit = [[sim.points[p]["metro"], sim.points[p]["bus"]] for p in PROVINCES]
         groups, sim.reservation_refused = build_groups(sim.cfg, sim.point_table, sim.streams)
         days = int(math.ceil((sim.duration + sim.start_hour * 3600.0) / 86400.0))
         for g in groups:
@@ -197,31 +200,34 @@ class ScenarioDemand:
             t = float(times[idxs[0]])
             if t > env.now:
                 yield env.timeout(t - env.now)
-            plans = planner.plans(g.htype, g.card_province, g.host, site, keys[idxs],
+            plans = planner.block(g.htype, g.card_province, g.host, site, keys[idxs],
                                   clocks[idxs], day)
-            for idx, steps in zip(idxs.tolist(), plans):
-                self._begin(g, idx, steps)
+            for idx, first, n in zip(idxs.tolist(), plans.first, plans.count):
+                self._begin(g, idx, plans, first, first + n)
 
-    def _begin(self, g: Group, idx: int, steps: list[Step]) -> None:
+    def _begin(self, g: Group, idx: int, plans: PlanBlock, first: int, stop: int) -> None:
         pop = self.sim.population[g.card_province]
         card = (pop, pop.serial_for(g.category, g.first_index + idx))
         start = CITY[g.host if g.htype != "visitor" else g.card_province]
-        Traveller(self, card, steps, start).advance()
+        Traveller(self, card, plans, first, stop, start).advance()
 
 
 class Traveller:
-    """One holder on their way through the day's plan (see module doc).
+    """One holder on their way through the day's plan (see module doc): steps ``j`` to
+    ``stop - 1`` of a :class:`cardsim.model.holders.PlanBlock`, the current one ``j``, its
+    current leg ``leg``.
 
     Performance shortcut: a day's taps run through ``_tap`` and ``tapped`` (a million calls at
     scale 1), so they read the simulation from a slot and the clock from ``Calendar._now``
     (SimPy's ``now`` is a property)."""
 
-    __slots__ = ("demand", "sim", "_card", "steps", "i", "place", "free_at", "leg", "sp")
+    __slots__ = ("demand", "sim", "_card", "plan", "j", "stop", "place", "free_at", "leg", "sp")
 
-    def __init__(self, demand: ScenarioDemand, card: tuple, steps: list[Step], place: str):
-        self.demand, self._card, self.steps = demand, card, steps
+    def __init__(self, demand: ScenarioDemand, card: tuple, plan: PlanBlock, first: int,
+                 stop: int, place: str):
+        self.demand, self._card, self.plan = demand, card, plan
         self.sim = demand.sim
-        self.i = 0
+        self.j, self.stop = first, stop
         self.leg = 0
         self.place = place
         self.free_at = -math.inf
@@ -240,74 +246,78 @@ class Traveller:
         """Start the next step when it can start (moves between cities are taken at once)."""
         sim = self.sim
         now = sim.env._now
-        steps = self.steps
-        while self.i < len(steps):
-            st = steps[self.i]
-            kind = st.kind
-            if kind == MOVE:
-                dep = max(st.at, self.free_at, now)
-                self.free_at = dep + max(sim.places.intercity_s, st.after)
-                self.place = CITY[st.province]
-                self.i += 1
+        p = self.plan
+        while self.j < self.stop:
+            j = self.j
+            kind = p.kind[j]
+            city = CITY[PROVINCES[p.prov[j]]]
+            if kind == K_MOVE:
+                dep = max(p.at[j], self.free_at, now)
+                self.free_at = dep + max(sim.places.intercity_s, p.after[j])
+                self.place = city
+                self.j = j + 1
                 continue
-            target = CITY[st.province] if kind == JOURNEY else self._place_of(st)
+            target = city if kind == K_JOURNEY else self._place_of(j)
             travel = sim.places.travel_s(self.place, target) if target != self.place else 0.0
-            ready = max(st.at, self.free_at + travel, now)
+            ready = max(p.at[j], self.free_at + travel, now)
             self.place = target
-            if kind == JOURNEY:
+            if kind == K_JOURNEY:
                 self.leg = 0
-                self._leg_at(ready + st.access, st, st.legs[0])
+                self._leg_at(ready + p.access[j])
             else:
                 sim.env.call_at(ready, self._online)
             return
 
-    def _place_of(self, st: Step) -> str:
-        if st.kind == SCENIC:
-            return self.sim.point_table[st.province]["scenic_gate"][st.point].place
-        return CITY[st.province]
+    def _place_of(self, j: int) -> str:
+        prov = PROVINCES[self.plan.prov[j]]
+        if self.plan.kind[j] == K_SCENIC:
+            return self.sim.point_table[prov]["scenic_gate"][self.plan.point[j]].place
+        return CITY[prov]
 
-    def _leg_at(self, ready: float, st: Step, leg) -> None:
-        """Reach ``leg``'s terminals: the exit gates after the train (metro), the stop's
+    def _leg_at(self, ready: float) -> None:
+        """Reach the current leg's terminals: the exit gates after the train (metro), the stop's
         validators when the bus comes (bus), with the leg's wave."""
-        sim = self.sim
-        self.sp = sp = sim.points[st.province][leg.mode]
-        t = ready + leg.ride if leg.mode == "metro" else ready
-        t = wave_after(t, sp.headway, sp.phases[leg.point]) + sp.spread * leg.jitter
-        sim.env.call_at(t, self._tap, leg)
+        p, j, leg = self.plan, self.j, self.leg
+        mode = p.mode[leg][j]
+        self.sp = sp = self.demand.transit[p.prov[j]][mode]
+        t = ready if mode == M_BUS else ready + p.ride[leg][j]
+        t = wave_after(t, sp.headway, sp.phases[p.stop[leg][j]]) + sp.spread * p.jitter[leg][j]
+        self.sim.env.call_at(t, self._tap)
 
-    def _tap(self, leg) -> None:
+    def _tap(self, _arg) -> None:
         card = self._card
         if type(card) is tuple:
             card = self.card
-        self.sim.arrive_at(self.sp, leg.point, card, leg.km, self.tapped)
+        p, j, leg = self.plan, self.j, self.leg
+        self.sim.arrive_at(self.sp, p.stop[leg][j], card, p.km[leg][j], self.tapped)
 
     def tapped(self, approved: bool, now: float) -> None:
         """After a tap (or a balk): the next leg, or the journey's end."""
-        st = self.steps[self.i]
-        legs = st.legs
-        leg = legs[self.leg]
-        end = now + leg.ride if leg.mode == "bus" else now
-        self.leg = k = self.leg + 1
-        if approved and k < len(legs):
-            self._leg_at(end + st.transfer, st, legs[k])
+        p, j, leg = self.plan, self.j, self.leg
+        end = now + p.ride[leg][j] if p.mode[leg][j] == M_BUS else now
+        if approved and leg + 1 < p.legs[j]:
+            self.leg = leg + 1
+            self._leg_at(end + p.transfer[j])
             return
-        self.free_at = end + st.after
-        self.i += 1
+        self.free_at = end + p.after[j]
+        self.j = j + 1
         self.advance()
 
     def _online(self, _arg) -> None:
-        sim = self.sim
-        st = self.steps[self.i]
-        stype = "scenic_gate" if st.kind == SCENIC else "gov_window"
-        if sim.turns_away(st.province, stype, st.point) or self.card.in_use:
+        sim, p, j = self.sim, self.plan, self.j
+        prov = PROVINCES[p.prov[j]]
+        scenic = p.kind[j] == K_SCENIC
+        stype = "scenic_gate" if scenic else "gov_window"
+        if sim.turns_away(prov, stype, p.point[j]) or self.card.in_use:
             self.done_online(False, sim.env.now)
             return
-        channel = "tourism" if st.kind == SCENIC else "government"
-        sim.arrive_online(st.province, channel, self.card, st.point, st.service, then=self.done_online)
+        channel = "tourism" if scenic else "government"
+        sim.arrive_online(prov, channel, self.card, p.point[j], p.service(j),
+                          then=self.done_online)
 
     def done_online(self, _approved: bool, now: float) -> None:
-        self.free_at = now + self.steps[self.i].after
-        self.i += 1
+        self.free_at = now + self.plan.after[self.j]
+        self.j += 1
         self.advance()
 
 

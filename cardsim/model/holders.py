@@ -131,29 +131,57 @@ class Step(NamedTuple):
     after: float = 0.0
 
 
-_new = tuple.__new__
-_S, _L1, _L2 = K.S_LEG, K.S_LEG + K.LEG_W, K.S_LEG + 2 * K.LEG_W
+class PlanBlock:
+    """The plans of a block of holders as columns, one entry a step, each holder's steps
+    ``first[i]`` to ``first[i] + count[i]`` (what :class:`cardsim.model.demand.Traveller` reads
+    as it goes): ``kind`` (``kernels.K_*``), ``at``, ``prov`` (an index of ``PROVINCES``),
+    ``point`` and ``item`` (a site's or hall's index, a case's item), the walks and gaps of
+    :class:`Step`, ``legs``, and per leg (``mode[leg][j]``, ...) its mode (``kernels.M_*``),
+    stop or station, km, riding seconds and wave jitter.
 
+    Performance shortcut: a step is read where it lies, not made into a :class:`Step` (making
+    half a million named tuples and their legs from the plan's rows was a tenth of a run); each
+    column is one ``tolist`` of the compiled plan's output, integers as small cached ones."""
 
-def _step(r: list[float]) -> Step:
-    """A step from its row of a compiled plan (``kernels.S_*``).
+    __slots__ = ("kind", "at", "prov", "point", "item", "after", "access", "transfer", "legs",
+                 "mode", "stop", "km", "ride", "jitter", "first", "count")
 
-    Performance shortcut: steps and legs are made with ``tuple.__new__`` (a named tuple's own
-    ``__new__`` is a Python function: a call a field list; half a million steps a day)."""
-    kind = _KINDS[int(r[K.S_KIND])]
-    prov = PROVINCES[int(r[K.S_PROV])]
-    if kind is JOURNEY:
-        m, p, km, ride, jitter = r[_S:_L1]
-        legs = (_new(Leg, (_MODES[int(m)], int(p), km, ride, jitter)),)
-        if r[K.S_LEGS] > 1:
-            m, p, km, ride, jitter = r[_L1:_L2]
-            legs += (_new(Leg, (_MODES[int(m)], int(p), km, ride, jitter)),)
-        return _new(Step, (kind, r[K.S_AT], prov, legs, 0, "", r[K.S_ACCESS], r[K.S_TRANSFER],
-                           r[K.S_AFTER]))
-    service = ("scenic_gate" if kind is SCENIC else
-               government_item(int(r[K.S_ITEM])) if kind is GOV else "")
-    return _new(Step, (kind, r[K.S_AT], prov, (), int(r[K.S_POINT]), service, 0.0, 0.0,
-                       r[K.S_AFTER]))
+    def __init__(self, rows: np.ndarray, counts: np.ndarray):
+        cols = rows.T
+        ints = cols.astype(np.int64)
+        self.kind, self.prov, self.point, self.item, self.legs = (
+            ints[c].tolist() for c in (K.S_KIND, K.S_PROV, K.S_POINT, K.S_ITEM, K.S_LEGS))
+        self.at, self.after, self.access, self.transfer = (
+            cols[c].tolist() for c in (K.S_AT, K.S_AFTER, K.S_ACCESS, K.S_TRANSFER))
+        legs = [K.S_LEG + k * K.LEG_W for k in range(2)]
+        self.mode = tuple(ints[o].tolist() for o in legs)
+        self.stop = tuple(ints[o + 1].tolist() for o in legs)
+        self.km, self.ride, self.jitter = (tuple(cols[o + c].tolist() for o in legs)
+                                           for c in (2, 3, 4))
+        self.count = counts.tolist()
+        self.first = list(accumulate([0] + self.count[:-1]))
+
+    def step(self, j: int) -> Step:
+        """Step ``j`` as a :class:`Step` (for reading a plan; the traveller reads the columns)."""
+        kind = _KINDS[self.kind[j]]
+        prov = PROVINCES[self.prov[j]]
+        if kind is JOURNEY:
+            legs = tuple(Leg(_MODES[self.mode[k][j]], self.stop[k][j], self.km[k][j],
+                             self.ride[k][j], self.jitter[k][j]) for k in range(self.legs[j]))
+            return Step(kind, self.at[j], prov, legs, 0, "", self.access[j], self.transfer[j],
+                        self.after[j])
+        return Step(kind, self.at[j], prov, (), self.point[j], self.service(j), 0.0, 0.0,
+                    self.after[j])
+
+    def service(self, j: int) -> str:
+        """What step ``j`` (a scenic visit or a government case) asks its terminal for."""
+        kind = self.kind[j]
+        return ("scenic_gate" if kind == K.K_SCENIC else
+                government_item(self.item[j]) if kind == K.K_GOV else "")
+
+    def plans(self) -> list[list[Step]]:
+        """Every holder's steps (for reading the plans)."""
+        return [[self.step(j) for j in range(f, f + c)] for f, c in zip(self.first, self.count)]
 
 
 def _cum(pmf: list[float], skip_zero: bool) -> list[float]:
@@ -245,8 +273,8 @@ class Planner:
         """The first departures (clock seconds) of holders of ``htype`` with these keys."""
         return self.profiles[FIRST_PURPOSE[htype]].first_clocks(keys)
 
-    def plans(self, htype: str, home: str, host: str, site: int, keys: np.ndarray,
-              clocks: np.ndarray, day: int) -> list[list[Step]]:
+    def block(self, htype: str, home: str, host: str, site: int, keys: np.ndarray,
+              clocks: np.ndarray, day: int) -> PlanBlock:
         """The day of each holder of ``htype`` with these keys and first departures (clock
         seconds; a tour group's members come a few seconds apart): ``home`` the card's province,
         ``host`` where the day happens, ``site`` the scenic site or the hall (its index)."""
@@ -259,12 +287,12 @@ class Planner:
         rows = K.plan(out, counts, kind, keys, clocks, day * 86400.0 - self.start_s,
                       PROVINCES.index(home), PROVINCES.index(host), site, extra, jcum, jlo,
                       self._prof[htype], tables, modes, metro, bus, speeds)
-        steps = [_step(r) for r in out[:rows].tolist()]
-        plans, i = [], 0
-        for c in counts.tolist():
-            plans.append(steps[i:i + c])
-            i += c
-        return plans
+        return PlanBlock(out[:rows], counts)
+
+    def plans(self, htype: str, home: str, host: str, site: int, keys: np.ndarray,
+              clocks: np.ndarray, day: int) -> list[list[Step]]:
+        """:meth:`block`'s plans as each holder's list of steps."""
+        return self.block(htype, home, host, site, keys, clocks, day).plans()
 
 
 #: Cross-province service items. The seed names 24 in the first batch without listing them; these
