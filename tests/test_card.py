@@ -62,3 +62,24 @@ def test_population_keys_are_one_per_seed_and_province():
     keys = population_keys(7)
     assert keys == {p: population_key(Streams(7), p) for p in ("sichuan", "chongqing")}
     assert keys["sichuan"] != keys["chongqing"] and keys != population_keys(8)
+
+
+def test_a_block_s_cards_worked_out_at_once_are_the_cards_one_by_one():
+    """The demand works out a block of holders' serials and starting values with numpy
+    (``serial_for`` and ``attributes`` on arrays): the same as for each card alone."""
+    import numpy as np
+    pop = population(key=(1 << 64) - 12345, cards=50_000, senior_share=0.3, student_share=0.1,
+                     balance_min_fen=30, balance_max_fen=99_990)
+    for cat, n in (("senior", 15_000), ("student", 5_000), ("adult", 30_000), ("senior", 1)):
+        idx = np.arange(0, n, 7, dtype=np.int64)
+        assert pop.serial_for(cat, idx).tolist() == [pop.serial_for(cat, int(i)) for i in idx]
+    serials = np.arange(14_900, 15_100, dtype=np.uint64)          # across the seniors' end
+    made = list(zip(*(a.tolist() for a in pop.attributes(serials))))
+    assert made == [pop.attributes(int(s)) for s in serials.tolist()]
+    assert any(q > 0 for _b, _a, q in made) and made[-1][2] == 0
+    fresh = population(key=(1 << 64) - 12345, cards=50_000, senior_share=0.3,
+                       student_share=0.1, balance_min_fen=30, balance_max_fen=99_990)
+    for s, m in zip(serials.tolist(), made):
+        a, b = pop.get(s, m), fresh.peek(s)
+        assert (a.category, a.balance_fen, a.atc, a.quota_left) == \
+               (b.category, b.balance_fen, b.atc, b.quota_left)

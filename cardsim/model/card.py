@@ -128,19 +128,33 @@ class CardPopulation:
     def category(self, serial: int) -> str:
         return SENIOR if serial < self.seniors else STUDENT if serial < self.seniors + self.students else ADULT
 
-    def serial_for(self, category: str, index: int) -> int:
+    def serial_for(self, category: str, index):
         """The serial of the ``index``-th holder of ``category`` (a fixed permutation of the
-        category's range, so holders' cards are spread over the range)."""
+        category's range, so holders' cards are spread over the range); of each, for an int64
+        array of indices."""
         lo, n = self._ranges.get(category, self._ranges[ADULT])
         if n <= 0:
             raise ValueError(f"{self.province}: no {category} cards issued")
-        return lo + (index * _STRIDE + (self._key % n)) % n if n > 1 else lo
+        return lo + (index * _STRIDE + (self._key % n)) % n if n > 1 else lo + index * 0
 
-    def get(self, serial: int) -> Card:
-        """The card with this serial (created on first use)."""
+    def attributes(self, serial):
+        """(balance, counter, free rides) a card starts with, from a hash of (population key,
+        serial): the one home of the rule, for a serial (ints) or a uint64 array of them
+        (arrays, the same values: the operations are those of both)."""
+        h = mix64(self._key ^ serial)
+        # balances are whole 10-fen amounts, as top-ups are
+        balance = self._bmin + (((h >> 32) & 0xFFFF) * self._bspan >> 16) // 10 * 10
+        h2 = mix64(h)
+        atc = 1 + h2 % 2000                      # cards have a history before the run
+        quota = (h2 >> 16) % (self._quota + 1) * (serial < self.seniors)   # seniors' only
+        return balance, atc, quota
+
+    def get(self, serial: int, made: tuple[int, int, int] | None = None) -> Card:
+        """The card with this serial (created on first use; ``made``: its :meth:`attributes`,
+        if already worked out)."""
         card = self._cards.get(serial)
         if card is None:
-            card = self._cards[serial] = self._make(serial)
+            card = self._cards[serial] = self._make(serial, made)
             self.order.append(serial)
         return card
 
@@ -152,15 +166,10 @@ class CardPopulation:
         """A card's initial state, not registered (for replay and tests)."""
         return self._make(serial)
 
-    def _make(self, serial: int) -> Card:
-        h = mix64(self._key ^ serial)
-        category = self.category(serial)
-        # balances are whole 10-fen amounts, as top-ups are
-        balance = self._bmin + (((h >> 32) & 0xFFFF) * self._bspan >> 16) // 10 * 10
-        h2 = mix64(h)
-        atc = 1 + h2 % 2000                      # cards have a history before the run
-        quota = (h2 >> 16) % (self._quota + 1) if category == SENIOR else 0
-        return Card(self.province, serial, category, balance, atc, quota, self._extensions)
+    def _make(self, serial: int, made: tuple[int, int, int] | None = None) -> Card:
+        balance, atc, quota = made if made is not None else self.attributes(serial)
+        return Card(self.province, serial, self.category(serial), balance, atc, quota,
+                    self._extensions)
 
 
 #: A stride coprime with any range size that matters here (a large prime), spreading holders'

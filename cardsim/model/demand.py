@@ -191,6 +191,8 @@ class ScenarioDemand:
         order = np.argsort(times, kind="stable")
         order = order[(times[order] >= 0) & (times[order] < sim.duration)]
         site = g.point.index if g.point is not None else 0
+        pop = sim.population[g.card_province]
+        start = CITY[g.host if g.htype != "visitor" else g.card_province]
         for lo in range(0, len(order), DISPATCH_BLOCK):
             idxs = order[lo:lo + DISPATCH_BLOCK]
             # Performance shortcut: a block of holders starts together, when its first holder
@@ -202,14 +204,12 @@ class ScenarioDemand:
                 yield env.timeout(t - env.now)
             plans = planner.block(g.htype, g.card_province, g.host, site, keys[idxs],
                                   clocks[idxs], day)
-            for idx, first, n in zip(idxs.tolist(), plans.first, plans.count):
-                self._begin(g, idx, plans, first, first + n)
-
-    def _begin(self, g: Group, idx: int, plans: PlanBlock, first: int, stop: int) -> None:
-        pop = self.sim.population[g.card_province]
-        card = (pop, pop.serial_for(g.category, g.first_index + idx))
-        start = CITY[g.host if g.htype != "visitor" else g.card_province]
-        Traveller(self, card, plans, first, stop, start).advance()
+            # Performance shortcut: the block's cards and what they start with worked out at
+            # once (numpy), each card made only when first used (CardPopulation.get)
+            serials = pop.serial_for(g.category, idxs + g.first_index)
+            made = zip(*(a.tolist() for a in pop.attributes(serials.astype(np.uint64))))
+            for serial, m, first, n in zip(serials.tolist(), made, plans.first, plans.count):
+                Traveller(self, (pop, serial, m), plans, first, first + n, start).advance()
 
 
 class Traveller:
@@ -238,8 +238,8 @@ class Traveller:
         no card behind: the population counts the cards that transacted)."""
         c = self._card
         if type(c) is tuple:
-            pop, serial = c
-            c = self._card = pop.get(serial)
+            pop, serial, made = c
+            c = self._card = pop.get(serial, made)
         return c
 
     def advance(self) -> None:
