@@ -3,15 +3,16 @@
 Each card belongs to a holder of one type: local types (commuter, occasional rider, senior,
 student) who travel in their own province's main city, tourists (a scenic site, then maybe some
 journeys) and visitors from the other province (an intercity train, journeys there, maybe the train
-back). A holder's day is a list of :class:`Step`: a journey (one or two legs, a tap each), a scenic
-visit, a government case or a move to another city, each with its planned time and the walks and
-waits the holder will take around it. The whole day is drawn from the holder's own stream (a
+back). A holder's day is a run of steps (:class:`Step` describes one): a journey (one or two legs,
+a tap each), a scenic visit, a government case or a move to another city, each with its planned
+time and the walks and waits the holder will take around it. The whole day is drawn from the holder's own stream (a
 64-bit key: :class:`HashStream`), so changing any capacity leaves every plan as it was (common
 random numbers).
 
 The drawing rules are compiled (``cardsim.model.kernels.plan``, their one home); the
 :class:`Planner` holds what they read (profiles, distributions as quantile tables, points' shares)
-and turns their rows into steps.
+and hands their rows over as a :class:`PlanBlock` of columns, which the traveller reads as it goes
+(:meth:`Planner.plans` gives the same days as lists of :class:`Step`, to read).
 
 How many holders of each type travel comes from the scenario's cited volumes
 (:func:`local_counts`): a city's journeys by every means of payment times the card's share, split
