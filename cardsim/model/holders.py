@@ -5,9 +5,9 @@ student) who travel in their own province's main city, tourists (a scenic site, 
 journeys) and visitors from the other province (an intercity train, journeys there, maybe the train
 back). A holder's day is a run of steps (:class:`Step` describes one): a journey (one or two legs,
 a tap each), a scenic visit, a government case or a move to another city, each with its planned
-time and the walks and waits the holder will take around it. The whole day is drawn from the holder's own stream (a
-64-bit key: :class:`HashStream`), so changing any capacity leaves every plan as it was (common
-random numbers).
+time and the walks and waits the holder will take around it. The whole day is drawn from the
+holder's own stream (a 64-bit key: :class:`HashStream`), so changing any capacity leaves every
+plan as it was (common random numbers).
 
 The drawing rules are compiled (``cardsim.model.kernels.plan``, their one home); the
 :class:`Planner` holds what they read (profiles, distributions as quantile tables, points' shares)
