@@ -83,3 +83,12 @@ def test_a_block_s_cards_worked_out_at_once_are_the_cards_one_by_one():
         a, b = pop.get(s, m), fresh.peek(s)
         assert (a.category, a.balance_fen, a.atc, a.quota_left) == \
                (b.category, b.balance_fen, b.atc, b.quota_left)
+
+
+def test_serials_of_a_huge_range_are_exact_on_arrays_too():
+    """Past 3e9 cards of a category, int64 would wrap: the array form falls back to exact ints."""
+    import numpy as np
+    pop = population(key=99, cards=12_300_000_000, senior_share=0.0, student_share=0.0)
+    idx = np.array([0, 4_366_500_000, 9_000_000_001, 12_299_999_999], dtype=np.int64)
+    assert [int(s) for s in pop.serial_for("adult", idx)] == \
+           [pop.serial_for("adult", int(i)) for i in idx]

@@ -13,6 +13,8 @@ serial.
 
 from __future__ import annotations
 
+import numpy as np
+
 from cardsim.domain import PROVINCES
 from cardsim.model.streams import Streams, mix64
 
@@ -135,7 +137,10 @@ class CardPopulation:
         lo, n = self._ranges.get(category, self._ranges[ADULT])
         if n <= 0:
             raise ValueError(f"{self.province}: no {category} cards issued")
-        return lo + (index * _STRIDE + (self._key % n)) % n if n > 1 else lo + index * 0
+        if n > _INT64_SAFE and not isinstance(index, int):
+            index = np.asarray(index).astype(object)      # int64 would wrap: Python ints
+        # the stride reduced modulo n first (the same serial): index < n keeps int64 exact
+        return lo + (index * (_STRIDE % n) + (self._key % n)) % n if n > 1 else lo + index * 0
 
     def attributes(self, serial):
         """(balance, counter, free rides) a card starts with, from a hash of (population key,
@@ -175,3 +180,5 @@ class CardPopulation:
 #: A stride coprime with any range size that matters here (a large prime), spreading holders'
 #: cards over their category's serial range. Performance note: one multiply and modulo per card.
 _STRIDE = 2_147_483_647
+#: The largest range whose indices (each below it) times a stride below it fit in an int64.
+_INT64_SAFE = 3_037_000_499

@@ -23,7 +23,6 @@ Records are emitted in decision order, so ``seq`` follows ``sim_time``.
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 from typing import Callable
@@ -32,6 +31,7 @@ import numpy as np
 import simpy
 
 from cardsim.domain import PROVINCES
+from cardsim.model import collector
 from cardsim.model.background import Background, Rates, phase_of
 from cardsim.model.calendar import Calendar
 from cardsim.model.card import CardPopulation, Card, parse_card_id, population_key
@@ -150,6 +150,10 @@ class Simulation:
     def __init__(self, scenario, sink: Callable[[list[tuple], dict[int, str]], None] | None = None,
                  seedseq=None, progress: Callable[[float], None] | None = None,
                  demand: DemandSource | None = None):
+        with collector.paused():        # performance shortcut: see cardsim.model.collector
+            self._build(scenario, sink, seedseq, progress, demand)
+
+    def _build(self, scenario, sink, seedseq, progress, demand) -> None:
         cfg = scenario.config
         self.scenario = scenario
         self.cfg = cfg
@@ -423,23 +427,14 @@ class Simulation:
             env.process(self._ticker(self.duration / 200.0))
         if attacker is not None:
             env.process(attacker.process(env))
-        # Performance shortcut: no cyclic garbage collection during the event loop. A day holds
-        # millions of live objects (plans, cards, events) and makes almost no cycles, so the
-        # collector's full passes were a fifth of a run's CPU, freeing nothing (memory measured
-        # the same with it off; docs/performance.md). Restored afterwards.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector.paused():        # performance shortcut: see cardsim.model.collector
             env.run(until=self.duration)
-        finally:
-            if enabled:
-                gc.enable()
-        for by_type in self.points.values():
-            for sp in by_type.values():
-                sp.finish(self.duration)
-        self.flush()
-        self.wall_seconds = time.perf_counter() - t0
-        return self.summary()
+            for by_type in self.points.values():
+                for sp in by_type.values():
+                    sp.finish(self.duration)
+            self.flush()
+            self.wall_seconds = time.perf_counter() - t0
+            return self.summary()
 
     def summary(self) -> dict:
         """The run summary (see docs/summary.md)."""
