@@ -458,8 +458,8 @@ def main() -> None:
         # Performance shortcut: the process ends here, and CPython's last act is a full
         # collection over every object a run left (a run's cards, queues and statistics: some
         # 0.2-0.4 CPU s at scale 1) that finds no garbage worth the scan: the model makes almost
-        # no cycles (Simulation.run) and every file and database is closed where it is used.
-        # Frozen objects are still freed by reference counting; atexit handlers still run.
+        # no cycles (cardsim.model.collector), and files and databases are closed where they are
+        # used, never left to the collector. Reference counting and atexit handlers still run.
         gc.freeze()
 
 
