@@ -49,3 +49,21 @@ def test_a_caller_s_frozen_objects_stay_frozen():
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_process_running_simulation_after_simulation_keeps_none_of_the_earlier_ones():
+    """A run's leftovers are mostly cycles, aged unscanned: building the next simulation frees
+    the earlier ones (a sweep's worker runs many in one process)."""
+    from cardsim.config.scenario import load
+    from cardsim.model.simulation import Simulation
+
+    from conftest import ROOT
+
+    sc = load(ROOT / "scenarios" / "weekday.toml", scale=0.005)
+    refs = []
+    for _ in range(3):
+        sim = Simulation(sc)
+        assert sum(r() is not None for r in refs) == 0      # every earlier one freed
+        sim.run()
+        refs.append(weakref.ref(sim))
+        del sim

@@ -11,8 +11,10 @@ and goes on:
 
 :func:`paused` turns it off and, when done, moves what was made into the oldest generation without
 a scan (``gc.freeze`` then ``gc.unfreeze``: two list splices), where a later full pass still finds
-any cycle. Nothing is leaked: the objects stay collectable, and reference counting frees the rest
-as always.
+any cycle. What a run leaves behind is mostly such cycles (SimPy's processes hold their
+environment), and a full pass may not come soon: :func:`free_earlier_runs`, called as each
+simulation is built, makes one from a process's second simulation on, so a process running one
+after another (a sweep's worker, the tests) does not keep every earlier run (tested).
 """
 
 from __future__ import annotations
@@ -37,3 +39,15 @@ def paused() -> Iterator[None]:
             gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+_built = False      # has this process built a simulation yet
+
+
+def free_earlier_runs() -> None:
+    """A full collection, unless this is the process's first simulation: it frees what earlier
+    runs left (see module doc); the first run of a process, a CLI command's, pays nothing."""
+    global _built
+    if _built:
+        gc.collect()
+    _built = True

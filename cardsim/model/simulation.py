@@ -150,6 +150,7 @@ class Simulation:
     def __init__(self, scenario, sink: Callable[[list[tuple], dict[int, str]], None] | None = None,
                  seedseq=None, progress: Callable[[float], None] | None = None,
                  demand: DemandSource | None = None):
+        collector.free_earlier_runs()
         with collector.paused():        # performance shortcut: see cardsim.model.collector
             self._build(scenario, sink, seedseq, progress, demand)
 
