@@ -37,3 +37,27 @@ def test_text_reports_fit_80_columns_without_cutting(weekday_path):
     assert "…" not in text and all(len(line) <= 80 for line in text.splitlines())
     for name in ("government", "chongqing", "issuer-chongqing", "chongqing.scenic_gate"):
         assert name in text
+
+
+def test_the_progress_bar_on_a_terminal_draws_before_and_after_the_total_is_known(monkeypatch):
+    """On a terminal, the bar is drawn before the first update gives the total (it crashed
+    there: a None total formatted as a number)."""
+    import io
+    import time
+
+    from cardsim.cli.app import progress_bar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr("sys.stderr", err)
+    for hours in (True, False):
+        with progress_bar(False, "run weekday", hours=hours) as update:
+            assert update is not None
+            time.sleep(0.3)                    # the bar refreshes with no total yet
+            update(3600.0 * 6, 3600.0 * 24)
+            time.sleep(0.3)
+    out = err.getvalue()
+    assert "simulated h" in out and "6.0/24.0 simulated h" in out

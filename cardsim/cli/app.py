@@ -21,8 +21,9 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+from rich.text import Text
 
 import cardsim
 from cardsim.cli import live
@@ -106,6 +107,15 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+class _HoursColumn(ProgressColumn):
+    """Simulated hours done of the total, once the total is known (the first update)."""
+
+    def render(self, task) -> Text:
+        if task.total is None:
+            return Text(f"{task.completed:.1f} simulated h")
+        return Text(f"{task.completed:.1f}/{task.total:.1f} simulated h")
+
+
 @contextlib.contextmanager
 def progress_bar(quiet: bool, label: str,
                  hours: bool = False) -> Iterator[Callable[[float, float], None] | None]:
@@ -115,8 +125,7 @@ def progress_bar(quiet: bool, label: str,
         yield None
         return
     unit = 3600.0 if hours else 1.0
-    count = (TextColumn("{task.completed:.1f}/{task.total:.1f} simulated h") if hours
-             else MofNCompleteColumn())
+    count = _HoursColumn() if hours else MofNCompleteColumn()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), count, TimeElapsedColumn(),
                   TextColumn("left"), TimeRemainingColumn(),
                   console=Console(stderr=True, emoji=False), transient=True) as bar:
