@@ -67,3 +67,27 @@ def test_a_process_running_simulation_after_simulation_keeps_none_of_the_earlier
         sim.run()
         refs.append(weakref.ref(sim))
         del sim
+
+
+def test_garbage_made_before_the_block_is_not_aged_with_it():
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    with collector.paused():
+        pass
+    assert gone() is None
+
+
+def test_the_cli_s_main_run_in_a_longer_lived_process_leaves_its_collector_alone(monkeypatch):
+    """``main`` freezes the objects only as the interpreter ends (the skipped last collection):
+    run inside a process that goes on, it freezes nothing."""
+    import pytest
+
+    from cardsim.cli.app import main
+
+    monkeypatch.setattr("sys.argv", ["cardsim", "--version"])
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            main()
+    assert gc.get_freeze_count() == 0

@@ -11,6 +11,7 @@ stderr, no traceback: ``CardsimError.exit_code``).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import json
@@ -461,15 +462,25 @@ from cardsim.cli import transparency  # noqa: E402,F401  (after the helpers it u
 
 
 def main() -> None:
-    try:
-        app()
-    finally:
-        # Performance shortcut: the process ends here, and CPython's last act is a full
-        # collection over every object a run left (a run's cards, queues and statistics: some
-        # 0.2-0.4 CPU s at scale 1) that finds no garbage worth the scan: the model makes almost
-        # no cycles (cardsim.model.collector), and files and databases are closed where they are
-        # used, never left to the collector. Reference counting and atexit handlers still run.
-        gc.freeze()
+    _freeze_at_exit()
+    app()
+
+
+def _freeze_at_exit() -> None:
+    """Performance shortcut: as the process ends, CPython's last act is a full collection over
+    every object a run left (a run's cards, queues and statistics: some 0.2-0.4 CPU s at scale
+    1) that finds no garbage worth the scan: the model makes almost no cycles
+    (cardsim.model.collector), and files and databases are closed where they are used, never
+    left to the collector. Freezing the objects at exit (an atexit handler: only when the
+    interpreter ends, so a caller that runs ``main`` in a longer-lived process keeps its
+    collector) skips that pass."""
+    global _FREEZE_REGISTERED
+    if not _FREEZE_REGISTERED:
+        atexit.register(gc.freeze)
+        _FREEZE_REGISTERED = True
+
+
+_FREEZE_REGISTERED = False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,8 +28,11 @@ from typing import Iterator
 def paused() -> Iterator[None]:
     """No automatic collection inside the block; what it made is then aged to the oldest
     generation unscanned (left alone when a caller keeps frozen objects of its own: unfreezing
-    would release theirs too)."""
+    would release theirs too). The young generations are collected first, so garbage made
+    before the block is not aged with it."""
     enabled = gc.isenabled()
+    if enabled:
+        gc.collect(1)      # the young garbage already there, as the block's own passes would
     gc.disable()
     try:
         yield

@@ -7,7 +7,6 @@ stream never shifts the numbers another stream draws. All randomness in a run co
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 
 import numpy as np
 
@@ -35,14 +34,8 @@ class Streams:
 def derive(key: int, name: str) -> int:
     """The key of ``name`` under stream key ``key`` (a point's stream under its type's): like
     :meth:`Streams.key`, for thousands of names (0.5 us each instead of 6)."""
-    return mix64(key ^ _name_hash(name))
-
-
-@lru_cache(maxsize=1 << 16)
-def _name_hash(name: str) -> int:
-    # Performance shortcut: cached, since every type of point in both provinces names its
-    # unnamed points alike (point-1, ...), each twice (its other payers' and its service's keys)
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+    h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+    return mix64(key ^ h)
 
 
 def _state64(ss: np.random.SeedSequence, name: str) -> int:
