@@ -466,6 +466,9 @@ def main() -> None:
     app()
 
 
+_FREEZE_REGISTERED = False     # the atexit handler of _freeze_at_exit is registered
+
+
 def _freeze_at_exit() -> None:
     """Performance shortcut: as the process ends, CPython's last act is a full collection over
     every object a run left (a run's cards, queues and statistics: some 0.2-0.4 CPU s at scale
@@ -478,9 +481,6 @@ def _freeze_at_exit() -> None:
     if not _FREEZE_REGISTERED:
         atexit.register(gc.freeze)
         _FREEZE_REGISTERED = True
-
-
-_FREEZE_REGISTERED = False
 
 
 if __name__ == "__main__":  # pragma: no cover
